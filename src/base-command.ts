@@ -1,0 +1,58 @@
+import { Command, Flags, Interfaces } from '@oclif/core'
+import { Exit, VmgitError } from './util/errors.js'
+
+export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
+export type BaseArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>
+
+/**
+ * Thin adapter between oclif and the library core: parses flags, maps VmgitError to
+ * exit codes and prints `--json` or text. No logic lives in commands.
+ */
+export abstract class BaseCommand<T extends typeof Command> extends Command {
+  static override baseFlags = {
+    json: Flags.boolean({ description: 'Print machine-readable JSON on stdout (errors too).', default: false }),
+  }
+
+  protected flags!: BaseFlags<T>
+  protected args!: BaseArgs<T>
+
+  public override async init(): Promise<void> {
+    await super.init()
+    const { args, flags } = await this.parse({
+      flags: this.ctor.flags,
+      baseFlags: (super.ctor as typeof BaseCommand).baseFlags,
+      args: this.ctor.args,
+      strict: this.ctor.strict,
+    })
+    this.flags = flags as BaseFlags<T>
+    this.args = args as BaseArgs<T>
+  }
+
+  /** Print a result: JSON object with --json, else the text lines. */
+  protected emit(json: unknown, text: () => string | string[]): void {
+    if (this.flags?.json) {
+      process.stdout.write(JSON.stringify(json, null, 2) + '\n')
+      return
+    }
+    const t = text()
+    const lines = Array.isArray(t) ? t : [t]
+    for (const l of lines) if (l !== '') process.stdout.write(l + '\n')
+  }
+
+  protected warn2(message: string): void {
+    process.stderr.write(`warning: ${message}\n`)
+  }
+
+  protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
+    if (err instanceof VmgitError) {
+      if (this.flags?.json) process.stdout.write(JSON.stringify({ ok: false, error: err.toJSON() }, null, 2) + '\n')
+      process.stderr.write(`error [${err.code}]: ${err.message}\n`)
+      this.exit(err.exit)
+    }
+    // oclif's own exits (this.exit) and parse errors keep their codes; parse errors are usage (2).
+    if (err.oclif?.exit !== undefined) throw err
+    if (process.env.VMGIT_DEBUG) throw err
+    process.stderr.write(`error [INTERNAL]: ${err.message}\n(set VMGIT_DEBUG=1 for a stack trace and report it as a bug)\n`)
+    this.exit(Exit.INVALID)
+  }
+}

