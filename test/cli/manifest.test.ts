@@ -15,7 +15,7 @@ describe('the oclif manifest', () => {
     const live = existsSync(dir) ? readdirSync(dir, { recursive: true }) : []
     const liveIds = (live as string[])
       .filter((f) => f.endsWith('.js'))
-      .map((f) => f.replace(/\.js$/, '').replace(/\/index$/, '').split(path.sep).join(' '))
+      .map((f) => f.replace(/\.js$/, '').replace(/\/index$/, '').split(path.sep).join(':'))
       .sort()
     expect(Object.keys(written.commands).sort()).toEqual(liveIds)
     expect(written.version).toBe(plugin.version)

@@ -1,0 +1,145 @@
+/**
+ * What the consumers of a list will make of it (spec §1.2, §1.3).
+ * errors: anything that makes vmcatcher drop an image or reject the list (missing "all" keys,
+ *   malformed checksum/size/dates, unsafe identifiers, duplicate image ids, and, when `now` is
+ *   given, a list that is expired or not yet valid).
+ * warnings: AppDB keys that cloudkeeper/atrope sites require, and identifiers that are not RFC 4122.
+ */
+import { isRfc4122, SAFE_ID } from './identifiers.js'
+import type { HepixList, HepixObject, HepixScalar } from './types.js'
+
+export interface Problem {
+  code: string
+  message: string
+  /** JSON-pointer-ish location, e.g. "hv:images/2/sl:checksum:sha512", "hv:endorser/hv:x509/hv:dn", "dc:title". */
+  path: string
+}
+
+export interface ConsumerReport {
+  errors: Problem[]
+  warnings: Problem[]
+}
+
+// "all" = vmcaster pre-sign check, hepixvmitrust and the vmcatcher decoder (hepixvmitrust vmitrustlib.py)
+export const REQUIRED_LIST_KEYS = [
+  'dc:date:created', 'dc:date:expires', 'dc:identifier', 'dc:description', 'dc:title', 'dc:source', 'hv:version', 'hv:uri',
+] as const
+export const REQUIRED_ENDORSER_KEYS = ['hv:ca', 'hv:dn', 'hv:email', 'dc:creator'] as const
+export const REQUIRED_IMAGE_KEYS = [
+  'dc:title', 'dc:description', 'hv:size', 'sl:checksum:sha512', 'sl:arch', 'hv:uri', 'dc:identifier', 'sl:os',
+  'sl:osversion', 'sl:comments', 'hv:hypervisor', 'hv:version',
+] as const
+
+/** Per-image keys EGI sites need, with who needs them (cloudkeeper appliance.rb, atrope image.py). */
+export const APPDB_IMAGE_KEYS: Readonly<Record<string, string>> = {
+  'ad:mpuri': 'cloudkeeper and atrope',
+  'dc:date:expires': 'cloudkeeper',
+  'hv:format': 'atrope',
+  'sl:osname': 'atrope',
+  'ad:group': 'atrope',
+  'ad:user:fullname': 'atrope',
+  'ad:user:guid': 'atrope',
+  'ad:user:uri': 'atrope',
+}
+
+const SHA512_LOWER = /^[0-9a-f]{128}$/
+const DATE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z$/
+
+/** `%Y-%m-%dT%H:%M:%SZ` (vmcatcher strptime, cloudkeeper utils/date.rb) with a real calendar date. */
+export function parseHepixDate(v: HepixScalar | undefined): Date | undefined {
+  if (typeof v !== 'string') return undefined
+  const m = DATE.exec(v)
+  if (!m) return undefined
+  const [y, mo, d, h, mi, s] = m.slice(1).map(Number) as [number, number, number, number, number, number]
+  const t = new Date(Date.UTC(y, mo - 1, d, h, mi, s))
+  const ok = t.getUTCFullYear() === y && t.getUTCMonth() === mo - 1 && t.getUTCDate() === d && h < 24 && mi < 60 && s < 60
+  return ok ? t : undefined
+}
+
+const isSize = (v: HepixScalar): boolean => (typeof v === 'number' ? Number.isSafeInteger(v) && v >= 0 : /^[0-9]+$/.test(v))
+const show = (v: HepixScalar): string => JSON.stringify(v)
+const at = (prefix: string, key: string): string => (prefix === '' ? key : `${prefix}/${key}`)
+
+class Collector implements ConsumerReport {
+  errors: Problem[] = []
+  warnings: Problem[] = []
+  error(code: string, path: string, message: string): void {
+    this.errors.push({ code, path, message })
+  }
+  warn(code: string, path: string, message: string): void {
+    this.warnings.push({ code, path, message })
+  }
+
+  missing(obj: HepixObject, keys: readonly string[], prefix: string, consequence: string): void {
+    for (const key of keys)
+      if (!Object.prototype.hasOwnProperty.call(obj, key))
+        this.error('MISSING_KEY', at(prefix, key), `${key} is missing; ${consequence}. Add it (an empty string is accepted)`)
+  }
+
+  identifier(obj: HepixObject, prefix: string, what: string): void {
+    const v = obj['dc:identifier']
+    if (v === undefined) return
+    const path = at(prefix, 'dc:identifier')
+    if (typeof v !== 'string' || !SAFE_ID.test(v))
+      this.error('UNSAFE_ID', path, `${what} dc:identifier ${show(v)} must be 1-128 characters of A-Z a-z 0-9 . _ - (consumers use it in file names); use a UUID`)
+    else if (!isRfc4122(v))
+      this.warn('NOT_UUID', path, `${what} dc:identifier ${show(v)} is not an RFC 4122 UUID; the format expects one (generate it once with uuidgen and keep it)`)
+  }
+
+  date(obj: HepixObject, key: string, prefix: string): Date | undefined {
+    const v = obj[key]
+    if (v === undefined) return undefined
+    const d = parseHepixDate(v)
+    if (d === undefined)
+      this.error('BAD_DATE', at(prefix, key), `${key} ${show(v)} is not a UTC date YYYY-MM-DDThh:mm:ssZ; vmcatcher and cloudkeeper parse it strictly and reject the list (write e.g. 2025-01-31T12:00:00Z, no fractions or offsets)`)
+    return d
+  }
+}
+
+/** Check a list against what vmcatcher, cloudkeeper and atrope accept (see module comment). */
+export function checkConsumers(list: HepixList, opts: { now?: Date } = {}): ConsumerReport {
+  const c = new Collector()
+  // list level: vmcatcher rejects the whole list (VMimageListDecoder returns None)
+  c.missing(list.list, REQUIRED_LIST_KEYS, '', 'vmcatcher rejects the whole list without it')
+  c.identifier(list.list, '', 'the list')
+  const created = c.date(list.list, 'dc:date:created', '')
+  const expires = c.date(list.list, 'dc:date:expires', '')
+  if (opts.now && created && created.getTime() > opts.now.getTime())
+    c.error('LIST_NOT_YET_VALID', 'dc:date:created', `dc:date:created is in the future (vmcatcher error 33); set it to the signing time or earlier`)
+  if (opts.now && expires && expires.getTime() < opts.now.getTime())
+    c.error('LIST_EXPIRED', 'dc:date:expires', `the list expired on ${String(list.list['dc:date:expires'])} (vmcatcher error 34); re-sign it with a later dc:date:expires`)
+  const vo = list.list['ad:vo']
+  if (vo === undefined || String(vo).trim() === '')
+    c.warn('APPDB_KEY_MISSING', 'ad:vo', 'ad:vo is missing or blank: cloudkeeper rejects the list without it; set the VO name if EGI sites subscribe')
+
+  // endorser: vmcatcher's VMendorserDecoder returns None, so the list is rejected
+  c.missing(list.endorser, REQUIRED_ENDORSER_KEYS, 'hv:endorser/hv:x509', 'vmcatcher rejects the whole list without it')
+
+  const seen = new Map<string, number>()
+  list.images.forEach((img, i) => {
+    const prefix = `hv:images/${i}`
+    // VMimageDecoder returns None: vmcatcher silently drops the image (logs "coding error2")
+    c.missing(img, REQUIRED_IMAGE_KEYS, prefix, 'vmcatcher silently drops this image without it')
+    c.identifier(img, prefix, 'the image')
+    const id = img['dc:identifier']
+    if (id !== undefined) {
+      const first = seen.get(String(id))
+      if (first !== undefined)
+        c.error('DUPLICATE_IMAGE_ID', at(prefix, 'dc:identifier'), `image dc:identifier ${show(id)} is also used by hv:images/${first}; every image needs its own identifier`)
+      else seen.set(String(id), i)
+    }
+    const sha = img['sl:checksum:sha512']
+    if (sha !== undefined && (typeof sha !== 'string' || !SHA512_LOWER.test(sha))) {
+      const hint = typeof sha === 'string' && SHA512_LOWER.test(sha.toLowerCase()) ? ' write it in lowercase:' : ''
+      c.error('BAD_SHA512', at(prefix, 'sl:checksum:sha512'), `sl:checksum:sha512 must be 128 lowercase hex characters (consumers compare it to hexdigest() as a string);${hint} recompute it with sha512sum`)
+    }
+    const size = img['hv:size']
+    if (size !== undefined && !isSize(size))
+      c.error('BAD_SIZE', at(prefix, 'hv:size'), `hv:size ${show(size)} must be a non-negative whole number of bytes (vmcatcher compares int(hv:size) with the download); use the file's size in bytes`)
+    c.date(img, 'dc:date:expires', prefix)
+    for (const [key, who] of Object.entries(APPDB_IMAGE_KEYS))
+      if (!Object.prototype.hasOwnProperty.call(img, key))
+        c.warn('APPDB_KEY_MISSING', at(prefix, key), `${key} is missing: ${who} reject${who.includes(' and ') ? '' : 's'} the list without it; add it if EGI sites subscribe`)
+  })
+  return { errors: c.errors, warnings: c.warnings }
+}

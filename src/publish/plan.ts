@@ -1,0 +1,211 @@
+import type { HepixList, HepixObject, HepixScalar } from '../imagelist/types.js'
+import { compareVersions } from '../imagelist/version.js'
+
+/**
+ * `vmgit plan`, the pure part: given the rendered lists at a base and at a head, say what
+ * would change and what is wrong. No I/O here: callers load both sides (git refs, or the
+ * copies currently published) and pass the signing certificate's facts in.
+ */
+
+export type Severity = 'error' | 'warning'
+
+export interface PlanIssue {
+  severity: Severity
+  code: string
+  message: string
+  list?: string
+  image?: string
+}
+
+export type Action = 'add' | 'remove' | 'change' | 'same'
+
+export interface KeyChange {
+  key: string
+  from?: HepixScalar
+  to?: HepixScalar
+}
+
+export interface ImagePlan {
+  identifier: string
+  title: string
+  action: Action
+  changes: KeyChange[]
+  version: { from?: string; to?: string }
+}
+
+export interface ListPlan {
+  identifier: string
+  name: string
+  title: string
+  action: Action
+  /** list-level key changes, ignoring the keys the signer sets at signing time */
+  changes: KeyChange[]
+  version: { from?: string; to?: string }
+  images: ImagePlan[]
+}
+
+export interface Plan {
+  version: 1
+  base: string
+  head: string
+  lists: ListPlan[]
+  issues: PlanIssue[]
+  summary: { add: number; change: number; remove: number; errors: number; warnings: number }
+}
+
+/** One side of the comparison: the lists a repository renders at one point, by list identifier. */
+export interface ListSide {
+  label: string
+  lists: Map<string, { name: string; list: HepixList }>
+}
+
+export interface CertFacts {
+  subject: string
+  issuer: string
+  notAfter: Date
+}
+
+export interface PlanContext {
+  /** The certificate CI will sign with, when known: endorser and expiry checks use it. */
+  cert?: CertFacts
+  /** Extra problems found while rendering the head (consumer checks), attached per list. */
+  headIssues?: PlanIssue[]
+}
+
+// keys the signer sets on every signature: a new value there is not a change of content
+const SIGNING_KEYS = new Set(['dc:date:created', 'dc:date:expires', 'hv:version'])
+// content keys: one of these changing means a new image file, which needs a new hv:version
+const CONTENT_KEYS = ['sl:checksum:sha512', 'hv:size', 'hv:uri']
+
+const str = (v: HepixScalar | undefined): string | undefined => (v === undefined ? undefined : String(v))
+
+export function diffObjects(a: HepixObject, b: HepixObject, ignore: Set<string> = new Set()): KeyChange[] {
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => !ignore.has(k)).sort()
+  const out: KeyChange[] = []
+  for (const key of keys) {
+    const from = a[key]
+    const to = b[key]
+    if (str(from) === str(to)) continue
+    out.push({ key, ...(from === undefined ? {} : { from }), ...(to === undefined ? {} : { to }) })
+  }
+  return out
+}
+
+function imagesById(list: HepixList): Map<string, HepixObject> {
+  const m = new Map<string, HepixObject>()
+  for (const img of list.images) m.set(String(img['dc:identifier'] ?? ''), img)
+  return m
+}
+
+function planImages(base: HepixList | undefined, head: HepixList | undefined, listId: string, issues: PlanIssue[]): ImagePlan[] {
+  const a = base ? imagesById(base) : new Map<string, HepixObject>()
+  const b = head ? imagesById(head) : new Map<string, HepixObject>()
+  const ids = [...new Set([...a.keys(), ...b.keys()])]
+  const out: ImagePlan[] = []
+  for (const id of ids) {
+    const from = a.get(id)
+    const to = b.get(id)
+    const title = String((to ?? from)?.['dc:title'] ?? id)
+    const version = { from: str(from?.['hv:version']), to: str(to?.['hv:version']) }
+    if (!from) {
+      out.push({ identifier: id, title, action: 'add', changes: diffObjects({}, to!), version })
+      continue
+    }
+    if (!to) {
+      out.push({ identifier: id, title, action: 'remove', changes: [], version })
+      continue
+    }
+    const changes = diffObjects(from, to)
+    out.push({ identifier: id, title, action: changes.length ? 'change' : 'same', changes, version })
+    if (!changes.length) continue
+    const contentChanged = changes.some((c) => CONTENT_KEYS.includes(c.key))
+    const order = compareVersions(version.from ?? '', version.to ?? '')
+    // versions: an image's hv:version must not go down
+    if (order > 0) {
+      issues.push({
+        severity: 'error',
+        code: 'IMAGE_VERSION_DECREASED',
+        message: `image "${title}" hv:version goes down from ${version.from} to ${version.to}; set a version higher than ${version.from}`,
+        list: listId,
+        image: id,
+      })
+    } else if (contentChanged && order === 0) {
+      // content: a new file (sha512/size/uri) must come with a new hv:version
+      const keys = changes.filter((c) => CONTENT_KEYS.includes(c.key)).map((c) => c.key)
+      issues.push({
+        severity: 'error',
+        code: 'IMAGE_VERSION_NOT_BUMPED',
+        message: `image "${title}" changed ${keys.join(', ')} but kept hv:version ${version.to ?? '(none)'}; run \`vmgit bump ${title}\` or set a higher version`,
+        list: listId,
+        image: id,
+      })
+    }
+  }
+  return out
+}
+
+function endorserIssues(head: HepixList, listId: string, cert: CertFacts): PlanIssue[] {
+  const out: PlanIssue[] = []
+  const dn = head.endorser['hv:dn']
+  const ca = head.endorser['hv:ca']
+  if (dn !== undefined && String(dn) !== cert.subject)
+    out.push({ severity: 'error', code: 'ENDORSER_MISMATCH', list: listId, message: `endorser hv:dn "${dn}" is not the signing certificate's subject "${cert.subject}"; fix the endorser file or leave dn out to take it from the certificate` })
+  if (ca !== undefined && String(ca) !== cert.issuer)
+    out.push({ severity: 'error', code: 'ENDORSER_MISMATCH', list: listId, message: `endorser hv:ca "${ca}" is not the signing certificate's issuer "${cert.issuer}"; fix the endorser file or leave ca out to take it from the certificate` })
+  const expires = head.list['dc:date:expires']
+  if (expires !== undefined && Date.parse(String(expires)) > cert.notAfter.getTime())
+    out.push({ severity: 'warning', code: 'CERT_EXPIRES_BEFORE_LIST', list: listId, message: `the list would expire ${expires} but the signing certificate expires ${cert.notAfter.toISOString().replace(/\.\d{3}Z$/, 'Z')}; subscribers will reject it from then on: renew the certificate or shorten the lifetime` })
+  return out
+}
+
+export function computePlan(base: ListSide, head: ListSide, ctx: PlanContext = {}): Plan {
+  const issues: PlanIssue[] = [...(ctx.headIssues ?? [])]
+  const ids = [...new Set([...base.lists.keys(), ...head.lists.keys()])]
+  const lists: ListPlan[] = []
+  for (const id of ids) {
+    const a = base.lists.get(id)
+    const b = head.lists.get(id)
+    const ref = (b ?? a)!
+    const title = String(ref.list.list['dc:title'] ?? ref.name)
+    const version = { from: str(a?.list.list['hv:version']), to: str(b?.list.list['hv:version']) }
+    const images = planImages(a?.list, b?.list, id, issues)
+    let action: Action
+    let changes: KeyChange[] = []
+    if (!a) action = 'add'
+    else if (!b) action = 'remove'
+    else {
+      changes = [
+        ...diffObjects(a.list.list, b.list.list, SIGNING_KEYS),
+        ...diffObjects(a.list.endorser, b.list.endorser).map((c) => ({ ...c, key: `hv:endorser/${c.key}` })),
+      ]
+      action = changes.length || images.some((i) => i.action !== 'same') ? 'change' : 'same'
+      // rollback: an explicit list hv:version must not decrease (subscribers reject it)
+      if (version.from && version.to && compareVersions(version.from, version.to) > 0)
+        issues.push({ severity: 'error', code: 'LIST_VERSION_DECREASED', list: id, message: `list "${title}" hv:version goes down from ${version.from} to ${version.to}; subscribers will reject it: remove the explicit version or set a higher one` })
+    }
+    if (b && ctx.cert) issues.push(...endorserIssues(b.list, id, ctx.cert))
+    lists.push({ identifier: id, name: ref.name, title, action, changes, version, images })
+  }
+  lists.sort((x, y) => x.name.localeCompare(y.name))
+  const count = (a: Action) => lists.filter((l) => l.action === a).length
+  return {
+    version: 1,
+    base: base.label,
+    head: head.label,
+    lists,
+    issues,
+    summary: {
+      add: count('add'),
+      change: count('change'),
+      remove: count('remove'),
+      errors: issues.filter((i) => i.severity === 'error').length,
+      warnings: issues.filter((i) => i.severity === 'warning').length,
+    },
+  }
+}
+
+/** Exit code contract of `vmgit plan`: 0 no changes, 2 changes, 1 errors. */
+export function planExitCode(plan: Plan): 0 | 1 | 2 {
+  if (plan.summary.errors > 0) return 1
+  return plan.summary.add + plan.summary.change + plan.summary.remove > 0 ? 2 : 0
+}

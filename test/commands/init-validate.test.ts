@@ -1,0 +1,117 @@
+import { existsSync, readFileSync } from 'node:fs'
+import path from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { runCli } from '../helpers/cli.js'
+import { imageWith, tempDir, VALID, writeFiles } from '../model/repo-helpers.js'
+
+let dir: string
+let cleanup: () => void
+beforeEach(() => ({ dir, cleanup } = tempDir('vmgit-cli-')))
+afterEach(() => cleanup())
+
+const NO_STACK = /\n\s+at .+\(.*:\d+:\d+\)/
+
+describe('vmgit init', () => {
+  it('scaffolds a repository that vmgit validate accepts as it is (exit 0)', async () => {
+    const repo = path.join(dir, 'x')
+    const init = await runCli(['init', repo])
+    expect(init.code).toBe(0)
+    for (const f of ['vmgit.yaml', 'endorsers/endorser.yaml', 'images/example-image.yaml', 'imagelists/example.yaml', '.github/workflows/vmgit.yml'])
+      expect(existsSync(path.join(repo, f)), f).toBe(true)
+    const v = await runCli(['validate', '--repo', repo])
+    expect(v.stderr).toBe('')
+    expect(v.code).toBe(0)
+    expect(v.stdout).toMatch(/^ok: 1 endorser\(s\), 1 image\(s\), 1 list\(s\), no problems/)
+  })
+
+  it('starts every YAML file with the yaml-language-server schema line and uses fresh UUIDs', async () => {
+    await runCli(['init', dir])
+    const list = readFileSync(path.join(dir, 'imagelists/example.yaml'), 'utf8')
+    expect(list.split('\n')[0]).toBe('# yaml-language-server: $schema=https://vmgit.dev/schemas/imagelist.schema.json')
+    expect(list).toMatch(/^identifier: [0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/m)
+    expect(readFileSync(path.join(dir, 'vmgit.yaml'), 'utf8')).toMatch(/^# yaml-language-server: \$schema=https:\/\/vmgit\.dev\/schemas\/config\.schema\.json\n/)
+  })
+
+  it('writes a pull-request workflow that runs validate and plan', async () => {
+    await runCli(['init', dir])
+    const wf = readFileSync(path.join(dir, '.github/workflows/vmgit.yml'), 'utf8')
+    expect(wf).toContain('pull_request')
+    expect(wf).toContain('vmgit validate')
+    expect(wf).toMatch(/vmgit plan --base/)
+  })
+
+  it('refuses to overwrite existing files (exit 2, nothing written) unless --force', async () => {
+    writeFiles(dir, { 'vmgit.yaml': 'version: 1\n# mine\n' })
+    const r = await runCli(['init', dir])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain('INIT_EXISTS')
+    expect(existsSync(path.join(dir, 'images'))).toBe(false)
+    expect(readFileSync(path.join(dir, 'vmgit.yaml'), 'utf8')).toContain('# mine')
+    const f = await runCli(['init', dir, '--force'])
+    expect(f.code).toBe(0)
+    expect(f.stdout).toContain('overwritten vmgit.yaml')
+  })
+})
+
+describe('vmgit validate', () => {
+  describe('when problems are planted', () => {
+    it('prints each at path:line:col with its code and exits 1', async () => {
+      writeFiles(dir, {
+        ...VALID,
+        'images/alma.yaml': imageWith({ sha512: 'ABC', version: '1.0' }),
+        'imagelists/prod.yaml': VALID['imagelists/prod.yaml'] + '  - ghost\n',
+      })
+      const r = await runCli(['validate', '--repo', dir])
+      expect(r.code).toBe(1)
+      const lines = r.stdout.trim().split('\n')
+      expect(lines.slice(0, 3)).toEqual([
+        expect.stringMatching(new RegExp(`^${dir}/imagelists/prod\\.yaml:9:5: error: image "ghost" .*\\[UNKNOWN_IMAGE\\]$`)),
+        expect.stringMatching(new RegExp(`^${dir}/images/alma\\.yaml:5:10: error: .*quote it.* \\[BAD_VERSION\\]$`)),
+        expect.stringMatching(new RegExp(`^${dir}/images/alma\\.yaml:8:9: error: sha512 must be 128 lowercase hex digits .*\\[BAD_SHA512\\]$`)),
+      ])
+      expect(lines.at(-1)).toMatch(/^3 errors, 0 warnings in/)
+    })
+
+    it('gives the same problems as JSON with --json', async () => {
+      writeFiles(dir, { ...VALID, 'images/alma.yaml': imageWith({ size: '-1' }) })
+      const r = await runCli(['validate', '--repo', dir, '--json'])
+      expect(r.code).toBe(1)
+      const out = JSON.parse(r.stdout) as { ok: boolean; problems: unknown[] }
+      expect(out.ok).toBe(false)
+      expect(out.problems).toEqual([
+        { file: 'images/alma.yaml', line: 7, col: 7, severity: 'error', code: 'BAD_SIZE', message: expect.stringContaining('non-negative integer') },
+      ])
+    })
+
+    it('reports a file that is not YAML at all, never a stack trace', async () => {
+      writeFiles(dir, { ...VALID, 'images/alma.yaml': 'title: "unterminated\n  - [\n' })
+      const r = await runCli(['validate', '--repo', dir])
+      expect(r.code).toBe(1)
+      expect(r.stdout).toMatch(new RegExp(`^${dir}/images/alma\\.yaml:\\d+:\\d+: error: invalid YAML: .*\\[YAML_SYNTAX\\]$`, 'm'))
+      expect(r.stdout + r.stderr).not.toMatch(NO_STACK)
+    })
+
+    it('exits 0 when there are only warnings', async () => {
+      writeFiles(dir, { ...VALID, 'images/alma.yaml': imageWith({ identifier: 'FOOBAR' }) })
+      const r = await runCli(['validate', '--repo', dir])
+      expect(r.code).toBe(0)
+      expect(r.stdout).toContain(':1:13: warning: identifier FOOBAR is not an RFC 4122 UUID')
+    })
+  })
+
+  describe('when --repo is not a repository', () => {
+    it('exits 2 with NOT_A_REPOSITORY', async () => {
+      const r = await runCli(['validate'], { cwd: dir })
+      expect(r.code).toBe(2)
+      expect(r.stderr).toContain('NOT_A_REPOSITORY')
+    })
+  })
+
+  describe('with VMGIT_REPO', () => {
+    it('reads the repository it names', async () => {
+      writeFiles(dir, VALID)
+      const r = await runCli(['validate'], { env: { VMGIT_REPO: dir } })
+      expect(r.code).toBe(0)
+    })
+  })
+})
