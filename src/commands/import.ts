@@ -1,6 +1,9 @@
 import { Args, Flags } from '@oclif/core'
 import { BaseCommand } from '../base-command.js'
 import { importList } from '../model/import.js'
+import { parseNow } from '../model/time.js'
+import { caDirFromEnv, loadTrustStore } from '../smime/trust.js'
+import { verifySmime } from '../smime/verify.js'
 
 export default class Import extends BaseCommand<typeof Import> {
   static override summary = 'Import an existing HEPiX image list into the repository'
@@ -12,22 +15,35 @@ expires are recorded in the list file (delete those three lines to let vmgit sta
 Importing the same list again (same dc:identifier) updates its files in place, keeping comments
 and each image's source:. An image already in the repository under any file name (same
 dc:identifier) is reused, and never downgraded to an older hv:version. File names are safe slugs
-of the titles; --name chooses the list's. This is how to migrate from vmcaster.`
+of the titles; --name chooses the list's. This is how to migrate from vmcaster.
+
+A signed source is verified first, exactly as vmgit verify does (chain to --ca-dir, CRL, validity
+at --at): a bad signature is refused. --insecure-skip-verify reads the signed content without any
+check (for a list whose signer expired long ago); it says so loudly.`
   static override examples = [
     '<%= config.bin %> import https://vm-images.example.org/lists/production.list',
-    '<%= config.bin %> import current.smime --repo ./my-images --name production',
+    '<%= config.bin %> import current.smime --repo ./my-images --name production --ca-dir /etc/grid-security/certificates',
+    '<%= config.bin %> import old-2011.smime --insecure-skip-verify',
   ]
   static override args = { source: Args.string({ required: true, description: 'File path or http(s) URL of the list (JSON or S/MIME).' }) }
   static override flags = {
     repo: Flags.string({ description: 'Repository directory (created if missing).', env: 'VMGIT_REPO', default: '.' }),
     name: Flags.string({ description: 'File name (without .yaml) for a newly imported list.' }),
+    'ca-dir': Flags.string({ description: 'Trust directory for signed sources (default $VMGIT_CA_DIR, $X509_CERT_DIR, /etc/grid-security/certificates).' }),
+    'crl-check': Flags.boolean({ description: 'Require a current CRL of the signer\'s CA (--no-crl-check to skip).', default: true, allowNo: true }),
+    at: Flags.string({ description: 'Check the signature at this time (ISO 8601) instead of now, for a historical list.' }),
+    'insecure-skip-verify': Flags.boolean({ description: 'Import a signed source WITHOUT checking its signature.', default: false }),
   }
 
   async run(): Promise<void> {
-    // signature hook: when S/MIME verification is wired in, pass `verify` here (see ImportOptions.verify)
-    const r = await importList(this.flags.repo, this.args.source, { ...(this.flags.name ? { name: this.flags.name } : {}) })
-    if (r.signature === 'unverified' && !this.flags.json)
-      this.warn2('the S/MIME signature was not checked; only the signed content was read (use vmgit verify to check it)')
+    const f = this.flags
+    const at = parseNow(f.at)
+    // trust: the signature of a signed source is checked before any of its bytes are used
+    const verify = f['insecure-skip-verify']
+      ? undefined
+      : async (smime: Buffer) => (await verifySmime(smime, { trust: await loadTrustStore(caDirFromEnv(f['ca-dir'])), at, crlCheck: f['crl-check'] })).content
+    const r = await importList(f.repo, this.args.source, { ...(f.name ? { name: f.name } : {}), ...(verify ? { verify } : {}) })
+    if (r.signature === 'unverified') this.warn2('INSECURE: the S/MIME signature was NOT verified (--insecure-skip-verify); the list was imported as it is')
     this.emit({ ok: true, ...r }, () => [
       `${r.list.action} ${r.list.file} (${r.list.identifier}, layout ${r.layout})`,
       `${r.endorser.action} ${r.endorser.file}`,

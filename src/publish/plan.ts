@@ -70,6 +70,15 @@ export interface PlanContext {
   cert?: CertFacts
   /** Extra problems found while rendering the head (consumer checks), attached per list. */
   headIssues?: PlanIssue[]
+  /** The planning time: list versions stamped later than this are a fast-forward. */
+  now?: Date
+}
+
+/** A UTC stamp version (`YYYYMMDDhhmmss`) more than a day ahead of `now`. */
+export function isFastForward(version: string, now: Date): boolean {
+  if (!/^\d{14}$/.test(version)) return /^\d{15,}$/.test(version)
+  const ahead = new Date(now.getTime() + 86_400_000).toISOString().replace(/[-T:]/g, '').slice(0, 14)
+  return version > ahead
 }
 
 // keys the signer sets on every signature: a new value there is not a change of content
@@ -183,6 +192,9 @@ export function computePlan(base: ListSide, head: ListSide, ctx: PlanContext = {
       if (version.from && version.to && compareVersions(version.from, version.to) > 0)
         issues.push({ severity: 'error', code: 'LIST_VERSION_DECREASED', list: id, message: `list "${title}" hv:version goes down from ${version.from} to ${version.to}; subscribers will reject it: remove the explicit version or set a higher one` })
     }
+    // fast-forward (attacks S10): a version far ahead of the signing stamp locks subscribers out of every later list
+    if (b && ctx.now && version.to && version.to !== version.from && isFastForward(version.to, ctx.now))
+      issues.push({ severity: 'error', code: 'LIST_VERSION_JUMP', list: id, message: `list "${title}" hv:version ${version.to} is ahead of the signing time stamp vmgit would use; subscribers would refuse every later list until reset: remove the explicit version` })
     if (b && ctx.cert) issues.push(...endorserIssues(b.list, id, ctx.cert))
     lists.push({ identifier: id, name: ref.name, title, action, changes, version, images })
   }

@@ -150,49 +150,57 @@ export function parseSmime(file: Buffer): ParsedSmime {
   return { content, signature: Buffer.from(b64, 'base64'), boundary, protocol, micalg: params.get('micalg') }
 }
 
+/** Already canonical: every LF preceded by exactly one CR, and no CR at the very end. */
+export function isCanonical(content: Buffer): boolean {
+  if (content.indexOf(0x0d) < 0) return content.indexOf(0x0a) < 0
+  if (content[content.length - 1] === 0x0d) return false
+  for (let p = content.indexOf(0x0a); p >= 0; p = content.indexOf(0x0a, p + 1)) {
+    if (p < 1 || content[p - 1] !== 0x0d || (p >= 2 && content[p - 2] === 0x0d)) return false
+  }
+  return true
+}
 
 /**
- * OpenSSL's SMIME_crlf_copy (signing without -binary): every line end becomes CRLF (extra CRs
- * before an LF are dropped), a last line without a line end gets none, trailing CRs at the end go.
+ * Write the canonical form of `content` into `out` from offset `at` (room for length + number of LFs);
+ * returns the end offset. CRs are held back until we know whether an LF follows.
  */
-export function canonicalize(content: Buffer): Buffer {
+export function canonicalizeInto(content: Buffer, out: Buffer, at: number): number {
   const n = content.length
-  const out = (): Buffer => Buffer.allocUnsafe(2 * n + 1)
+  let j = at
   if (content.indexOf(0x0d) < 0) {
     // common case (files written on Unix): no CR at all, insert one before every LF
-    if (content.indexOf(0x0a) < 0) return content
-    const o = out()
-    let j = 0
     for (let i = 0; i < n; i++) {
       const c = content[i] as number
-      if (c === 0x0a) o[j++] = 0x0d
-      o[j++] = c
+      if (c === 0x0a) out[j++] = 0x0d
+      out[j++] = c
     }
-    return o.subarray(0, j)
+    return j
   }
-  // already canonical (every LF preceded by exactly one CR, no CR at the end): no copy
-  let canonical = content[n - 1] !== 0x0d
-  for (let p = content.indexOf(0x0a); canonical && p >= 0; p = content.indexOf(0x0a, p + 1)) {
-    canonical = p >= 1 && content[p - 1] === 0x0d && !(p >= 2 && content[p - 2] === 0x0d)
-  }
-  if (canonical) return content
-  // mixed line ends: CRs are held back until we know whether an LF follows
-  const o = out()
-  let j = 0
   let crs = 0
   for (let i = 0; i < n; i++) {
     const c = content[i] as number
     if (c === 0x0d) crs++
     else if (c === 0x0a) {
-      o[j++] = 0x0d
-      o[j++] = 0x0a
+      out[j++] = 0x0d
+      out[j++] = 0x0a
       crs = 0
     } else {
-      for (; crs > 0; crs--) o[j++] = 0x0d // a CR inside a line stays
-      o[j++] = c
+      for (; crs > 0; crs--) out[j++] = 0x0d // a CR inside a line stays
+      out[j++] = c
     }
   }
-  return o.subarray(0, j) // CRs at the very end are dropped, as OpenSSL's strip_eol does
+  return j // CRs at the very end are dropped, as OpenSSL's strip_eol does
+}
+
+/**
+ * OpenSSL's SMIME_crlf_copy (signing without -binary): every line end becomes CRLF (extra CRs
+ * before an LF are dropped), a last line without a line end gets none, trailing CRs at the end go.
+ * Canonical input is returned as it is (no copy).
+ */
+export function canonicalize(content: Buffer): Buffer {
+  if (isCanonical(content)) return content
+  const out = Buffer.allocUnsafe(2 * content.length + 1)
+  return out.subarray(0, canonicalizeInto(content, out, 0))
 }
 
 const MICALG: Record<string, string> = { sha1: 'sha1', sha256: 'sha-256', sha384: 'sha-384', sha512: 'sha-512' }
@@ -200,22 +208,30 @@ const MICALG: Record<string, string> = { sha1: 'sha1', sha256: 'sha-256', sha384
 /** A fresh boundary as OpenSSL makes it: 32 uppercase hex digits (the writer adds `----`). */
 export const newBoundary = (): string => randomBytes(16).toString('hex').toUpperCase()
 
-/**
- * OpenSSL's SMIME_write_PKCS7 layout for a detached signature (spec §2.1). `content` must already be
- * canonical (CRLF); `boundary` is the 32-hex part, without the leading `----`.
- */
-export function writeSmime(content: Buffer, signatureDer: Buffer, digest: string, boundary: string = newBoundary()): Buffer {
-  const micalg = MICALG[digest] ?? digest
+/** Everything before the signed content in OpenSSL's SMIME_write_PKCS7 layout (spec §2.1). */
+export function smimeHead(digest: string, boundary: string): string {
   const b = `----${boundary}`
-  const b64 = signatureDer.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n?$/, '\n')
-  const head = 'MIME-Version: 1.0\n' +
-    `Content-Type: multipart/signed; protocol="application/x-pkcs7-signature"; micalg="${micalg}"; boundary="${b}"\n\n` +
+  return 'MIME-Version: 1.0\n' +
+    `Content-Type: multipart/signed; protocol="application/x-pkcs7-signature"; micalg="${MICALG[digest] ?? digest}"; boundary="${b}"\n\n` +
     'This is an S/MIME signed message\n\n' +
     `--${b}\n`
-  const tail = `\n--${b}\n` +
+}
+
+/** Everything after the signed content: the signature part, base64 in 64 columns, and the closing delimiter. */
+export function smimeTail(signatureDer: Buffer, boundary: string): string {
+  const b = `----${boundary}`
+  const b64 = signatureDer.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n?$/, '\n')
+  return `\n--${b}\n` +
     'Content-Type: application/x-pkcs7-signature; name="smime.p7s"\n' +
     'Content-Transfer-Encoding: base64\n' +
     'Content-Disposition: attachment; filename="smime.p7s"\n\n' +
     b64 + `\n--${b}--\n\n`
-  return Buffer.concat([Buffer.from(head, 'latin1'), content, Buffer.from(tail, 'latin1')])
+}
+
+/**
+ * OpenSSL's layout for a detached signature. `content` must already be canonical (CRLF);
+ * `boundary` is the 32-hex part, without the leading `----`.
+ */
+export function writeSmime(content: Buffer, signatureDer: Buffer, digest: string, boundary: string = newBoundary()): Buffer {
+  return Buffer.concat([Buffer.from(smimeHead(digest, boundary), 'latin1'), content, Buffer.from(smimeTail(signatureDer, boundary), 'latin1')])
 }

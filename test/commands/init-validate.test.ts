@@ -1,3 +1,4 @@
+import { parse as parseYaml } from 'yaml'
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -32,12 +33,24 @@ describe('vmgit init', () => {
     expect(readFileSync(path.join(dir, 'vmgit.yaml'), 'utf8')).toMatch(/^# yaml-language-server: \$schema=https:\/\/vmgit\.dev\/schemas\/config\.schema\.json\n/)
   })
 
-  it('writes a pull-request workflow that runs validate and plan', async () => {
+  it('writes the GitOps workflow: PR validate+plan without secrets, a comment job, publish in an environment, a daily refresh', async () => {
     await runCli(['init', dir])
-    const wf = readFileSync(path.join(dir, '.github/workflows/vmgit.yml'), 'utf8')
-    expect(wf).toContain('pull_request')
-    expect(wf).toContain('vmgit validate')
-    expect(wf).toMatch(/vmgit plan --base/)
+    const wf = parseYaml(readFileSync(path.join(dir, '.github/workflows/vmgit.yml'), 'utf8')) as {
+      on: Record<string, unknown>
+      jobs: Record<string, { if?: string; environment?: string; permissions?: Record<string, string>; steps: { uses?: string; with?: Record<string, string> }[] }>
+    }
+    expect(Object.keys(wf.on)).toEqual(expect.arrayContaining(['pull_request', 'push', 'schedule']))
+    const commands = (job: string) => wf.jobs[job]!.steps.filter((s) => s.uses?.startsWith('vmgit/vmgit')).map((s) => s.with!.command)
+    const secretsIn = (job: string) => JSON.stringify(wf.jobs[job]).includes('secrets.VMGIT')
+    expect(commands('plan')).toEqual(['validate', 'plan'])
+    expect(secretsIn('plan')).toBe(false)
+    expect(wf.jobs.comment!.permissions).toEqual({ 'pull-requests': 'write' })
+    expect(commands('comment')).toEqual(['comment'])
+    expect(secretsIn('comment')).toBe(false)
+    expect(wf.jobs.publish!.environment).toBe('publish')
+    expect(commands('publish')).toEqual(['publish'])
+    expect(wf.jobs.refresh!.if).toContain('schedule')
+    expect(wf.jobs.refresh!.steps.at(-1)!.with!['refresh-before']).toBe('7d')
   })
 
   it('refuses to overwrite existing files (exit 2, nothing written) unless --force', async () => {

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
@@ -44,16 +44,31 @@ describe('vmgit import + vmgit render (the CLI round trip)', () => {
     expect(r.stdout).toBe(readFileSync(fixture('cloudkeeper/imagelist01.unsigned'), 'utf8'))
   })
 
-  it('imports the README S/MIME list from an http URL (through a redirect) and reproduces its signed content', async () => {
-    const i = await runCli(['import', `${base}/latest`, '--repo', dir])
+  it('refuses the README S/MIME list (its signer expired in 2011) unless told to skip verification', async () => {
+    const refused = await runCli(['import', `${base}/latest`, '--repo', dir, '--ca-dir', FIXTURES + '/cloudkeeper/ca'])
+    expect(refused.code).toBe(1)
+    expect(refused.stderr).toMatch(/^error \[UNTRUSTED_SIGNER\]/m)
+    expect(existsSync(path.join(dir, 'imagelists'))).toBe(false)
+  })
+
+  it('imports a signed list whose signature verifies against --ca-dir', async () => {
+    const i = await runCli(['import', fixture('synthetic/vmcaster-style.sha256.smime'), '--repo', dir, '--ca-dir', FIXTURES + '/cloudkeeper/ca', '--no-crl-check'])
+    expect(i.stderr).toBe('')
     expect(i.code).toBe(0)
-    expect(i.stderr).toContain('signature was not checked')
+    const r = await runCli(['render', '--repo', dir])
+    expect(r.stdout).toBe(readFileSync(fixture('synthetic/vmcaster-style.json'), 'utf8'))
+  })
+
+  it('imports the README S/MIME list from an http URL (through a redirect) with --insecure-skip-verify, says so loudly, and reproduces its signed content', async () => {
+    const i = await runCli(['import', `${base}/latest`, '--repo', dir, '--insecure-skip-verify'])
+    expect(i.code).toBe(0)
+    expect(i.stderr).toContain('INSECURE: the S/MIME signature was NOT verified')
     const r = await runCli(['render', '--repo', dir]) // the only list
     expect(r.stdout).toBe(readme())
   })
 
   it('updates in place on a second import and says so in --json', async () => {
-    await runCli(['import', fixture('hepixvmitrust/readme_example.smime'), '--repo', dir])
+    await runCli(['import', fixture('hepixvmitrust/readme_example.smime'), '--repo', dir, '--insecure-skip-verify'])
     const again = await runCli(['import', fixture('hepixvmitrust/readme_example.signed-content.json'), '--repo', dir, '--json'])
     const out = JSON.parse(again.stdout) as { list: { action: string }; images: { action: string }[] }
     expect(out.list.action).toBe('unchanged')

@@ -96,6 +96,16 @@ describe('plan', () => {
     })
   })
 
+  describe('when an explicit list version jumps far ahead (fast-forward, attacks S10)', () => {
+    it('reports LIST_VERSION_JUMP', () => {
+      const now = new Date('2026-02-01T00:00:00Z')
+      const plan = computePlan(side('b', { prod: list([img()]) }), side('h', { prod: list([img()], { 'hv:version': '99999999999999' }) }), { now })
+      expect(plan.issues.map((i) => i.code)).toEqual(['LIST_VERSION_JUMP'])
+      const ok = computePlan(side('b', { prod: list([img()]) }), side('h', { prod: list([img()], { 'hv:version': '20260201000000' }) }), { now })
+      expect(ok.issues).toEqual([])
+    })
+  })
+
   describe('formats', () => {
     const plan = computePlan(side('main', { prod: list([img()]) }), side('HEAD', { prod: list([img({ 'hv:version': '1.1', 'hv:size': 12 })]) }))
     it('JSON carries version 1 and the whole plan', () => {

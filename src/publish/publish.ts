@@ -1,0 +1,173 @@
+import type { HepixList, HepixObject } from '../imagelist/types.js'
+import { compareVersions } from '../imagelist/version.js'
+import { toHepix } from '../model/hepix.js'
+import type { Repository } from '../model/types.js'
+import { signRepoList } from '../smime/repo.js'
+import type { Digest, SigningCredentials } from '../smime/sign.js'
+import { VmgitError } from '../util/errors.js'
+import { diffObjects } from './plan.js'
+import { type ImageUploader } from './images.js'
+import { readPublished, type PublishedList } from './published.js'
+import type { TransferPool } from '../transfer/index.js'
+
+/**
+ * `vmgit publish`: for each list, upload the images it needs, then sign and upload the list,
+ * then read it back. Order is the safety rule: a list is replaced only after every image it
+ * points at is in place, so subscribers never see a list pointing at a missing file, and a
+ * failure part-way leaves the previously published list where it was.
+ */
+
+export type ListAction = 'published' | 'refreshed' | 'unchanged' | 'would-publish' | 'would-refresh' | 'failed'
+
+export interface ListReport {
+  name: string
+  identifier: string
+  title: string
+  action: ListAction
+  version?: string
+  uri?: string
+  /** where it was written (secrets masked) */
+  target?: string
+  expires?: string
+  images: { identifier: string; title: string; action: string; target?: string }[]
+  reason?: string
+  error?: { code: string; message: string; exit: number }
+  warnings: string[]
+}
+
+export interface PublishReport {
+  ok: boolean
+  dryRun: boolean
+  lists: ListReport[]
+  uploaded: { images: number; lists: number }
+}
+
+export interface PublishOptions {
+  repo: Repository
+  /** lists to publish by file name or dc:identifier; default all */
+  lists: string[]
+  /** absent on a dry run without credentials: then nothing is signed */
+  creds?: SigningCredentials
+  digest: Digest
+  /** the signing time: dc:date:created, hv:version stamp, expiry base */
+  now: Date
+  dryRun: boolean
+  /** re-sign a list whose published copy expires within this many ms */
+  refreshBeforeMs?: number
+  /** hv:uri → write location (vmgit.yaml targets) */
+  resolveTarget: (uri: string) => string
+  pool: TransferPool
+  images: ImageUploader
+  /** read the list back from its public hv:uri and check it (undefined = not reachable) */
+  readBack?: (uri: string, expected: Buffer) => Promise<'ok' | 'unreachable'>
+  log?: (line: string) => void
+}
+
+// keys the signer sets on every signature: equal lists that differ only here are unchanged
+const SIGNING_KEYS = new Set(['dc:date:created', 'dc:date:expires', 'hv:version'])
+
+const sameImages = (a: HepixObject[], b: HepixObject[]): boolean =>
+  a.length === b.length && a.every((img, i) => diffObjects(img, b[i]!).length === 0)
+
+/** True when signing `head` would publish different content from `published`. */
+export function contentChanged(published: HepixList, head: HepixList): boolean {
+  return (
+    diffObjects(published.list, head.list, SIGNING_KEYS).length > 0 ||
+    diffObjects(published.endorser, head.endorser).length > 0 ||
+    !sameImages(published.images, head.images)
+  )
+}
+
+async function publishOne(name: string, o: PublishOptions, report: PublishReport): Promise<ListReport> {
+  const log = o.log ?? (() => {})
+  const signer = o.creds ? { dn: o.creds.cert.subject, ca: o.creds.cert.issuer } : undefined
+  const head = toHepix(o.repo, name, { now: o.now, ...(signer ? { signer } : {}) })
+  const id = String(head.list['dc:identifier'])
+  const uri = String(head.list['hv:uri'] ?? '')
+  const r: ListReport = { name, identifier: id, title: String(head.list['dc:title'] ?? name), action: 'unchanged', uri, images: [], warnings: [] }
+  if (!uri) throw new VmgitError('LIST_NO_URI', `list ${name} has no uri (hv:uri): set where subscribers fetch it, and a target in vmgit.yaml that maps it to a write location`)
+  const target = o.resolveTarget(uri)
+  const published: PublishedList | undefined = await readPublished(o.pool, target)
+  r.target = published?.display ?? target
+  if (published?.warning) r.warnings.push(published.warning)
+
+  let why: 'changed' | 'refresh' | undefined
+  if (!published?.list || contentChanged(published.list, head)) why = 'changed'
+  else {
+    const expires = Date.parse(String(published.list.list['dc:date:expires'] ?? ''))
+    r.version = String(published.list.list['hv:version'] ?? '')
+    r.expires = String(published.list.list['dc:date:expires'] ?? '')
+    if (o.refreshBeforeMs !== undefined && !(expires - o.now.getTime() > o.refreshBeforeMs)) why = 'refresh'
+  }
+  if (!why) {
+    r.reason = 'published copy is current'
+    log(`${name}: unchanged (version ${r.version}, expires ${r.expires})`)
+    return r
+  }
+
+  // rollback: the list's hv:version must increase over the published one (subscribers reject equal or lower)
+  const newVersion = String(head.list['hv:version'])
+  const oldVersion = published?.list ? String(published.list.list['hv:version'] ?? '') : ''
+  if (oldVersion && compareVersions(newVersion, oldVersion) <= 0) {
+    throw new VmgitError('LIST_VERSION_NOT_INCREASED', `list ${name}: hv:version ${newVersion} is not higher than the published ${oldVersion}; subscribers would reject it: remove the explicit version from imagelists/${name}.yaml or raise it`)
+  }
+
+  // images first: every image the new list points at must be in place before the list moves
+  const publishedImages = new Map((published?.list?.images ?? []).map((i) => [String(i['dc:identifier']), i]))
+  for (const img of head.images) {
+    const before = publishedImages.get(String(img['dc:identifier']))
+    const res = await o.images.ensure(img, { alreadyPublished: !!before && diffObjects(before, img).length === 0, dryRun: o.dryRun })
+    r.images.push({ identifier: String(img['dc:identifier']), title: String(img['dc:title'] ?? ''), action: res.action, ...(res.target ? { target: res.target } : {}) })
+    if (res.action === 'uploaded') report.uploaded.images++
+  }
+
+  r.version = newVersion
+  r.expires = String(head.list['dc:date:expires'])
+  if (o.dryRun) {
+    r.action = why === 'refresh' ? 'would-refresh' : 'would-publish'
+    log(`${name}: would ${why === 'refresh' ? 're-sign' : 'publish'} version ${newVersion} to ${r.target}`)
+    return r
+  }
+  if (!o.creds) throw new VmgitError('NO_CREDENTIALS', 'publishing needs the signing key and certificate: give --key and --cert, --p12, or set VMGIT_SIGNING_KEY and VMGIT_SIGNING_CERT', { exit: 2 })
+  // the same rendering as `head` (same now, same signer), checked against the certificate and signed
+  const signed = await signRepoList(o.repo, o.repo.lists.get(name)!, o.creds, { now: o.now, digest: o.digest, signingTime: o.now })
+  r.warnings.push(...signed.warnings)
+  const smime = signed.smime
+  const { transfer, target: t } = await o.pool.get(target)
+  await transfer.put(smime, t.path, { contentType: 'application/pkcs7-mime' })
+  const st = await transfer.stat(t.path)
+  if (st?.size !== smime.length) throw new VmgitError('TRANSFER_VERIFY_FAILED', `${t.display}: ${st?.size ?? 'no'} bytes after upload, expected ${smime.length}; publish again`, { exit: 3 })
+  report.uploaded.lists++
+  r.action = why === 'refresh' ? 'refreshed' : 'published'
+  if (o.readBack) {
+    const seen = await o.readBack(uri, smime)
+    if (seen === 'unreachable') r.warnings.push(`could not read the list back from ${uri}; check that the target serves it there`)
+  }
+  log(`${name}: ${r.action} version ${newVersion} to ${t.display} (expires ${r.expires})`)
+  return r
+}
+
+export async function publish(o: PublishOptions): Promise<PublishReport> {
+  const report: PublishReport = { ok: true, dryRun: o.dryRun, lists: [], uploaded: { images: 0, lists: 0 } }
+  const names = o.lists.length ? o.lists.map((n) => resolveName(o.repo, n)) : [...o.repo.lists.keys()].sort()
+  for (const name of names) {
+    try {
+      report.lists.push(await publishOne(name, o, report))
+    } catch (e) {
+      // a failure part-way leaves the previously published list in place; the other lists go on
+      if (!(e instanceof VmgitError)) throw e
+      report.ok = false
+      const id = String(o.repo.lists.get(name)?.hepix['dc:identifier'] ?? '')
+      report.lists.push({ name, identifier: id, title: name, action: 'failed', images: [], warnings: [], error: { code: e.code, message: e.message, exit: e.exit } })
+      o.log?.(`${name}: FAILED [${e.code}] ${e.message}`)
+    }
+  }
+  return report
+}
+
+function resolveName(repo: Repository, nameOrId: string): string {
+  const plain = nameOrId.replace(/\.ya?ml$/, '')
+  if (repo.lists.has(plain)) return plain
+  for (const [n, l] of repo.lists) if (l.hepix['dc:identifier'] === nameOrId) return n
+  throw new VmgitError('LIST_NOT_FOUND', `no image list "${nameOrId}" in imagelists/ (by file name or dc:identifier); lists: ${[...repo.lists.keys()].join(', ') || 'none'}`, { exit: 2 })
+}

@@ -1,0 +1,42 @@
+/**
+ * A signed image list: signature first, then JSON, then the endorser (attacks S01, S03, S19).
+ * JSON is parsed only from the verified bytes; hv:dn/hv:ca must name the signer
+ * (vmcatcher error 12) unless the caller explicitly allows a mismatch, which is then reported.
+ */
+import { parseImageListJson } from '../imagelist/parse.js'
+import type { HepixList } from '../imagelist/types.js'
+import { isVmgitError } from '../util/errors.js'
+import { checkEndorser } from './credentials.js'
+import { verifySmime, type SignerInfo, type VerifyOptions } from './verify.js'
+
+export interface ImageListVerifyOptions extends VerifyOptions {
+  /** report ENDORSER_MISMATCH as a problem instead of failing (e.g. cloudkeeper fixtures, AppDB test lists) */
+  allowEndorserMismatch?: boolean
+}
+
+export interface VerifyProblem {
+  code: string
+  message: string
+}
+
+export interface VerifiedImageList {
+  list: HepixList
+  signer: SignerInfo
+  /** the exact signed bytes (CRLF) */
+  content: Buffer
+  /** non-fatal findings, e.g. an allowed ENDORSER_MISMATCH */
+  problems: VerifyProblem[]
+}
+
+export async function verifyImageList(bytes: Buffer, opts: ImageListVerifyOptions): Promise<VerifiedImageList> {
+  const { content, signer } = await verifySmime(bytes, opts)
+  const list = parseImageListJson(content)
+  const problems: VerifyProblem[] = []
+  try {
+    checkEndorser(list.endorser, signer)
+  } catch (e) {
+    if (!isVmgitError(e) || !opts.allowEndorserMismatch) throw e
+    problems.push({ code: e.code, message: e.message.replace(/; set the endorser.*$/, ' (allowed by --allow-endorser-mismatch)') })
+  }
+  return { list, signer, content, problems }
+}

@@ -1,0 +1,170 @@
+/**
+ * Verify a detached S/MIME signature the way the HEPiX consumers rely on (spec §2, attacks S01,
+ * S02, S19). Checks run in this order and each failure has its own code:
+ *   1. MIME structure (MIME_*)                       5. chain to an anchor (UNTRUSTED_SIGNER, TRUST_ANCHOR_EXPIRED, CA_CERT_EXPIRED)
+ *   2. digest over the exact CRLF bytes (DIGEST_MISMATCH)  6. signer validity at `at` (SIGNER_EXPIRED, SIGNER_NOT_YET_VALID)
+ *   3. signature (BAD_SIGNATURE)                     7. CRL of the issuing CA (CRL_MISSING, CRL_EXPIRED, SIGNER_REVOKED)
+ *   4. exactly one signer (MULTIPLE_SIGNERS)       (6b. signer keyUsage allows signing: SIGNER_KEY_USAGE)
+ * `trust: null` turns 5–7 off (digest and signature only, like `openssl smime -verify -noverify`).
+ */
+import { createHash } from 'node:crypto'
+import * as asn1js from 'asn1js'
+import * as pkijs from 'pkijs'
+import { VmgitError } from '../util/errors.js'
+import { DIGEST_OIDS, hexSerial, parseCert, publicKey, verifySignature, type CertInfo } from './cert.js'
+import { buildChain, checkRevocation, checkSignerValidity } from './chain.js'
+import { children, readTlv, whole } from './der.js'
+import { canonicalName } from './dn.js'
+import './engine.js'
+import { parseSmime } from './mime.js'
+import type { TrustStore } from './trust.js'
+
+export interface VerifyOptions {
+  /** trust directory; null = chain, validity and CRL checks off */
+  trust: TrustStore | null
+  /** the time to validate at (a fixed "now"; never the CMS signingTime) */
+  at: Date
+  /** require a current CRL of the issuing CA (OpenSSL -crl_check) */
+  crlCheck: boolean
+}
+
+export interface SignerInfo {
+  /** OpenSSL one-line subject (spec §2.4) */
+  subject: string
+  issuer: string
+  serial: string
+  notBefore: Date
+  notAfter: Date
+  digest: string
+  /** the signer-asserted time (informational only) */
+  signingTime?: Date
+  /** subjects from the signer up to the trust anchor (empty with trust: null) */
+  chain: string[]
+}
+
+export interface VerifyResult {
+  /** the exact signed bytes (CRLF) */
+  content: Buffer
+  signer: SignerInfo
+  /** the signer certificate (DER) */
+  certificate: Buffer
+}
+
+const OID_DATA = '1.2.840.113549.1.7.1'
+const OID_SIGNED_DATA = '1.2.840.113549.1.7.2'
+const OID_CONTENT_TYPE = '1.2.840.113549.1.9.3'
+const OID_MESSAGE_DIGEST = '1.2.840.113549.1.9.4'
+const OID_SIGNING_TIME = '1.2.840.113549.1.9.5'
+const OID_SKI = '2.5.29.14'
+
+const malformed = (why: string): VmgitError =>
+  new VmgitError('CMS_MALFORMED', `the signature part is not a PKCS#7/CMS SignedData structure (${why}); re-sign the list`)
+
+/** Raw DER of the certificates embedded in SignedData (kept byte-exact, not re-encoded). */
+function embeddedCertDers(der: Buffer): Buffer[] {
+  const ci = readTlv(der, 0)
+  const [, explicit] = children(der, ci)
+  if (!explicit) return []
+  const sd = readTlv(der, explicit.body)
+  const certs = children(der, sd).find((t) => t.tag === 0xa0)
+  return certs ? children(der, certs).filter((t) => t.tag === 0x30).map((t) => Buffer.from(whole(der, t))) : []
+}
+
+function findSignerCert(si: pkijs.SignerInfo, certs: CertInfo[]): CertInfo | undefined {
+  if (si.sid instanceof pkijs.IssuerAndSerialNumber) {
+    const serial = hexSerial(si.sid.serialNumber)
+    const issuer = canonicalName(new Uint8Array(si.sid.issuer.valueBeforeDecode))
+    return certs.find((c) => c.serial === serial && canonicalName(c.issuerDer).equals(issuer))
+  }
+  const ski = Buffer.from((si.sid as { valueBlock?: { valueHexView?: Uint8Array } }).valueBlock?.valueHexView ?? [])
+  return certs.find((c) => c.pk.extensions?.some((e) => e.extnID === OID_SKI &&
+    Buffer.from(e.extnValue.valueBlock.valueHexView).subarray(2).equals(ski)))
+}
+
+function attr(si: pkijs.SignerInfo, oid: string): pkijs.Attribute | undefined {
+  return si.signedAttrs?.attributes.find((a) => a.type === oid)
+}
+
+/** Check digest and signature of one SignerInfo; returns the signer certificate and digest name. */
+function checkSignerInfo(si: pkijs.SignerInfo, content: Buffer, certs: CertInfo[], index: number):
+  { cert: CertInfo; digest: string; signingTime?: Date } {
+  const cert = findSignerCert(si, certs)
+  if (!cert) {
+    throw new VmgitError('SIGNER_CERT_MISSING', `signer #${index + 1}'s certificate is not embedded in the signature; ` +
+      'sign without -nocerts so that the signer certificate is included')
+  }
+  const digest = DIGEST_OIDS[si.digestAlgorithm.algorithmId]
+  if (!digest) throw new VmgitError('UNSUPPORTED_ALGORITHM', `digest algorithm ${si.digestAlgorithm.algorithmId} is not supported; sign with sha256`)
+  const actual = createHash(digest).update(content).digest()
+  let signed: Uint8Array = content
+  let signingTime: Date | undefined
+  if (si.signedAttrs) {
+    const md = attr(si, OID_MESSAGE_DIGEST)?.values[0]
+    if (!(md instanceof asn1js.OctetString)) throw malformed('signed attributes lack messageDigest')
+    const ct = attr(si, OID_CONTENT_TYPE)?.values[0]
+    if (!(ct instanceof asn1js.ObjectIdentifier) || ct.valueBlock.toString() !== OID_DATA) {
+      throw malformed('the signed contentType is not id-data')
+    }
+    // S01: the digest of the exact CRLF bytes must be the one that was signed
+    if (!Buffer.from(md.valueBlock.valueHexView).equals(actual)) {
+      throw new VmgitError('DIGEST_MISMATCH', `the ${digest} digest of the signed content does not match the signature: ` +
+        'the list was changed after signing (or re-encoded, e.g. line ends); fetch the original or re-sign it',
+      { details: { digest, expected: Buffer.from(md.valueBlock.valueHexView).toString('hex'), actual: actual.toString('hex') } })
+    }
+    const st = attr(si, OID_SIGNING_TIME)?.values[0] as { toDate?: () => Date } | undefined
+    signingTime = st?.toDate?.()
+    signed = new Uint8Array(si.signedAttrs.encodedValue)
+  }
+  const ok = verifySignature(si.signatureAlgorithm.algorithmId, digest, signed, si.signature.valueBlock.valueHexView, publicKey(cert))
+  if (!ok) {
+    throw new VmgitError(si.signedAttrs ? 'BAD_SIGNATURE' : 'DIGEST_MISMATCH',
+      `the signature of ${cert.subject} does not verify with its certificate's key; the signature was forged or damaged — re-sign the list`)
+  }
+  return { cert, digest, signingTime }
+}
+
+/** Verify already-separated content (CRLF bytes) and DER signature. */
+export async function verifyDetached(content: Buffer, signatureDer: Buffer, opts: VerifyOptions): Promise<VerifyResult> {
+  let sd: pkijs.SignedData
+  let certs: CertInfo[]
+  try {
+    const ci = pkijs.ContentInfo.fromBER(signatureDer)
+    if (ci.contentType !== OID_SIGNED_DATA) throw new Error(`content type ${ci.contentType}`)
+    sd = new pkijs.SignedData({ schema: ci.content })
+    certs = embeddedCertDers(signatureDer).map((d) => parseCert(d))
+  } catch (e) {
+    if (e instanceof VmgitError) throw e
+    throw malformed((e as Error).message)
+  }
+  if (sd.signerInfos.length === 0) throw new VmgitError('NO_SIGNER', 'the signature has no SignerInfo; re-sign the list')
+  const checked = sd.signerInfos.map((si, i) => checkSignerInfo(si, content, certs, i))
+  // one endorser, one signature (smimeX509validation: "To many keys in signature file")
+  if (checked.length > 1) {
+    throw new VmgitError('MULTIPLE_SIGNERS', `the signature has ${checked.length} signers (${checked.map((c) => c.cert.subject).join('; ')}); ` +
+      'an image list must be signed by exactly one endorser — re-sign it with one certificate', { details: { signers: checked.map((c) => c.cert.subject) } })
+  }
+  const { cert, digest, signingTime } = checked[0]!
+  let chain: string[] = []
+  if (opts.trust) {
+    const c = await buildChain(cert, certs, opts.trust, opts.at)
+    checkSignerValidity(cert, opts.at)
+    // OpenSSL's smimesign purpose: a keyUsage, if present, must allow signing
+    if (cert.keyUsage && !cert.keyUsage.has('digitalSignature') && !cert.keyUsage.has('nonRepudiation')) {
+      throw new VmgitError('SIGNER_KEY_USAGE', `signer certificate ${cert.subject} may not sign (keyUsage ${[...cert.keyUsage].join(', ')}); ` +
+        'the list must be signed with a certificate whose keyUsage includes digitalSignature')
+    }
+    if (opts.crlCheck) await checkRevocation(c, opts.trust, opts.at)
+    chain = c.certs.map((x) => x.subject)
+  }
+  return {
+    content,
+    certificate: cert.der,
+    signer: { subject: cert.subject, issuer: cert.issuer, serial: cert.serial, notBefore: cert.notBefore, notAfter: cert.notAfter, digest, signingTime, chain },
+  }
+}
+
+/** Verify a whole S/MIME file (OpenSSL multipart/signed). */
+export async function verifySmime(bytes: Buffer, opts: VerifyOptions): Promise<VerifyResult> {
+  const { content, signature } = parseSmime(bytes)
+  return verifyDetached(content, signature, opts)
+}

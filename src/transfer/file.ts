@@ -1,0 +1,95 @@
+/** `file://` backend: temp name in the target directory, copy, fsync, rename (atomic on POSIX). */
+import { randomBytes } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import { copyFile, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises'
+import path from 'node:path'
+import type { Readable } from 'node:stream'
+import { transferError } from './errors.js'
+import type { PutOptions, PutResult, RemoteStat, Transfer } from './types.js'
+
+const isMissing = (e: unknown) => (e as NodeJS.ErrnoException)?.code === 'ENOENT'
+
+export class FileTransfer implements Transfer {
+  readonly scheme = 'file' as const
+  readonly canReadBack = true
+  readonly location: string
+
+  constructor(location = 'file://') {
+    this.location = location
+  }
+
+  async put(source: string | Buffer, remotePath: string, opts: PutOptions = {}): Promise<PutResult> {
+    const dir = path.dirname(remotePath)
+    // atomic replace: same directory, so rename(2) never crosses a filesystem
+    const tmp = path.join(dir, `.${path.basename(remotePath)}.vmgit-${randomBytes(6).toString('hex')}.tmp`)
+    try {
+      await mkdir(dir, { recursive: true })
+      if (typeof source === 'string') await copyFile(source, tmp)
+      const fh = await open(tmp, typeof source === 'string' ? 'r+' : 'wx', 0o644)
+      let size: number
+      try {
+        if (typeof source !== 'string') await fh.writeFile(source)
+        size = (await fh.stat()).size
+        await fh.sync()
+      } finally {
+        await fh.close()
+      }
+      await rename(tmp, remotePath)
+      await syncDir(dir)
+      opts.onProgress?.(size, size)
+      return { size }
+    } catch (e) {
+      await rm(tmp, { force: true }).catch(() => undefined)
+      throw transferError('TRANSFER_FAILED', `cannot write ${remotePath}`, [], e)
+    }
+  }
+
+  async get(remotePath: string): Promise<Buffer> {
+    try {
+      return await readFile(remotePath)
+    } catch (e) {
+      if (isMissing(e)) throw transferError('TRANSFER_NOT_FOUND', `${remotePath} does not exist`)
+      throw transferError('TRANSFER_FAILED', `cannot read ${remotePath}`, [], e)
+    }
+  }
+
+  async createReadStream(remotePath: string): Promise<Readable> {
+    if (!(await this.stat(remotePath))) throw transferError('TRANSFER_NOT_FOUND', `${remotePath} does not exist`)
+    return createReadStream(remotePath, { highWaterMark: 1 << 20 })
+  }
+
+  async stat(remotePath: string): Promise<RemoteStat | undefined> {
+    try {
+      const s = await stat(remotePath)
+      return { size: s.size, mtime: s.mtime }
+    } catch (e) {
+      if (isMissing(e)) return undefined
+      throw transferError('TRANSFER_FAILED', `cannot stat ${remotePath}`, [], e)
+    }
+  }
+
+  async delete(remotePath: string): Promise<boolean> {
+    try {
+      await rm(remotePath)
+      return true
+    } catch (e) {
+      if (isMissing(e)) return false
+      throw transferError('TRANSFER_FAILED', `cannot delete ${remotePath}`, [], e)
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** fsync the directory so the rename itself survives a crash. */
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r').catch(() => undefined)
+  if (!fh) return
+  try {
+    await fh.sync()
+  } catch {
+    // some filesystems refuse fsync on directories; the rename is still atomic
+  } finally {
+    await fh.close()
+  }
+}
