@@ -202,7 +202,8 @@ export async function startNginxDav(opts: { auth?: DavAuth } = {}): Promise<Ngin
     conf,
     `${isRoot ? 'user root;' : ''}
 daemon off;
-worker_processes 1;
+# one process: the PID we stop is the whole server (no worker left behind)
+master_process off;
 pid ${path.join(dir, 'nginx.pid')};
 error_log ${path.join(dir, 'error.log')} warn;
 load_module ${DAV_EXT_MODULE};

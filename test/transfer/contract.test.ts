@@ -26,7 +26,8 @@ const backends: Backend[] = [
     need: { skip: false, reason: '' },
     async start() {
       const dir = mkdtempSync(path.join(os.tmpdir(), 'vmgit-file-'))
-      return { base: `file://${dir}`, open: () => openTransfer(`file://${dir}`), listDir: (rel) => readdirSync(path.join(dir, rel)) }
+      const server = { port: 0, pid: process.pid, dir, stop: async () => rmSync(dir, { recursive: true, force: true }) }
+      return { base: `file://${dir}`, server, open: () => openTransfer(`file://${dir}`), listDir: (rel) => readdirSync(path.join(dir, rel)) }
     },
   },
   {
