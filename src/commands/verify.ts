@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core'
 import { BaseCommand } from '../base-command.js'
 import { isoDate } from '../smime/cert.js'
 import { verifyImageList } from '../smime/imagelist.js'
-import { readSource } from '../smime/source.js'
+import { readSource } from '../net/source.js'
 import { caDirFromEnv, loadTrustStore } from '../smime/trust.js'
 import { usageError } from '../util/errors.js'
 

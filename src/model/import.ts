@@ -10,7 +10,7 @@ import { writeFileAtomic } from '../util/fs.js'
 import { byKey, FIELDS, IMAGE_LOCAL, NAMESPACED_KEY, RESERVED_KEYS, type Kind } from './friendly.js'
 import { CONFIG_FILE, DIRS, FILE_NAME, loadRepository } from './load.js'
 import { commonName, slug, uniqueName } from './names.js'
-import { readSource, type ReadSourceOptions } from './source.js'
+import { readSource, type ReadSourceOptions } from '../net/source.js'
 import type { Repository } from './types.js'
 import { updateYamlText, yamlText } from './yaml-write.js'
 

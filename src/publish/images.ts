@@ -20,6 +20,8 @@ export interface ImageResult {
  */
 export class ImageUploader {
   private readonly done = new Map<string, Promise<ImageResult>>()
+  /** files actually written in this run (an image shared by several lists counts once) */
+  uploads = 0
 
   constructor(
     private readonly repo: Repository,
@@ -76,6 +78,7 @@ export class ImageUploader {
     if (opts.dryRun) return { action: 'would-upload', target: target.display }
     await transfer.put(local, target.path, { onProgress: this.onProgress?.(title), contentType: 'application/octet-stream' })
     await verifyRemote(transfer, target.path, expected)
+    this.uploads++
     return { action: 'uploaded', target: target.display }
   }
 }

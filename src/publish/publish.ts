@@ -118,7 +118,6 @@ async function publishOne(name: string, o: PublishOptions, report: PublishReport
     const before = publishedImages.get(String(img['dc:identifier']))
     const res = await o.images.ensure(img, { alreadyPublished: !!before && diffObjects(before, img).length === 0, dryRun: o.dryRun })
     r.images.push({ identifier: String(img['dc:identifier']), title: String(img['dc:title'] ?? ''), action: res.action, ...(res.target ? { target: res.target } : {}) })
-    if (res.action === 'uploaded') report.uploaded.images++
   }
 
   r.version = newVersion
@@ -162,6 +161,7 @@ export async function publish(o: PublishOptions): Promise<PublishReport> {
       o.log?.(`${name}: FAILED [${e.code}] ${e.message}`)
     }
   }
+  report.uploaded.images = o.images.uploads
   return report
 }
 

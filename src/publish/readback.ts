@@ -1,4 +1,4 @@
-import { readSource } from '../model/source.js'
+import { readSource } from '../net/source.js'
 import { verifySmime } from '../smime/verify.js'
 import { VmgitError } from '../util/errors.js'
 

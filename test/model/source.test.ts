@@ -1,7 +1,7 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { MAX_REDIRECTS, readSource } from '../../src/model/source.js'
+import { MAX_REDIRECTS, readSource } from '../../src/net/source.js'
 
 let server: http.Server
 let base: string
@@ -52,7 +52,7 @@ describe('readSource', () => {
       await expect(readSource(`${base}/hop/${MAX_REDIRECTS}`)).rejects.toMatchObject({ code: 'TOO_MANY_REDIRECTS', exit: 3 })
     })
     it('fails with FETCH_FAILED on an HTTP error status', async () => {
-      await expect(readSource(`${base}/missing`)).rejects.toMatchObject({ code: 'FETCH_FAILED', exit: 3 })
+      await expect(readSource(`${base}/missing`)).rejects.toMatchObject({ code: 'FETCH_HTTP_STATUS', exit: 3 })
     })
     it('stops reading at the size cap with SOURCE_TOO_LARGE', async () => {
       await expect(readSource(`${base}/big`, { maxBytes: 100_000 })).rejects.toMatchObject({ code: 'SOURCE_TOO_LARGE' })

@@ -123,7 +123,7 @@ describe('vmgit verify / vmgit sign --in (CLI)', () => {
         const nf = await runCli(['verify', `${base}/missing`, '--ca-dir', ck])
         expect([nf.code, nf.stderr]).toEqual([3, expect.stringMatching(/FETCH_HTTP_STATUS.*HTTP 404/)])
         const loop = await runCli(['verify', `${base}/loop`, '--ca-dir', ck])
-        expect([loop.code, loop.stderr]).toEqual([3, expect.stringMatching(/FETCH_REDIRECTS.*more than 5 times/)])
+        expect([loop.code, loop.stderr]).toEqual([3, expect.stringMatching(/TOO_MANY_REDIRECTS.*more than 5 times/)])
         const huge = await runCli(['verify', `${base}/huge`, '--ca-dir', ck])
         expect(huge.stderr).toMatch(/SOURCE_TOO_LARGE/)
       })

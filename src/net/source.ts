@@ -3,6 +3,7 @@ import http from 'node:http'
 import https from 'node:https'
 import { fileURLToPath } from 'node:url'
 import { networkError, usageError, VmgitError } from '../util/errors.js'
+import { redactUrl } from '../transfer/redact.js'
 
 /** An image list is a few MB at most; 16 MiB bounds memory against a hostile or broken server. */
 export const MAX_SOURCE_BYTES = 16 * 1024 * 1024
@@ -16,7 +17,11 @@ export interface ReadSourceOptions {
   deadlineMs?: number
 }
 
-/** The bytes of a local file, a file:// URL or an http(s) URL (≤ 5 redirects, size cap, timeouts). */
+/**
+ * The net seam for small documents (image lists, checksum files): the bytes of a local file,
+ * a file:// URL or an http(s) URL, with a size cap, idle and overall timeouts, at most 5
+ * redirects and never a downgrade from https. URLs in messages have their credentials masked.
+ */
 export async function readSource(source: string, opts: ReadSourceOptions = {}): Promise<Buffer> {
   const max = opts.maxBytes ?? MAX_SOURCE_BYTES
   if (/^https?:\/\//i.test(source)) return fetchUrl(new URL(source), max, opts)
@@ -38,12 +43,12 @@ async function fetchUrl(start: URL, max: number, opts: ReadSourceOptions): Promi
   for (let hop = 0; ; hop++) {
     const r = await get(url, max, opts.idleTimeoutMs ?? 30_000, deadline)
     if ('body' in r) return r.body
-    if (hop >= MAX_REDIRECTS) throw networkError('TOO_MANY_REDIRECTS', `${start} redirected more than ${MAX_REDIRECTS} times; use the final URL`)
+    if (hop >= MAX_REDIRECTS) throw networkError('TOO_MANY_REDIRECTS', `${redactUrl(start)} redirected more than ${MAX_REDIRECTS} times; use the final URL`)
     const next = new URL(r.location, url)
     // a signed list may come over http, but never downgrade a URL the user gave as https
     if (url.protocol === 'https:' && next.protocol !== 'https:')
-      throw networkError('INSECURE_REDIRECT', `${url} redirected to ${next.protocol}//${next.host}; refusing to leave https`)
-    if (next.protocol !== 'http:' && next.protocol !== 'https:') throw networkError('FETCH_FAILED', `${url} redirected to unsupported ${next.protocol}`)
+      throw networkError('INSECURE_REDIRECT', `${redactUrl(url)} redirected to ${next.protocol}//${next.host}; refusing to leave https`)
+    if (next.protocol !== 'http:' && next.protocol !== 'https:') throw networkError('FETCH_FAILED', `${redactUrl(url)} redirected to unsupported ${next.protocol}`)
     url = next
   }
 }
@@ -51,7 +56,7 @@ async function fetchUrl(start: URL, max: number, opts: ReadSourceOptions): Promi
 function get(url: URL, max: number, idleMs: number, deadline: number): Promise<{ body: Buffer } | { location: string }> {
   return new Promise((resolve, reject) => {
     const mod = url.protocol === 'https:' ? https : http
-    const fail = (e: Error) => reject(e instanceof VmgitError ? e : networkError('FETCH_FAILED', `cannot fetch ${url}: ${e.message}`))
+    const fail = (e: Error) => reject(e instanceof VmgitError ? e : networkError('FETCH_FAILED', `cannot fetch ${redactUrl(url)}: ${e.message}`))
     const req = mod.get(url, { headers: { 'user-agent': 'vmgit', accept: '*/*' } }, (res) => {
       const status = res.statusCode ?? 0
       if (status >= 300 && status < 400 && res.headers.location) {
@@ -61,13 +66,13 @@ function get(url: URL, max: number, idleMs: number, deadline: number): Promise<{
       }
       if (status !== 200) {
         res.resume()
-        fail(networkError('FETCH_FAILED', `${url} answered HTTP ${status}; check the URL`))
+        fail(networkError('FETCH_HTTP_STATUS', `${redactUrl(url)} answered HTTP ${status}; check the URL`))
         return
       }
       const declared = Number(res.headers['content-length'] ?? 0)
       if (declared > max) {
         res.destroy()
-        fail(tooLarge(String(url), max))
+        fail(tooLarge(redactUrl(url), max))
         return
       }
       const chunks: Buffer[] = []
@@ -76,15 +81,15 @@ function get(url: URL, max: number, idleMs: number, deadline: number): Promise<{
         size += c.length
         if (size > max) {
           res.destroy()
-          fail(tooLarge(String(url), max))
+          fail(tooLarge(redactUrl(url), max))
         } else chunks.push(c)
       })
       res.on('end', () => resolve({ body: Buffer.concat(chunks) }))
       res.on('error', fail)
     })
-    req.setTimeout(idleMs, () => req.destroy(networkError('FETCH_TIMEOUT', `${url} sent nothing for ${idleMs / 1000} s; try again later`)))
+    req.setTimeout(idleMs, () => req.destroy(networkError('FETCH_TIMEOUT', `${redactUrl(url)} sent nothing for ${idleMs / 1000} s; try again later`)))
     const left = deadline - Date.now()
-    const timer = setTimeout(() => req.destroy(networkError('FETCH_TIMEOUT', `${url} took too long; try again later`)), Math.max(left, 1))
+    const timer = setTimeout(() => req.destroy(networkError('FETCH_TIMEOUT', `${redactUrl(url)} took too long; try again later`)), Math.max(left, 1))
     req.on('close', () => clearTimeout(timer))
     req.on('error', fail)
   })
