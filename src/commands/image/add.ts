@@ -11,6 +11,7 @@ import { digestImageSource, type ImageSourceDigest } from '../../transfer/source
 import { usageError } from '../../util/errors.js'
 import { writeFileAtomic } from '../../util/fs.js'
 import { pick, sourcePath } from './update.js'
+import { imageSourceFlags } from '../../flags/image-source.js'
 
 // Library core of `vmgit image add`. No oclif use.
 
@@ -115,11 +116,7 @@ fill them in and run vmgit validate.`
   ]
   static override args = { name: Args.string({ required: true, description: 'File name for the image (images/NAME.yaml); lists refer to it by this name.' }) }
   static override flags = {
-    file: Flags.string({ description: 'Local image file.', exclusive: ['url'] }),
-    url: Flags.string({ description: 'Download URL (streamed through the hash; not stored unless --keep).', exclusive: ['file'] }),
-    keep: Flags.string({ description: 'With --url: store the download at this path and make it the source.', dependsOn: ['url'] }),
-    checksums: Flags.string({ description: 'Upstream checksum file (path or URL) the image must match.' }),
-    'checksum-name': Flags.string({ description: 'Name of the image in the checksum file (default: the file name).' }),
+    ...imageSourceFlags,
     ...Object.fromEntries(META.map((k) => [k, Flags.string({ description: `${IMAGE_FIELDS.find((f) => f.name === k)?.key ?? k}: ${HELP[k]}` })])),
     repo: Flags.string({ description: 'Repository directory.', env: 'VMGIT_REPO', default: '.' }),
   }

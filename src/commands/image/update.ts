@@ -10,6 +10,7 @@ import { imageUriFromRule, mapUri, readPublishSettings } from '../../publish/con
 import { digestImageSource, type ImageSourceDigest } from '../../transfer/source.js'
 import { usageError } from '../../util/errors.js'
 import { writeFileAtomic } from '../../util/fs.js'
+import { imageSourceFlags } from '../../flags/image-source.js'
 
 // Library core of `vmgit image update` (and helpers `image add` and `bump` share). No oclif use.
 
@@ -132,11 +133,7 @@ kept. Unchanged content changes nothing and exits 0.
   ]
   static override args = { name: Args.string({ required: true, description: 'Image file name (images/NAME.yaml).' }) }
   static override flags = {
-    file: Flags.string({ description: 'Local image file.', exclusive: ['url'] }),
-    url: Flags.string({ description: 'Download URL (streamed through the hash; not stored unless --keep).', exclusive: ['file'] }),
-    keep: Flags.string({ description: 'With --url: store the download at this path and make it the source.', dependsOn: ['url'] }),
-    checksums: Flags.string({ description: 'Upstream checksum file (path or URL) the image must match.' }),
-    'checksum-name': Flags.string({ description: 'Name of the image in the checksum file (default: the file name).' }),
+    ...imageSourceFlags,
     version: Flags.string({ description: 'New hv:version instead of the bumped one (must be higher).' }),
     uri: Flags.string({ description: 'New hv:uri instead of the naming rule.' }),
     repo: Flags.string({ description: 'Repository directory.', env: 'VMGIT_REPO', default: '.' }),
