@@ -8,21 +8,29 @@ import { renderOne, selectLists, type RenderedList } from '../model/render.js'
 import { parseNow } from '../model/time.js'
 import { usageError, VmgitError } from '../util/errors.js'
 import { writeFileAtomic } from '../util/fs.js'
+import { interruptSignal, stopOnFirstUsageError, watchRepository } from '../util/watch.js'
 
 export default class Render extends BaseCommand<typeof Render> {
   static override summary = 'Print or write the HEPiX JSON of image lists'
-  static override description = `Renders a list (by file name or dc:identifier) to the exact bytes that would be signed.
-Layouts are byte-exact: vmcaster = sorted keys, 4-space indent, ", " separators with their trailing
-space, \\uXXXX escapes, integer hv:size, no final newline; appdb = AppDB's key order, 3-space indent,
-string values, final newline. version, created and expires come from the list file when set there,
-else from --now (default: the current time) and the lifetime in vmgit.yaml.
-
-Refuses (exit 1) when a file the list is made of has errors (run vmgit validate); warnings are
-printed to stderr. Without --out the JSON goes to stdout unchanged (no newline added).`
+  // one line per paragraph: oclif wraps it to the terminal's width
+  static override description = [
+    'Renders a list (by file name or dc:identifier) to the exact bytes that would be signed, in one of two byte-exact layouts:',
+    '- vmcaster: sorted keys, 4-space indent, ", " separators with their trailing space, \\uXXXX escapes, integer hv:size, no final newline;',
+    "- appdb: AppDB's key order, 3-space indent, string values, final newline.",
+    '',
+    'The layout comes from --layout, else the list file, else vmgit.yaml. version, created and expires come from the list file when set there, else from --now (default: the current time) and the lifetime in vmgit.yaml.',
+    '',
+    'Refuses (exit 1) when a file the list is made of has errors (run vmgit validate); warnings are printed to stderr. Without --out the JSON goes to stdout unchanged (no newline added), so "vmgit render production > production.json" saves exactly the bytes to sign.',
+    '',
+    '--watch renders again whenever a file in the repository changes (ignoring .git/, editor temporary files and the --out/--out-dir output), clearing the terminal first, until Ctrl-C.',
+    '',
+    'Exit status: 0 rendered; 1 the list has errors (nothing written); 2 unknown list, several lists without --out-dir, or another usage error. With --watch: 0 when stopped with Ctrl-C.',
+  ].join('\n')
   static override examples = [
-    '<%= config.bin %> render production',
-    '<%= config.bin %> render production --layout appdb --out production.json',
-    '<%= config.bin %> render --all --out-dir build/ --now 2024-06-01T12:00:00Z',
+    { description: 'Print the list production (file name or dc:identifier) to stdout; LIST may be left out when there is one list.', command: '<%= config.bin %> render production' },
+    { description: 'Write it in AppDB layout to a file.', command: '<%= config.bin %> render production --layout appdb --out production.json' },
+    { description: 'Write every list with a fixed time stamp (reproducible output).', command: '<%= config.bin %> render --all --out-dir build/ --now 2024-06-01T12:00:00Z' },
+    { description: 'Show the rendered list again on every save while editing.', command: '<%= config.bin %> render production --watch' },
   ]
   static override args = { list: Args.string({ description: 'List file name (without .yaml) or dc:identifier; optional when there is one list.' }) }
   static override flags = {
@@ -32,9 +40,33 @@ printed to stderr. Without --out the JSON goes to stdout unchanged (no newline a
     'out-dir': Flags.string({ description: 'Write each list to DIR/<name>.json.' }),
     repo: Flags.string({ description: 'Repository directory.', env: 'VMGIT_REPO', default: '.' }),
     now: Flags.string({ description: 'Render time for computed version/created/expires (ISO 8601).' }),
+    watch: Flags.boolean({ description: 'Render again on every change in the repository, until Ctrl-C.', default: false, exclusive: ['json'] }),
+  }
+
+  /** Absolute paths of the files written so far and their directories in the repository (--watch ignores them). */
+  private readonly written = new Set<string>()
+
+  private noteOutput(file: string): void {
+    const repo = path.resolve(this.flags.repo)
+    for (let p = path.resolve(file); p !== path.dirname(p) && p.startsWith(repo + path.sep); p = path.dirname(p)) this.written.add(p)
   }
 
   async run(): Promise<void> {
+    if (!this.flags.watch) return this.renderOnce()
+    const repo = path.resolve(this.flags.repo)
+    const args = [this.args.list, this.flags.all ? '--all' : undefined, this.flags.repo === '.' ? undefined : `--repo ${this.flags.repo}`]
+    await watchRepository(this.flags.repo, () => this.renderOnce(), {
+      signal: interruptSignal(),
+      clear: Boolean(process.stdout.isTTY),
+      label: ['vmgit render', ...args].filter(Boolean).join(' '),
+      // the command's own output must not trigger the next run (it would loop forever)
+      ignore: (rel) => this.written.has(path.resolve(repo, rel)),
+      onError: stopOnFirstUsageError,
+    })
+  }
+
+  /** One rendering pass: prints or writes the selected lists. */
+  private async renderOnce(): Promise<void> {
     const now = parseNow(this.flags.now)
     const repo = await loadRepository(this.flags.repo, { now })
     const lists = selectLists(repo, this.args.list, this.flags.all)
@@ -56,7 +88,10 @@ printed to stderr. Without --out the JSON goes to stdout unchanged (no newline a
         if (r.dnFromCertificate) this.warn2(`${list.file}: endorser ${list.endorser} leaves dn/ca to the signing certificate; this rendering has no hv:dn/hv:ca`)
       }
       const file = this.flags.out ?? (this.flags['out-dir'] ? path.join(this.flags['out-dir'], `${r.name}.json`) : undefined)
-      if (file) await writeFileAtomic(file, r.content)
+      if (file) {
+        this.noteOutput(file)
+        await writeFileAtomic(file, r.content)
+      }
       rendered.push({ ...r, ...(file ? { file } : {}) })
     }
     if (this.flags.json) {
@@ -65,7 +100,10 @@ printed to stderr. Without --out the JSON goes to stdout unchanged (no newline a
       return
     }
     if (rendered.length === 1 && !rendered[0]!.file) {
-      process.stdout.write(rendered[0]!.content)
+      const content = rendered[0]!.content
+      process.stdout.write(content)
+      // watch: the next run's header starts on a line of its own
+      if (this.flags.watch && !content.endsWith('\n')) process.stdout.write('\n')
       return
     }
     for (const r of rendered) process.stdout.write(`wrote ${r.file} (${r.layout}, ${Buffer.byteLength(r.content)} bytes, ${r.identifier})\n`)
