@@ -41,6 +41,8 @@ export function runGit(cwd: string, args: string[], input?: Buffer | string): Pr
         reject(new VmgitError('GIT_FAILED', `git ${args[0]} failed: ${stderr.toString().trim() || err.message}`, { exit: 2 }))
       },
     )
+    // git may exit before reading all input (a bad ref): its exit status reports that, not an EPIPE
+    child.stdin?.on('error', () => {})
     if (input !== undefined) child.stdin?.end(input)
   })
 }

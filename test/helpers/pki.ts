@@ -70,6 +70,8 @@ export async function openssl(args: string[], input?: Buffer | string): Promise<
     child.stdout.on('data', (d: Buffer) => out.push(d))
     child.stderr.on('data', (d: Buffer) => err.push(d))
     child.on('error', reject)
+    // openssl may exit (e.g. on a verification failure) before reading its input: that EPIPE is no error of ours
+    child.stdin.on('error', () => {})
     child.on('close', (code) => {
       const stderr = Buffer.concat(err).toString()
       if (code === 0) resolve({ stdout: Buffer.concat(out), stderr })
