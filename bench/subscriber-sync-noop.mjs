@@ -1,0 +1,117 @@
+#!/usr/bin/env node
+// A no-change `vmgit sync` over 200 subscriptions: every list answers 304 (one conditional request each), the
+// stored signers are looked up in their CA's CRL, the cache is checked by size+mtime. Timed end to end as cron
+// runs it (`node bin/run.js sync`, node start-up included), BENCH_RUNS times (default 5); the median is reported.
+// Target (issue 6): under 2 s. Setup makes an openssl CA + CRL + signer, 200 signed lists (each with one cached
+// image), a loopback server in its own process, and subscribes through the library. Run after `npm run build`.
+// BENCH_SUBS=N changes the number of subscriptions.
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const N = Number(process.env.BENCH_SUBS ?? 200)
+const RUNS = Number(process.env.BENCH_RUNS ?? 5)
+const { openStore } = await import(path.join(root, 'dist/subscriber/store.js'))
+const { addSubscription } = await import(path.join(root, 'dist/subscriber/subscriptions.js'))
+const { trustEndorser } = await import(path.join(root, 'dist/subscriber/endorsers.js'))
+const { selectImages } = await import(path.join(root, 'dist/subscriber/selection.js'))
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'vmgit-bench-noop-'))
+const p = (...x) => path.join(dir, ...x)
+const ossl = (args, input) => execFileSync('openssl', args, { input, stdio: ['pipe', 'pipe', 'ignore'] })
+
+// --- PKI: CA with CRL, one signer ---
+mkdirSync(p('ca'))
+mkdirSync(p('trust'))
+writeFileSync(p('ca/index.txt'), '')
+writeFileSync(p('ca/crlnumber'), '01\n')
+writeFileSync(p('ca/ca.cnf'), `[ca]\ndefault_ca=d\n[d]\ndatabase=${p('ca/index.txt')}\ncrlnumber=${p('ca/crlnumber')}\ndefault_md=sha256\ndefault_crl_days=30\n`)
+ossl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/DC=org/DC=bench/CN=Bench CA', '-keyout', p('ca/ca.key'), '-out', p('ca/ca.pem'), '-days', '30',
+  '-addext', 'basicConstraints=critical,CA:true', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'])
+ossl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-subj', '/DC=org/DC=bench/CN=Bench Signer', '-keyout', p('signer.key'), '-out', p('signer.csr')])
+writeFileSync(p('ext'), 'basicConstraints=CA:false\nkeyUsage=critical,digitalSignature\n')
+ossl(['x509', '-req', '-in', p('signer.csr'), '-CA', p('ca/ca.pem'), '-CAkey', p('ca/ca.key'), '-set_serial', '42', '-days', '30', '-extfile', p('ext'), '-out', p('signer.pem')])
+const hash = ossl(['x509', '-in', p('ca/ca.pem'), '-noout', '-subject_hash']).toString().trim()
+ossl(['ca', '-gencrl', '-batch', '-config', p('ca/ca.cnf'), '-cert', p('ca/ca.pem'), '-keyfile', p('ca/ca.key'), '-out', p('trust', `${hash}.r0`)])
+writeFileSync(p('trust', `${hash}.0`), ossl(['x509', '-in', p('ca/ca.pem')]))
+const subject = '/DC=org/DC=bench/CN=Bench Signer'
+const issuer = '/DC=org/DC=bench/CN=Bench CA'
+
+// --- 200 signed lists, each with one small image ---
+mkdirSync(p('www'))
+const image = Buffer.alloc(4096, 7)
+writeFileSync(p('www/image.raw'), image)
+const sha512 = (await import('node:crypto')).createHash('sha512').update(image).digest('hex')
+const now = new Date()
+const iso = (d) => d.toISOString().replace(/\.\d{3}Z$/, 'Z')
+const lists = []
+for (let i = 0; i < N; i++) {
+  const id = randomUUID()
+  const imageId = randomUUID()
+  const json = JSON.stringify({ 'hv:imagelist': {
+    'dc:date:created': iso(new Date(now.getTime() - 3600_000)), 'dc:date:expires': iso(new Date(now.getTime() + 7 * 86400_000)),
+    'dc:description': 'bench', 'dc:identifier': id, 'dc:source': 'bench', 'dc:title': `bench ${i}`,
+    'hv:endorser': { 'hv:x509': { 'dc:creator': 'bench', 'hv:ca': issuer, 'hv:dn': subject, 'hv:email': 'b@example.org' } },
+    'hv:images': [{ 'hv:image': { 'dc:identifier': imageId, 'dc:title': 'img', 'dc:description': '', 'hv:hypervisor': 'kvm', 'hv:size': image.length,
+      'hv:uri': 'http://HOST/image.raw', 'hv:version': '1', 'sl:arch': 'x86_64', 'sl:checksum:sha512': sha512, 'sl:comments': '', 'sl:os': 'Linux', 'sl:osversion': '9' } }],
+    'hv:uri': `http://HOST/list${i}.smime`, 'hv:version': '1.0',
+  } }, null, 2)
+  lists.push({ id, imageId, json })
+}
+
+const serverSrc = `
+const http = require('node:http'); const fs = require('node:fs'); const path = require('node:path'); const crypto = require('node:crypto')
+const www = process.argv[1]; let count = 0
+http.createServer((req, res) => {
+  count++
+  const f = path.join(www, path.basename(req.url)); let body
+  try { body = fs.readFileSync(f) } catch { res.writeHead(404); return res.end() }
+  const etag = '"' + crypto.createHash('sha1').update(body).digest('hex') + '"'
+  if (req.headers['if-none-match'] === etag) { res.writeHead(304, { etag }); return res.end() }
+  res.writeHead(200, { etag, 'content-length': body.length }); res.end(body)
+}).listen(0, '127.0.0.1', function () { process.stdout.write(String(this.address().port) + '\\n') })`
+const server = spawn(process.execPath, ['-e', serverSrc, p('www')], { stdio: ['ignore', 'pipe', 'inherit'], detached: !!process.env.BENCH_KEEP })
+const port = await new Promise((resolve) => server.stdout.once('data', (d) => resolve(Number(String(d).trim()))))
+const host = `127.0.0.1:${port}`
+for (const [i, l] of lists.entries()) {
+  const signed = ossl(['smime', '-sign', '-md', 'sha256', '-signer', p('signer.pem'), '-inkey', p('signer.key')], l.json.replaceAll('HOST', host))
+  writeFileSync(p('www', `list${i}.smime`), signed)
+}
+
+const db = p('state/subscriber.db')
+const env = { ...process.env, VMGIT_DB: db, VMGIT_CACHE_DIR: p('cache'), VMGIT_CA_DIR: p('trust'), VMGIT_EVENT: '', VMCATCHER_CACHE_EVENT: '' }
+try {
+  const store = openStore(db)
+  trustEndorser(store, { name: 'bench', subject, issuer }, now)
+  for (const [i, l] of lists.entries()) {
+    await addSubscription(store, { urls: [`http://${host}/list${i}.smime`], autoEndorse: false, newImages: 'accept', caDir: p('trust'), crlCheck: true, now })
+    selectImages(store, { identifier: l.imageId, subscription: l.id }, now)
+  }
+  store.close()
+  // first sync downloads the (shared) image and learns the ETags
+  const first = spawnSync(process.execPath, [path.join(root, 'bin/run.js'), 'sync'], { env, encoding: 'utf8' })
+  if (first.status !== 0) throw new Error(`first sync failed: ${first.stderr}`)
+  const times = []
+  for (let r = 0; r < RUNS; r++) {
+    const t = process.hrtime.bigint()
+    const s = spawnSync(process.execPath, [path.join(root, 'bin/run.js'), 'sync'], { env, encoding: 'utf8' })
+    times.push(Number(process.hrtime.bigint() - t) / 1e6)
+    if (s.status !== 0 || s.stdout !== '' || s.stderr !== '') throw new Error(`no-op sync was not quiet/0: ${s.status} ${s.stdout} ${s.stderr}`)
+  }
+  const bare = []
+  for (let r = 0; r < RUNS; r++) {
+    const t = process.hrtime.bigint()
+    spawnSync(process.execPath, [path.join(root, 'bin/run.js'), '--version'], { env })
+    bare.push(Number(process.hrtime.bigint() - t) / 1e6)
+  }
+  const med = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1]
+  console.log(`subscriber sync no-op, ${N} subscriptions (one 304 each, CRL lookups, cache stat): median ${med(times).toFixed(0)} ms over ${RUNS} runs (target < 2000 ms); vmgit --version alone: ${med(bare).toFixed(0)} ms`)
+} finally {
+  if (!process.env.BENCH_KEEP) server.kill()
+  if (process.env.BENCH_KEEP) console.log(`kept ${dir} (server pid ${server.pid} still running)`)
+  else rmSync(dir, { recursive: true, force: true })
+}

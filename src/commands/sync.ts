@@ -1,0 +1,71 @@
+import { Flags } from '@oclif/core'
+import { BaseCommand } from '../base-command.js'
+import { resolveEventCommand, resolveNow, resolvePaths } from '../subscriber/config.js'
+import { dbFlag, limitsFrom, netFlags, nowFlag, trustFlags } from '../subscriber/flags.js'
+import { makeProgress } from '../subscriber/progress.js'
+import { redactText } from '../subscriber/redact.js'
+import { runSync } from '../subscriber/sync.js'
+
+export default class Sync extends BaseCommand<typeof Sync> {
+  static override summary = 'Update every subscribed image list and the verified image cache (run it from cron or a systemd timer)'
+
+  static override description = `For each subscription: fetch the list (an unchanged list costs one conditional request), verify its
+signature against the trust directory, check endorser, identifier, dates and hv:version, and store it in one
+transaction. Then expire cached images that are no longer endorsed, download the selected ones (hashing
+while writing, resuming partial files), and run the event command with vmcatcher's VMCATCHER_EVENT_*
+variables. Quiet when nothing changed; one line per change.
+
+Exit status: 0 every list and image verified and current; 1 a list or image was rejected (the others were
+still processed); 3 network failures only.`
+
+  static override examples = [
+    '<%= config.bin %> sync',
+    '<%= config.bin %> sync --event /usr/bin/gpvmcupdate --jobs 4',
+    '<%= config.bin %> sync --no-download --json',
+    '<%= config.bin %> sync --check   # re-hash every cached file',
+  ]
+
+  static override flags = {
+    ...dbFlag,
+    ...trustFlags,
+    'cache-dir': Flags.string({ description: 'Cache root holding cache/, partial/ and expired/. Env: VMGIT_CACHE_DIR, or vmcatcher\'s VMCATCHER_CACHE_DIR_CACHE/_DOWNLOAD/_EXPIRE', helpGroup: 'STATE' }),
+    download: Flags.boolean({ description: 'Download selected images (--no-download: lists and expiry only)', default: true, allowNo: true }),
+    check: Flags.boolean({ description: 'Re-hash every cached file (otherwise size+mtime recorded at verification are trusted)', default: false }),
+    jobs: Flags.integer({ char: 'j', description: 'Parallel downloads', default: 2, min: 1, max: 32 }),
+    event: Flags.string({ description: 'Event command, run through /bin/sh with VMCATCHER_EVENT_* variables. Env: VMGIT_EVENT, or vmcatcher\'s VMCATCHER_CACHE_EVENT', helpGroup: 'EVENTS' }),
+    'event-timeout': Flags.integer({ description: 'Seconds before a hung event handler gets TERM (then KILL)', default: 10, min: 1, helpGroup: 'EVENTS' }),
+    ...netFlags,
+    'min-rate': Flags.integer({ description: 'Slowest acceptable download rate in KiB/s; sets each image\'s deadline', default: 256, min: 1, helpGroup: 'NETWORK' }),
+    ...nowFlag,
+  }
+
+  async run(): Promise<void> {
+    const f = this.flags
+    const paths = resolvePaths(f)
+    const r = await runSync({
+      paths,
+      now: resolveNow(f.now),
+      eventCommand: resolveEventCommand(f.event),
+      eventTimeoutMs: f['event-timeout'] * 1000,
+      jobs: f.jobs,
+      check: f.check,
+      download: f.download,
+      crlCheck: f['crl-check'],
+      limits: limitsFrom(f),
+      minRate: f['min-rate'] * 1024,
+      progress: f.json ? undefined : makeProgress(),
+    })
+    const { report } = r
+    const code = report.exitCode()
+    this.emit(
+      { ok: code === 0, exit: code, session: r.session, subscriptions: r.subscriptions, changes: report.changes, problems: report.problems.map((p) => ({ ...p, message: redactText(p.message) })) },
+      () => report.changes.map((c) => c.message),
+    )
+    if (!f.json) {
+      for (const p of report.problems) {
+        process.stderr.write(`${p.severity === 'warning' ? 'warning' : 'error'} [${p.code}]: ${redactText(p.message)}\n`)
+      }
+    }
+    if (code !== 0) this.exit(code)
+  }
+}

@@ -1,0 +1,77 @@
+import Database from 'better-sqlite3'
+import { existsSync } from 'node:fs'
+import { blobPath } from '../subscriber/cachefs.js'
+import { entryKey, wantedImages } from '../subscriber/desired.js'
+import { getSubscription, type CacheEntryRow, type DB } from '../subscriber/store.js'
+import { usageError } from '../util/errors.js'
+import { endorsedFromEntry, type EndorsedImage } from './model.js'
+
+/**
+ * Read-only view of the subscriber database (engineer D's store) for the Glance handler: the
+ * verified cache (what `reconcile` makes Glance match), the list signer (the endorser property),
+ * and whether an expired version is about to be replaced. Opened read-only: the handler runs
+ * while `vmgit sync` holds the database, and never writes to it.
+ */
+export function openStoreReadonly(dbPath: string): DB {
+  if (!existsSync(dbPath)) {
+    throw usageError('NO_DATABASE', `no subscriber database at ${dbPath}; run \`vmgit sync\` first, or point --db / VMGIT_DB / VMCATCHER_RDBMS at it`)
+  }
+  const db = new Database(dbPath, { readonly: true, fileMustExist: true })
+  db.pragma('busy_timeout = 10000')
+  const t = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('cache_entry', 'subscription', 'image')").all()
+  if (t.length < 3) {
+    db.close()
+    throw usageError('DB_NOT_SUBSCRIBER', `${dbPath} is not a vmgit subscriber database (no cache_entry table); check --db`)
+  }
+  return db
+}
+
+interface EntryJson {
+  image?: Record<string, string | number>
+  vo?: string | null
+}
+
+/** The list's signer DN as verified when the stored version was accepted. */
+export function endorserOf(db: DB, listId: string): string | undefined {
+  return getSubscription(db, listId)?.signer_subject || undefined
+}
+
+/** Every image in the verified cache, with its file (cache/<sha512>) and its list's signer. */
+export function verifiedImages(db: DB, cacheDir: string): { images: EndorsedImage[]; problems: { list: string; identifier: string; message: string }[] } {
+  const rows = db.prepare('SELECT * FROM cache_entry ORDER BY subscription_id, identifier').all() as CacheEntryRow[]
+  const images: EndorsedImage[] = []
+  const problems: { list: string; identifier: string; message: string }[] = []
+  for (const r of rows) {
+    try {
+      const j = JSON.parse(r.json) as EntryJson
+      // the cache entry's own sha512 names the verified file: it wins over the listed value
+      const entry = { ...j.image, 'dc:identifier': r.identifier, 'sl:checksum:sha512': r.sha512 }
+      const endorser = endorserOf(db, r.subscription_id)
+      images.push(endorsedFromEntry(r.subscription_id, entry, { vo: j.vo ?? null, file: blobPath({ cache: cacheDir, partial: '', expired: '' }, r.sha512), ...(endorser ? { endorser } : {}) }))
+    } catch (e) {
+      problems.push({ list: r.subscription_id, identifier: r.identifier, message: (e as Error).message })
+    }
+  }
+  return { images, problems }
+}
+
+/**
+ * The image's current list entry, when it is still wanted with other content: an ExpirePostfix
+ * for the old version arrives before the new one is downloaded (vmcatcher's event order), and
+ * the old version must stay in Glance until its successor is uploaded.
+ */
+export function pendingReplacement(db: DB, now: Date, listId: string, identifier: string, expiredSha512: string | undefined): boolean {
+  const w = wantedImages(db, now).wanted.get(entryKey(listId, identifier))
+  return w !== undefined && expiredSha512 !== undefined && w.sha512 !== expiredSha512
+}
+
+/** The full list entry of an image (more keys than the event variables carry, e.g. sl:osname). */
+export function listedEntry(db: DB, listId: string, identifier: string): Record<string, string | number> | undefined {
+  const row = db.prepare('SELECT json FROM image WHERE subscription_id = ? AND identifier = ?').get(listId, identifier) as { json: string } | undefined
+  if (!row) return undefined
+  try {
+    return JSON.parse(row.json) as Record<string, string | number>
+  } catch {
+    return undefined
+  }
+}

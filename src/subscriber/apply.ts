@@ -1,0 +1,137 @@
+import { VmgitError } from '../util/errors.js'
+import type { Candidate, Signer } from './decide.js'
+import { type DB, getSubscription, logAction } from './store.js'
+
+/**
+ * Writes an accepted list version. Everything — the list, its images, new selections, the mirror's
+ * ETag, the log line — goes into ONE SQLite transaction (attack S15): a crash leaves either the old
+ * version or the new one, never a mix.
+ */
+export interface AcceptedVersion {
+  candidate: Candidate
+  smime: Buffer
+  content: Buffer
+  contentSha512: string
+  signer: Signer
+  /** the signer certificate (DER) */
+  certificate: Buffer
+  newImages: string[]
+  recovered: boolean
+}
+
+export interface NewSubscription {
+  endorser: string
+  endorserCheck: 'strict' | 'signer'
+  newImages: 'refuse' | 'accept' | 'subscribe'
+  urls: { url: string; username?: string; password?: string }[]
+}
+
+export interface MirrorState {
+  position: number
+  etag?: string
+  lastModified?: string
+}
+
+function writeVersion(db: DB, id: string, v: AcceptedVersion, now: Date): void {
+  const c = v.candidate
+  const ts = now.toISOString()
+  db.prepare(
+    `UPDATE subscription SET version = ?, list_created = ?, list_expires = ?, imported_at = ?, title = ?, description = ?,
+       list_uri = ?, vo = ?, smime = ?, content = ?, content_sha512 = ?, signer_subject = ?, signer_issuer = ?,
+       signer_serial = ?, signer_not_after = ?, signer_cert = ?, status = 'ok'
+     WHERE id = ?`,
+  ).run(
+    c.version, c.created.toISOString(), c.expires.toISOString(), ts, c.title, c.description, c.uri, c.vo,
+    v.smime, v.content, v.contentSha512, v.signer.subject, v.signer.issuer, v.signer.serial, v.signer.notAfter.toISOString(), v.certificate, id,
+  )
+  const keep = new Set(c.images.map((i) => i.identifier))
+  const existing = db.prepare('SELECT identifier FROM image WHERE subscription_id = ?').all(id) as { identifier: string }[]
+  const del = db.prepare('DELETE FROM image WHERE subscription_id = ? AND identifier = ?')
+  for (const e of existing) if (!keep.has(e.identifier)) del.run(id, e.identifier)
+  const upsert = db.prepare(
+    `INSERT INTO image (subscription_id, identifier, sha512, size, uri, version, title, expires, problem, json, first_seen)
+     VALUES (@sid, @identifier, @sha512, @size, @uri, @version, @title, @expires, @problem, @json, @ts)
+     ON CONFLICT (subscription_id, identifier) DO UPDATE SET sha512 = excluded.sha512, size = excluded.size, uri = excluded.uri,
+       version = excluded.version, title = excluded.title, expires = excluded.expires, problem = excluded.problem, json = excluded.json`,
+  )
+  for (const im of c.images) {
+    upsert.run({ sid: id, identifier: im.identifier, sha512: im.sha512, size: im.size, uri: im.uri, version: im.version, title: im.title, expires: im.expires, problem: im.problem, json: JSON.stringify(im.json), ts })
+  }
+}
+
+function selectAuto(db: DB, id: string, ids: string[], now: Date): void {
+  const ins = db.prepare("INSERT OR IGNORE INTO selection (subscription_id, identifier, via, selected_at) VALUES (?, ?, 'auto', ?)")
+  for (const i of ids) ins.run(id, i, now.toISOString())
+}
+
+function saveMirror(db: DB, id: string, m: MirrorState | undefined): void {
+  if (!m) return
+  db.prepare('UPDATE subscription_url SET etag = ?, last_modified = ? WHERE subscription_id = ? AND position = ?').run(m.etag ?? null, m.lastModified ?? null, id, m.position)
+}
+
+/** Outcome bookkeeping (subscription_status): written after every attempt, accepted or not. */
+export function recordStatus(db: DB, id: string, now: Date, outcome: { ok: boolean; code?: string; message?: string; mirrors: Record<number, string> }): void {
+  const ts = now.toISOString()
+  db.prepare(
+    `INSERT INTO subscription_status (subscription_id, checked_at, updated_at, last_error_code, last_error_message, mirrors)
+     VALUES (@id, @ts, CASE WHEN @ok THEN @ts END, @code, @message, @mirrors)
+     ON CONFLICT (subscription_id) DO UPDATE SET checked_at = @ts,
+       updated_at = CASE WHEN @ok THEN @ts ELSE subscription_status.updated_at END,
+       last_error_code = @code, last_error_message = @message, mirrors = @mirrors`,
+  ).run({ id, ts, ok: outcome.ok ? 1 : 0, code: outcome.code ?? null, message: outcome.message ?? null, mirrors: JSON.stringify(outcome.mirrors) })
+}
+
+/** `vmgit sync`: a newer verified version replaces the stored one. */
+export function applyUpdate(db: DB, id: string, v: AcceptedVersion, mirror: MirrorState | undefined, now: Date): void {
+  db.transaction(() => {
+    const sub = getSubscription(db, id)
+    if (!sub) throw new VmgitError('NO_SUCH_SUBSCRIPTION', `subscription ${id} was removed during the sync`)
+    writeVersion(db, id, v, now)
+    if (sub.new_images === 'subscribe') selectAuto(db, id, v.newImages, now)
+    saveMirror(db, id, mirror)
+    logAction(db, now, id, 'list-accepted', `version ${sub.version} -> ${v.candidate.version} (content sha512 ${v.contentSha512.slice(0, 16)}…, signer serial ${v.signer.serial})`)
+    if (v.recovered) logAction(db, now, id, 'fast-forward-recovery', `stored version ${sub.version} was signed by revoked serial ${sub.signer_serial}; replaced by ${v.candidate.version}`)
+  }).immediate()
+}
+
+/** `vmgit sub add`: the first verified version creates the subscription. */
+export function applyNew(db: DB, v: AcceptedVersion, s: NewSubscription, mirror: MirrorState | undefined, now: Date): void {
+  const c = v.candidate
+  db.transaction(() => {
+    if (getSubscription(db, c.identifier)) {
+      throw new VmgitError('ALREADY_SUBSCRIBED', `list ${c.identifier} is already subscribed; \`vmgit sub show ${c.identifier}\` shows it`, { exit: 2 })
+    }
+    const ts = now.toISOString()
+    db.prepare(
+      `INSERT INTO subscription (id, endorser, endorser_check, new_images, status, created_at, version, list_created, list_expires,
+         imported_at, smime, content, content_sha512, signer_subject, signer_issuer, signer_serial, signer_not_after, signer_cert)
+       VALUES (?, ?, ?, ?, 'ok', ?, '', '', '', '', x'', x'', '', '', '', '', '', x'')`,
+    ).run(c.identifier, s.endorser, s.endorserCheck, s.newImages, ts)
+    const insUrl = db.prepare('INSERT INTO subscription_url (subscription_id, position, url, username, password) VALUES (?, ?, ?, ?, ?)')
+    s.urls.forEach((u, i) => insUrl.run(c.identifier, i, u.url, u.username ?? null, u.password ?? null))
+    writeVersion(db, c.identifier, v, now)
+    if (s.newImages === 'subscribe') selectAuto(db, c.identifier, c.images.map((i) => i.identifier), now)
+    saveMirror(db, c.identifier, mirror)
+    recordStatus(db, c.identifier, now, { ok: true, mirrors: mirror ? { [mirror.position]: 'ACCEPTED' } : {} })
+    logAction(db, now, c.identifier, 'subscribed', `version ${c.version} from ${s.urls.map((u) => u.url).join(' ')} (endorser ${s.endorser}, signer ${v.signer.subject})`)
+  }).immediate()
+}
+
+/**
+ * S08/S17: a stored list stops being offered when it passes its dc:date:expires, or when the
+ * certificate that signed it expires (a list never outlives its signature). Marks the
+ * subscription expired; its images are then expired from the cache.
+ */
+export function markExpiredIfDue(db: DB, id: string, now: Date): boolean {
+  const t = now.toISOString()
+  const r = db.prepare("UPDATE subscription SET status = 'expired' WHERE id = ? AND status = 'ok' AND (list_expires <= ? OR signer_not_after <= ?)").run(id, t, t)
+  if (r.changes > 0) logAction(db, now, id, 'list-expired', 'the stored list passed its dc:date:expires or its signer certificate expired')
+  return r.changes > 0
+}
+
+/** S10/S17: the certificate that signed the stored list is now in its CA's CRL: stop offering the list. */
+export function markSignerRevoked(db: DB, id: string, now: Date): boolean {
+  const r = db.prepare("UPDATE subscription SET status = 'expired' WHERE id = ? AND status = 'ok'").run(id)
+  if (r.changes > 0) logAction(db, now, id, 'signer-revoked', 'the certificate that signed the stored list is revoked')
+  return r.changes > 0
+}

@@ -1,0 +1,227 @@
+import type { HepixList, HepixObject } from '../imagelist/types.js'
+import { compareVersions } from '../imagelist/version.js'
+import { SAFE_ID } from '../imagelist/identifiers.js'
+import { checkEndorser } from '../smime/credentials.js'
+import { isVmgitError, VmgitError } from '../util/errors.js'
+import { SHA512_HEX } from '../util/hash.js'
+import type { EndorserRow, SubscriptionMeta } from './store.js'
+
+/**
+ * The subscriber's update rules, as a pure function of (verified candidate, stored state, trusted
+ * credentials, now). No I/O: the caller fetched and verified the signature; this decides whether
+ * the list may replace the stored one. Every rejection is a VmgitError with a stable code.
+ */
+export const CLOCK_SKEW_MS = 5 * 60 * 1000
+
+export interface Signer {
+  subject: string
+  issuer: string
+  serial: string
+  notAfter: Date
+}
+
+export interface CandidateImage {
+  identifier: string
+  sha512: string | null
+  size: number | null
+  uri: string | null
+  version: string | null
+  title: string | null
+  expires: string | null
+  /** Why this image can never be downloaded (bad checksum, size, URL), else null. */
+  problem: string | null
+  json: HepixObject
+}
+
+export interface Candidate {
+  identifier: string
+  version: string
+  created: Date
+  expires: Date
+  title: string | null
+  description: string | null
+  uri: string | null
+  vo: string | null
+  images: CandidateImage[]
+}
+
+export interface Warning {
+  code: string
+  message: string
+}
+
+export type Decision =
+  | { kind: 'unchanged'; warnings: Warning[] }
+  | { kind: 'accept'; candidate: Candidate; newImages: string[]; removedImages: string[]; warnings: Warning[]; recovered: boolean }
+
+export interface DecideInput {
+  list: HepixList
+  content: Buffer
+  contentSha512: string
+  signer: Signer
+  /** the subscription's identifier (for `sub add`: the expected one, if given) */
+  expectedId?: string
+  stored?: SubscriptionMeta
+  storedImageIds?: string[]
+  credentials: EndorserRow[]
+  endorserCheck: 'strict' | 'signer'
+  newImages: 'refuse' | 'accept' | 'subscribe'
+  /** true when the certificate that signed the stored version is in its CA's CRL (S10 recovery) */
+  storedSignerRevoked: boolean
+  /** the URL this list was fetched from (hv:uri is compared with it, never followed) */
+  fetchedFrom: string
+  now: Date
+}
+
+const str = (v: unknown): string | null => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : null)
+
+/** HEPiX dates: `YYYY-MM-DDThh:mm:ssZ` (fractions and explicit offsets tolerated). */
+export function parseListDate(v: unknown, what: string): Date {
+  const s = str(v)
+  const ok = s !== null && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})$/.test(s)
+  const d = ok ? new Date(s) : new Date(NaN)
+  if (Number.isNaN(d.getTime())) throw new VmgitError('BAD_DATE', `${what} is ${JSON.stringify(s)}, not a UTC time like 2024-06-01T12:00:00Z; the publisher must fix the list`)
+  return d
+}
+
+/** Attack S18: a list-supplied identifier is stored, logged and (as a vetted link name) used in cache/. */
+export function checkSafeId(id: unknown, what: string): string {
+  if (typeof id !== 'string' || !SAFE_ID.test(id) || id === '.' || id === '..') {
+    const shown = typeof id === 'string' ? JSON.stringify(id.length > 80 ? id.slice(0, 80) + '…' : id) : String(id)
+    throw new VmgitError('UNSAFE_IDENTIFIER', `${what} ${shown} is not a safe identifier ([A-Za-z0-9._-], 1-128 characters); the list is refused`)
+  }
+  return id
+}
+
+export function parseImage(obj: HepixObject, index: number): CandidateImage {
+  const identifier = checkSafeId(obj['dc:identifier'], `hv:images/${index} dc:identifier`)
+  const problems: string[] = []
+  const sha = str(obj['sl:checksum:sha512'])
+  const sha512 = sha !== null && SHA512_HEX.test(sha) ? sha : null
+  if (sha512 === null) problems.push('sl:checksum:sha512 is not 128 lowercase hex digits')
+  const sz = obj['hv:size']
+  const size = typeof sz === 'number' && Number.isSafeInteger(sz) && sz >= 0 ? sz : typeof sz === 'string' && /^\d{1,15}$/.test(sz) ? Number(sz) : null
+  if (size === null) problems.push('hv:size is not a byte count')
+  const uri = str(obj['hv:uri'])
+  let okUri: string | null = null
+  try {
+    // attack S14: images are fetched over http(s) only (plain http is safe because of the sha512)
+    if (uri !== null && ['http:', 'https:'].includes(new URL(uri).protocol)) okUri = uri
+  } catch {
+    // not a URL
+  }
+  if (okUri === null) problems.push('hv:uri is not an http(s) URL')
+  let expires: string | null = null
+  if (obj['dc:date:expires'] !== undefined) {
+    try {
+      expires = parseListDate(obj['dc:date:expires'], 'dc:date:expires').toISOString()
+    } catch {
+      problems.push('dc:date:expires is not a date')
+    }
+  }
+  return {
+    identifier,
+    sha512,
+    size,
+    uri: okUri,
+    version: str(obj['hv:version']),
+    title: str(obj['dc:title']),
+    expires,
+    problem: problems.length ? problems.join('; ') : null,
+    json: obj,
+  }
+}
+
+export function toCandidate(list: HepixList): Candidate {
+  const l = list.list
+  const identifier = checkSafeId(l['dc:identifier'], 'the list dc:identifier')
+  const version = str(l['hv:version'])
+  if (version === null || version === '') throw new VmgitError('NO_VERSION', 'the list has no hv:version; without it rollbacks cannot be detected, so it is refused')
+  const images = list.images.map(parseImage)
+  const seen = new Set<string>()
+  for (const im of images) {
+    if (seen.has(im.identifier)) throw new VmgitError('DUPLICATE_IMAGE_ID', `image ${im.identifier} appears twice in the list; refused`)
+    seen.add(im.identifier)
+  }
+  return {
+    identifier,
+    version,
+    created: parseListDate(l['dc:date:created'], 'the list dc:date:created'),
+    expires: parseListDate(l['dc:date:expires'], 'the list dc:date:expires'),
+    title: str(l['dc:title']),
+    description: str(l['dc:description']),
+    uri: str(l['hv:uri']),
+    vo: str(l['ad:vo']),
+    images,
+  }
+}
+
+const sameSigner = (a: { subject: string; issuer: string }, b: { subject: string; issuer: string }): boolean => a.subject === b.subject && a.issuer === b.issuer
+
+export function decide(input: DecideInput): Decision {
+  const { signer, now, stored } = input
+  const warnings: Warning[] = []
+  // vmcatcher 13 / S03: the signer must be a credential of the endorser bound to this subscription
+  if (!input.credentials.some((c) => sameSigner(c, signer))) {
+    throw new VmgitError('ENDORSER_NOT_AUTHORISED', `the list is signed by ${signer.subject} (issuer ${signer.issuer}), which is not a trusted credential for this subscription; if that is right, trust it with \`vmgit sub trust --subject ... --issuer ... --name NAME\``, { details: { subject: signer.subject, issuer: signer.issuer } })
+  }
+  // vmcatcher 12 / S03: the list's own endorser claim must name its signer (the check `vmgit verify` makes)
+  try {
+    checkEndorser(input.list.endorser, signer)
+  } catch (e) {
+    if (!isVmgitError(e)) throw e
+    if (input.endorserCheck === 'strict') {
+      throw new VmgitError(e.code, `${e.message.replace(/; set the endorser.*$/s, '')}: the list's endorser claim does not name its signer, so it is refused (a subscription added with --auto-endorse pins the actual signer instead)`, { details: e.details })
+    }
+    const claim = `hv:dn ${JSON.stringify(str(input.list.endorser['hv:dn']))} / hv:ca ${JSON.stringify(str(input.list.endorser['hv:ca']))}`
+    warnings.push({ code: e.code, message: `the list claims ${claim} but is signed by ${signer.subject} / ${signer.issuer}; accepted because this subscription pins the actual signer (--auto-endorse)` })
+  }
+  const c = toCandidate(input.list)
+  // vmcatcher 31 / S04
+  const expected = stored?.id ?? input.expectedId
+  if (expected !== undefined && c.identifier !== expected) {
+    throw new VmgitError('LIST_ID_MISMATCH', `the list's dc:identifier is ${c.identifier}, not the subscribed ${expected}; another list was served at this URL`)
+  }
+  // vmcatcher 33 / S09
+  if (c.created.getTime() > now.getTime() + CLOCK_SKEW_MS) {
+    throw new VmgitError('CREATED_IN_FUTURE', `the list was created ${c.created.toISOString()}, after now (${now.toISOString()}) plus 5 minutes of clock skew; check this host's clock`)
+  }
+  // vmcatcher 34 / S08
+  if (c.expires.getTime() <= now.getTime()) {
+    throw new VmgitError('LIST_EXPIRED', `the list expired on ${c.expires.toISOString()}; the publisher must sign a fresh one`)
+  }
+  if (c.uri !== null && c.uri !== input.fetchedFrom) {
+    warnings.push({ code: 'URI_MISMATCH', message: `the list declares hv:uri ${c.uri} but was fetched from ${input.fetchedFrom}; vmgit keeps fetching the subscribed URL` })
+  }
+  let recovered = false
+  if (stored) {
+    // S10: the stored version binds only while the certificate that signed it stands
+    const sameCert = stored.signer_issuer === signer.issuer && stored.signer_serial === signer.serial
+    const forget = !sameCert && input.storedSignerRevoked
+    if (!forget) {
+      // S06: compared with the stored list even if that one has expired
+      const cmp = compareVersions(c.version, stored.version)
+      if (cmp < 0) throw new VmgitError('ROLLBACK', `the list has hv:version ${c.version}, lower than the stored ${stored.version}; an old list was replayed (if the publisher really went back after a key compromise, run \`vmgit sub reset ${stored.id}\`)`)
+      if (cmp === 0) {
+        if (input.contentSha512 === stored.content_sha512) return { kind: 'unchanged', warnings }
+        // S07 (TUF 5.4.3.1): same version, different bytes
+        throw new VmgitError('EQUAL_VERSION', `the list keeps hv:version ${c.version} but its signed content changed; the stored list is kept (the publisher must raise hv:version)`)
+      }
+      if (c.created.getTime() < new Date(stored.list_created).getTime()) {
+        throw new VmgitError('ROLLBACK', `the list has a higher hv:version but was created ${c.created.toISOString()}, before the stored one (${stored.list_created}); refused`)
+      }
+    } else {
+      recovered = true
+      warnings.push({ code: 'FAST_FORWARD_RECOVERY', message: `the certificate that signed stored version ${stored.version} (serial ${stored.signer_serial}) is revoked; version ${c.version} signed by serial ${signer.serial} replaces it` })
+    }
+  }
+  const before = new Set(input.storedImageIds ?? [])
+  const now_ = new Set(c.images.map((i) => i.identifier))
+  const newImages = stored ? c.images.map((i) => i.identifier).filter((id) => !before.has(id)) : []
+  const removedImages = [...before].filter((id) => !now_.has(id))
+  // vmcatcher 32: a subscription that refuses new images refuses the whole version
+  if (input.newImages === 'refuse' && newImages.length > 0) {
+    throw new VmgitError('NEW_IMAGE_REFUSED', `the list adds image(s) ${newImages.join(', ')} and this subscription refuses new images (--new-images refuse); the stored list is kept. To accept them, subscribe again with --new-images accept`)
+  }
+  return { kind: 'accept', candidate: c, newImages, removedImages, warnings, recovered }
+}

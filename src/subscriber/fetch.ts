@@ -1,0 +1,241 @@
+import { readdirSync, readFileSync } from 'node:fs'
+import http, { type IncomingMessage } from 'node:http'
+import https from 'node:https'
+import net from 'node:net'
+import path from 'node:path'
+import tls from 'node:tls'
+import { networkError, VmgitError } from '../util/errors.js'
+import { connectTunnel, proxyFor } from './proxy.js'
+import { basicAuthHeader, redactText } from './redact.js'
+
+/**
+ * The only network seam of the subscriber: node's http/https with hard limits. Every request has
+ * a connect timeout, an idle timeout and an overall deadline (attack S13), follows at most
+ * `maxRedirects` redirects to http(s) only (S14), verifies TLS always (the site's CA directory is
+ * added to the system roots), and sends credentials only to the origin they were given for.
+ */
+export interface FetchLimits {
+  connectTimeoutMs: number
+  idleTimeoutMs: number
+  /** Overall deadline for the request and its body. */
+  deadlineMs: number
+  maxRedirects: number
+}
+
+export const DEFAULT_LIMITS: FetchLimits = { connectTimeoutMs: 30_000, idleTimeoutMs: 60_000, deadlineMs: 300_000, maxRedirects: 5 }
+/** Attack S11: a list larger than this is refused (the read aborts at cap + 1 byte). */
+export const LIST_SIZE_CAP = 16 * 1024 * 1024
+
+export interface RequestOptions {
+  limits: FetchLimits
+  headers?: Record<string, string>
+  auth?: { username?: string | null; password?: string | null }
+  /** Refuse an https → http redirect (lists); images are protected by their sha512 instead. */
+  noDowngrade?: boolean
+}
+
+export interface OpenResponse {
+  status: number
+  headers: IncomingMessage['headers']
+  /** The URL that answered, after redirects (without credentials). */
+  url: string
+  body: AsyncIterable<Buffer>
+  /** Abort the transfer (and free its socket). */
+  close(): void
+}
+
+/** Extra trust anchors for https: the PEM files of the site CA directory (IGTF `<hash>.0`). */
+export function loadCaDirPems(dir: string | undefined): string[] {
+  if (!dir) return []
+  let names: string[]
+  try {
+    names = readdirSync(dir)
+  } catch {
+    return []
+  }
+  const pems: string[] = []
+  for (const n of names.sort()) {
+    if (!/\.(\d+|pem|crt)$/.test(n)) continue
+    try {
+      const text = readFileSync(path.join(dir, n), 'utf8')
+      if (text.includes('-----BEGIN CERTIFICATE-----')) pems.push(text)
+    } catch {
+      // unreadable entry: skip
+    }
+  }
+  return pems
+}
+
+class StaleSocket extends Error {}
+
+export class Fetcher {
+  private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 8 })
+  private readonly httpsAgent: https.Agent
+  private readonly ca: string[]
+
+  constructor(opts: { caDir?: string; env?: Record<string, string | undefined> } = {}) {
+    this.env = opts.env ?? process.env
+    this.ca = [...tls.rootCertificates, ...loadCaDirPems(opts.caDir)]
+    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 8, ca: this.ca })
+  }
+
+  private readonly env: Record<string, string | undefined>
+
+  close(): void {
+    this.httpAgent.destroy()
+    this.httpsAgent.destroy()
+  }
+
+  /** GET `url`, following redirects; resolves once the final response's headers have arrived. */
+  async open(url: string, opts: RequestOptions): Promise<OpenResponse> {
+    const started = Date.now()
+    const origin = new URL(url).origin
+    let current = new URL(url)
+    for (let hop = 0; ; hop++) {
+      const remaining = opts.limits.deadlineMs - (Date.now() - started)
+      const headers: Record<string, string> = { 'user-agent': 'vmgit', ...opts.headers }
+      const auth = current.origin === origin ? basicAuthHeader(opts.auth?.username, opts.auth?.password) : undefined
+      if (auth) headers.authorization = auth
+      let r: OpenResponse
+      try {
+        r = await this.once(current, headers, opts.limits, Math.max(remaining, 1))
+      } catch (e) {
+        // a kept-alive socket the server closed meanwhile: retry once on a fresh connection
+        if (!(e instanceof StaleSocket)) throw e
+        r = await this.once(current, headers, opts.limits, Math.max(remaining, 1))
+      }
+      const loc = r.headers.location
+      if ([301, 302, 303, 307, 308].includes(r.status) && loc) {
+        r.close()
+        if (hop >= opts.limits.maxRedirects) {
+          throw networkError('TOO_MANY_REDIRECTS', `${redactText(url)} redirected more than ${opts.limits.maxRedirects} times; fix the URL or the server`)
+        }
+        const next = new URL(loc, current)
+        if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+          throw new VmgitError('REDIRECT_SCHEME', `${redactText(current.href)} redirected to a ${next.protocol} URL; only http(s) redirects are followed`)
+        }
+        if (opts.noDowngrade && current.protocol === 'https:' && next.protocol === 'http:') {
+          throw new VmgitError('REDIRECT_DOWNGRADE', `${redactText(current.href)} redirected from https to plain http (${redactText(next.href)}); refused`)
+        }
+        current = next
+        continue
+      }
+      return r
+    }
+  }
+
+  private async once(u: URL, headers: Record<string, string>, limits: FetchLimits, deadlineMs: number): Promise<OpenResponse> {
+    const shown = redactText(u.href)
+    const isHttps = u.protocol === 'https:'
+    const proxy = proxyFor(u, this.env)
+    const port = Number(u.port || (isHttps ? 443 : 80))
+    let tunnel: import('node:net').Socket | undefined
+    if (proxy && isHttps) {
+      try {
+        tunnel = await connectTunnel(proxy, u.hostname, port, limits.connectTimeoutMs)
+      } catch (e) {
+        throw networkError('FETCH_FAILED', `${shown}: ${(e as Error).message}`)
+      }
+    }
+    return new Promise<OpenResponse>((resolve, reject) => {
+      let settled = false
+      let res: IncomingMessage | undefined
+      const fail = (e: Error): void => {
+        clearTimeout(deadline)
+        clearTimeout(connectTimer)
+        req.destroy(e)
+        res?.destroy(e)
+        if (!settled) {
+          settled = true
+          reject(e)
+        }
+      }
+      const reqOpts: https.RequestOptions = {
+        method: 'GET',
+        headers: { ...headers, host: u.host },
+        timeout: limits.idleTimeoutMs,
+      }
+      if (proxy && !isHttps) {
+        Object.assign(reqOpts, { host: proxy.hostname, port: proxy.port || 80, path: u.href, agent: this.httpAgent })
+      } else {
+        Object.assign(reqOpts, { host: u.hostname, port, path: u.pathname + u.search })
+        // SNI carries host names only (RFC 6066), never an IP address
+        if (isHttps && net.isIP(u.hostname.replace(/^\[|\]$/g, '')) === 0) reqOpts.servername = u.hostname
+        if (isHttps && tunnel) {
+          // TLS inside the CONNECT tunnel, verified against the target host like a direct connection
+          const sock = tunnel
+          const agent = new https.Agent({ ca: this.ca })
+          Object.assign(agent, { createConnection: (o: tls.ConnectionOptions) => tls.connect({ ...o, socket: sock }) })
+          reqOpts.agent = agent
+        } else {
+          reqOpts.agent = isHttps ? this.httpsAgent : this.httpAgent
+        }
+      }
+      const req = (isHttps ? https : http).request(reqOpts)
+      const deadline = setTimeout(() => fail(networkError('FETCH_DEADLINE', `${shown}: not complete within ${Math.round(deadlineMs / 1000)} s; the server is too slow or stalled`)), deadlineMs)
+      let connectTimer: NodeJS.Timeout | undefined
+      req.on('socket', (s) => {
+        if (!s.connecting) return
+        connectTimer = setTimeout(() => fail(networkError('FETCH_CONNECT_TIMEOUT', `${shown}: no connection within ${Math.round(limits.connectTimeoutMs / 1000)} s`)), limits.connectTimeoutMs)
+        s.once('connect', () => clearTimeout(connectTimer))
+      })
+      req.on('timeout', () => fail(networkError('FETCH_IDLE_TIMEOUT', `${shown}: no data for ${Math.round(limits.idleTimeoutMs / 1000)} s; the server stalled`)))
+      req.on('error', (e) => {
+        if (e instanceof VmgitError) return fail(e)
+        if (!res && req.reusedSocket && (e as NodeJS.ErrnoException).code === 'ECONNRESET') return fail(new StaleSocket())
+        const code = (e as NodeJS.ErrnoException).code
+        const tlsProblem = typeof code === 'string' && /CERT|SSL|TLS|SELF_SIGNED|HOSTNAME|ALTNAME|VERIFY|ISSUER/.test(code)
+        fail(tlsProblem
+          ? networkError('TLS_VERIFY', `${shown}: TLS verification failed (${e.message}); vmgit never skips it — add the server's CA to the trust directory`)
+          : networkError('FETCH_FAILED', `${shown}: ${e.message}`))
+      })
+      req.on('response', (r) => {
+        res = r
+        settled = true
+        const done = (): void => {
+          clearTimeout(deadline)
+          clearTimeout(connectTimer)
+        }
+        r.once('end', done)
+        r.once('close', done)
+        resolve({
+          status: r.statusCode ?? 0,
+          headers: r.headers,
+          url: shown,
+          body: r,
+          close: () => {
+            done()
+            r.destroy()
+            req.destroy()
+          },
+        })
+      })
+      req.end()
+    })
+  }
+}
+
+/** Read a whole body into memory, refusing more than `cap` bytes (the read stops at cap + 1). */
+export async function readCapped(r: OpenResponse, cap: number, what: string): Promise<Buffer> {
+  const declared = Number(r.headers['content-length'])
+  if (Number.isFinite(declared) && declared > cap) {
+    r.close()
+    throw new VmgitError('LIST_TOO_LARGE', `${what} declares ${declared} bytes, more than the ${cap}-byte cap; refused`)
+  }
+  const chunks: Buffer[] = []
+  let total = 0
+  for await (const c of r.body) {
+    total += c.length
+    if (total > cap) {
+      r.close()
+      throw new VmgitError('LIST_TOO_LARGE', `${what} sent more than the ${cap}-byte cap; refused (attack S11: endless data)`)
+    }
+    chunks.push(c)
+  }
+  return Buffer.concat(chunks)
+}
+
+export function httpStatusError(r: OpenResponse): VmgitError {
+  r.close()
+  return networkError('HTTP_STATUS', `${r.url} answered HTTP ${r.status}`, { details: { status: r.status } })
+}

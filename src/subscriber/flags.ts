@@ -1,0 +1,29 @@
+import { Flags } from '@oclif/core'
+import type { FetchLimits } from './fetch.js'
+
+/**
+ * oclif flag definitions shared by the `vmgit sync` and `vmgit sub …` commands (the only file of
+ * src/subscriber/ that knows oclif; the core never imports it).
+ */
+export const dbFlag = {
+  db: Flags.string({ description: 'Subscriber database (default ~/.local/state/vmgit/subscriber.db; /var/lib/vmgit/subscriber.db for root). Env: VMGIT_DB, or vmcatcher\'s VMCATCHER_RDBMS=sqlite:////abs/path', env: 'VMGIT_DB', helpGroup: 'STATE' }),
+}
+
+export const nowFlag = {
+  now: Flags.string({ description: 'Verify at this instant instead of the clock (tests, historical checks); fixed for the whole run', hidden: true }),
+}
+
+export const trustFlags = {
+  'ca-dir': Flags.string({ description: 'Trust directory of CA certificates and CRLs (IGTF layout). Env: VMGIT_CA_DIR, VMCATCHER_DIR_CERT; default /etc/grid-security/certificates', helpGroup: 'TRUST' }),
+  'crl-check': Flags.boolean({ description: 'Require a current CRL of the signer\'s CA (--no-crl-check only for test CAs that publish none)', default: true, allowNo: true, helpGroup: 'TRUST' }),
+}
+
+export const netFlags = {
+  'connect-timeout': Flags.integer({ description: 'Seconds to wait for a connection', default: 30, min: 1, helpGroup: 'NETWORK' }),
+  'idle-timeout': Flags.integer({ description: 'Seconds without data before a transfer is abandoned (stalled server)', default: 60, min: 1, helpGroup: 'NETWORK' }),
+  deadline: Flags.integer({ description: 'Overall seconds for one list transfer (images get this plus size / --min-rate)', default: 300, min: 1, helpGroup: 'NETWORK' }),
+}
+
+export function limitsFrom(f: { 'connect-timeout': number; 'idle-timeout': number; deadline: number }): Partial<FetchLimits> {
+  return { connectTimeoutMs: f['connect-timeout'] * 1000, idleTimeoutMs: f['idle-timeout'] * 1000, deadlineMs: f.deadline * 1000 }
+}

@@ -1,0 +1,52 @@
+import { Exit, isVmgitError, type ExitCode } from '../util/errors.js'
+
+/**
+ * What a sync did: one change per line (quiet when nothing changed, for cron), problems with
+ * stable codes. Exit: 0 all verified and current; 1 a list or image was rejected; 3 network
+ * failures only. A rejection outranks a network failure (it is the one that needs a human).
+ */
+export interface Change {
+  kind: 'list-updated' | 'list-expired' | 'image-new' | 'image-cached' | 'image-expired' | 'image-adopted' | 'lock-reclaimed'
+  subscription?: string
+  image?: string
+  message: string
+}
+
+export type Severity = 'rejected' | 'network' | 'warning'
+
+export interface Problem {
+  code: string
+  severity: Severity
+  message: string
+  subscription?: string
+  image?: string
+  mirror?: string
+}
+
+export class Report {
+  readonly changes: Change[] = []
+  readonly problems: Problem[] = []
+
+  change(c: Change): void {
+    this.changes.push(c)
+  }
+
+  problem(p: Problem): void {
+    this.problems.push(p)
+  }
+
+  /** Record a caught error as a problem (VmgitError exit 3 = network, else rejected). */
+  error(e: unknown, where: Omit<Problem, 'code' | 'severity' | 'message'>): Problem {
+    const p: Problem = isVmgitError(e)
+      ? { code: e.code, severity: e.exit === Exit.NETWORK ? 'network' : 'rejected', message: e.message, ...where }
+      : { code: 'INTERNAL', severity: 'rejected', message: (e as Error)?.message ?? String(e), ...where }
+    this.problems.push(p)
+    return p
+  }
+
+  exitCode(): ExitCode {
+    if (this.problems.some((p) => p.severity === 'rejected')) return Exit.INVALID
+    if (this.problems.some((p) => p.severity === 'network')) return Exit.NETWORK
+    return Exit.OK
+  }
+}

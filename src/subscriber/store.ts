@@ -1,0 +1,188 @@
+import Database from 'better-sqlite3'
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs'
+import path from 'node:path'
+import { VmgitError } from '../util/errors.js'
+import { MIGRATIONS } from './schema.js'
+
+export type DB = Database.Database
+
+export interface SubscriptionRow {
+  id: string
+  endorser: string
+  endorser_check: 'strict' | 'signer'
+  new_images: 'refuse' | 'accept' | 'subscribe'
+  status: 'ok' | 'expired'
+  created_at: string
+  version: string
+  list_created: string
+  list_expires: string
+  imported_at: string
+  title: string | null
+  description: string | null
+  list_uri: string | null
+  vo: string | null
+  smime: Buffer
+  content: Buffer
+  content_sha512: string
+  signer_subject: string
+  signer_issuer: string
+  signer_serial: string
+  signer_not_after: string
+  signer_cert: Buffer
+}
+
+export interface UrlRow {
+  subscription_id: string
+  position: number
+  url: string
+  username: string | null
+  password: string | null
+  etag: string | null
+  last_modified: string | null
+}
+
+export interface StatusRow {
+  subscription_id: string
+  checked_at: string | null
+  updated_at: string | null
+  last_error_code: string | null
+  last_error_message: string | null
+  /** JSON: { [position]: code } */
+  mirrors: string | null
+}
+
+export interface ImageRow {
+  subscription_id: string
+  identifier: string
+  sha512: string | null
+  size: number | null
+  uri: string | null
+  version: string | null
+  title: string | null
+  expires: string | null
+  problem: string | null
+  json: string
+  first_seen: string
+}
+
+export interface BlobRow {
+  sha512: string
+  size: number
+  mtime_ms: number
+  verified_at: string
+}
+
+export interface CacheEntryRow {
+  subscription_id: string
+  identifier: string
+  sha512: string
+  link: string | null
+  json: string
+  cached_at: string
+}
+
+export interface EndorserRow {
+  name: string
+  subject: string
+  issuer: string
+  created_at: string
+}
+
+/**
+ * Open (creating if needed) the subscriber database: WAL journal, foreign keys on, pending
+ * migrations applied. The file is private (0600): it holds list-URL credentials.
+ */
+export function openStore(dbPath: string, opts: { mustExist?: boolean } = {}): DB {
+  if (opts.mustExist && !existsSync(dbPath)) {
+    throw new VmgitError('NO_DATABASE', `no subscriber database at ${dbPath}; subscribe to a list first with \`vmgit sub add URL\` (or point --db / VMGIT_DB at the right file)`, { exit: 2 })
+  }
+  if (!existsSync(dbPath)) {
+    mkdirSync(path.dirname(dbPath), { recursive: true, mode: 0o700 })
+    closeSync(openSync(dbPath, 'a', 0o600))
+  }
+  let db: DB
+  try {
+    db = new Database(dbPath, { fileMustExist: true })
+  } catch (e) {
+    throw new VmgitError('DB_OPEN', `cannot open the subscriber database ${dbPath}: ${(e as Error).message}`, { exit: 2, cause: e })
+  }
+  try {
+    chmodSync(dbPath, 0o600)
+  } catch {
+    // not the owner: leave the mode alone
+  }
+  db.pragma('busy_timeout = 10000')
+  db.pragma('journal_mode = WAL')
+  // WAL + NORMAL survives a killed process with every committed transaction intact
+  db.pragma('synchronous = NORMAL')
+  db.pragma('foreign_keys = ON')
+  migrate(db)
+  return db
+}
+
+export function schemaVersion(db: DB): number {
+  const row = db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null }
+  return row.v ?? 0
+}
+
+function migrate(db: DB): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)')
+  const latest = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0
+  const apply = db.transaction(() => {
+    const current = schemaVersion(db)
+    if (current > latest) {
+      throw new VmgitError('DB_TOO_NEW', `the subscriber database has schema version ${current}, newer than this vmgit understands (${latest}); upgrade vmgit`, { exit: 2 })
+    }
+    for (const m of MIGRATIONS) {
+      if (m.version <= current) continue
+      db.exec(m.sql)
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString())
+    }
+  })
+  apply.immediate()
+}
+
+// ---- small typed queries shared by the subscriber modules ----
+
+export const getSubscription = (db: DB, id: string): SubscriptionRow | undefined =>
+  db.prepare('SELECT * FROM subscription WHERE id = ?').get(id) as SubscriptionRow | undefined
+
+export const listSubscriptions = (db: DB): SubscriptionRow[] =>
+  db.prepare('SELECT * FROM subscription ORDER BY id').all() as SubscriptionRow[]
+
+/** A subscription without its two list documents (what a sync needs; keeps a 200-list run light). */
+export type SubscriptionMeta = Omit<SubscriptionRow, 'smime' | 'content'>
+const META = 'id, endorser, endorser_check, new_images, status, created_at, version, list_created, list_expires, imported_at, title, description, list_uri, vo, content_sha512, signer_subject, signer_issuer, signer_serial, signer_not_after, signer_cert'
+export const listSubscriptionsMeta = (db: DB): SubscriptionMeta[] =>
+  db.prepare(`SELECT ${META} FROM subscription ORDER BY id`).all() as SubscriptionMeta[]
+export const getSubscriptionMeta = (db: DB, id: string): SubscriptionMeta | undefined =>
+  db.prepare(`SELECT ${META} FROM subscription WHERE id = ?`).get(id) as SubscriptionMeta | undefined
+
+export const getUrls = (db: DB, id: string): UrlRow[] =>
+  db.prepare('SELECT * FROM subscription_url WHERE subscription_id = ? ORDER BY position').all(id) as UrlRow[]
+
+export const getImages = (db: DB, id: string): ImageRow[] =>
+  db.prepare('SELECT * FROM image WHERE subscription_id = ? ORDER BY identifier').all(id) as ImageRow[]
+
+export const getStatus = (db: DB, id: string): StatusRow | undefined =>
+  db.prepare('SELECT * FROM subscription_status WHERE subscription_id = ?').get(id) as StatusRow | undefined
+
+export const credentialsOf = (db: DB, name: string): EndorserRow[] =>
+  db.prepare('SELECT * FROM endorser WHERE name = ? ORDER BY subject, issuer').all(name) as EndorserRow[]
+
+export function logAction(db: DB, at: Date, subscriptionId: string | null, action: string, detail: string): void {
+  db.prepare('INSERT INTO log (at, subscription_id, action, detail) VALUES (?, ?, ?, ?)').run(at.toISOString(), subscriptionId, action, detail)
+}
+
+/** Find a subscription by its identifier, or by one of its URLs (compared without credentials). */
+export function findSubscription(db: DB, idOrUrl: string, redactUrl: (u: string) => string): SubscriptionRow {
+  const byId = getSubscription(db, idOrUrl)
+  if (byId) return byId
+  const clean = redactUrl(idOrUrl)
+  const row = db.prepare('SELECT subscription_id AS id FROM subscription_url WHERE url = ? ORDER BY position LIMIT 1').get(clean) as { id: string } | undefined
+  const sub = row && getSubscription(db, row.id)
+  if (!sub) {
+    throw new VmgitError('NO_SUCH_SUBSCRIPTION', `no subscription ${JSON.stringify(clean)}; \`vmgit sub list\` shows the subscribed lists`, { exit: 2 })
+  }
+  return sub
+}

@@ -1,0 +1,102 @@
+import { loadTrustStore } from '../smime/trust.js'
+import { runCache } from './cache.js'
+import { rdbmsUrl, type SubscriberPaths } from './config.js'
+import { describeEventFailure, EventRunner } from './events.js'
+import { DEFAULT_LIMITS, Fetcher, type FetchLimits } from './fetch.js'
+import { acquireSyncLock } from './lock.js'
+import type { Progress } from './progress.js'
+import { Report } from './report.js'
+import { listSubscriptionsMeta, openStore } from './store.js'
+import { updateSubscription } from './update.js'
+
+/**
+ * `vmgit sync`: one run = one fixed `now`, one lock, one event session.
+ *   ProcessPrefix → every subscription's list (SubscriptionImageNew) → cache: expire
+ *   (ExpirePrefix/ExpirePostfix) and download (AvailablePrefix/AvailablePostfix) → ProcessPostfix.
+ * A failure in one list or image never stops the others; the Report says what happened.
+ */
+export interface SyncOptions {
+  paths: SubscriberPaths
+  now: Date
+  eventCommand?: string
+  eventTimeoutMs?: number
+  jobs: number
+  check: boolean
+  download: boolean
+  crlCheck: boolean
+  limits?: Partial<FetchLimits>
+  /** per-image deadline = list deadline + size / minRate (bytes per second) */
+  minRate?: number
+  progress?: Progress
+  fsync?: boolean
+  env?: NodeJS.ProcessEnv
+}
+
+export interface SyncResult {
+  report: Report
+  session: string
+  subscriptions: number
+}
+
+export async function runSync(o: SyncOptions): Promise<SyncResult> {
+  const db = openStore(o.paths.db)
+  const report = new Report()
+  let lock
+  try {
+    lock = acquireSyncLock(db, o.now)
+  } catch (e) {
+    db.close()
+    throw e
+  }
+  if (lock.takenOver) {
+    report.change({ kind: 'lock-reclaimed', message: `took over the lock of a sync that died (pid ${lock.takenOver.pid}, started ${lock.takenOver.acquired_at})` })
+  }
+  const fetcher = new Fetcher({ caDir: o.paths.caDir, env: o.env })
+  const limits: FetchLimits = { ...DEFAULT_LIMITS, ...o.limits }
+  const dirs = { cache: o.paths.cache, partial: o.paths.partial, expired: o.paths.expired }
+  const events = new EventRunner({
+    command: o.eventCommand,
+    timeoutMs: o.eventTimeoutMs,
+    baseEnv: o.env,
+    // exported to every event, as vmcatcher's cache runs did (trailing slash: handlers write DIR$ID and DIR/$ID)
+    runEnv: {
+      VMCATCHER_CACHE_DIR_CACHE: dirs.cache + '/',
+      VMCATCHER_CACHE_DIR_DOWNLOAD: dirs.partial + '/',
+      VMCATCHER_CACHE_DIR_EXPIRE: dirs.expired + '/',
+      VMCATCHER_RDBMS: rdbmsUrl(o.paths.db),
+      VMGIT_DB: o.paths.db,
+    },
+  })
+  const subs = listSubscriptionsMeta(db)
+  try {
+    const trust = await loadTrustStore(o.paths.caDir)
+    await events.fire('ProcessPrefix')
+    for (const sub of subs) {
+      try {
+        await updateSubscription({ db, fetcher, trust, now: o.now, crlCheck: o.crlCheck, limits, report, events }, sub)
+      } catch (e) {
+        report.error(e, { subscription: sub.id })
+      }
+    }
+    const minRate = o.minRate ?? 256 * 1024
+    try {
+      await runCache({
+        db, dirs, fetcher, events, report, now: o.now, jobs: o.jobs, check: o.check, download: o.download, limits,
+        deadlineFor: (size) => limits.deadlineMs + Math.ceil((size / minRate) * 1000),
+        progress: o.progress,
+        fsync: o.fsync,
+      })
+    } catch (e) {
+      report.error(e, {})
+    }
+    await events.fire('ProcessPostfix')
+  } finally {
+    for (const r of events.results) {
+      if (!r.ok) report.problem({ code: 'EVENT_FAILED', severity: 'warning', ...(r.identifier ? { image: r.identifier } : {}), message: describeEventFailure(r) })
+    }
+    fetcher.close()
+    lock.release()
+    db.close()
+  }
+  return { report, session: events.session, subscriptions: subs.length }
+}
