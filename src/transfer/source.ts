@@ -163,3 +163,19 @@ export async function digestImageSource(src: { file: string } | { url: string },
   }
   return { ...d, checksum: { algo: entry.algo, hex: entry.hex, file: opts.checksums!, name: entry.name } }
 }
+
+/** What `vmgit image add` and `image update` take: which image file, from where, checked against what. */
+export interface ImageCommandOptions {
+  /** the repository directory */
+  repo: string
+  /** images/NAME.yaml */
+  name: string
+  file?: string
+  url?: string
+  /** upstream MD5SUMS/SHA256SUMS/SHA512SUMS (path or URL) */
+  checksums?: string
+  checksumName?: string
+  /** with url: keep the download here and make it the source */
+  keep?: string
+  now: Date
+}

@@ -72,7 +72,7 @@ describe('vmgit validate --watch', () => {
 
   // util-linux `script` runs the CLI on a pseudo-terminal, as a user's shell would
   const script = spawnSync('script', ['--version']).status === 0
-  it.skipIf(!script && process.env.CI !== 'true')('clears the screen before each run on a terminal (skipped: no util-linux `script` to make a pseudo-terminal)', async () => {
+  it.skipIf(!script && process.env.CI !== 'true')(`clears the screen before each run on a terminal${script ? '' : ' (skipped: no util-linux `script` to make a pseudo-terminal)'}`, async () => {
     const repo = await newRepo()
     const cmd = [process.execPath, BIN, 'validate', '--watch', '--repo', repo].map((a) => `'${a}'`).join(' ')
     const child = spawn('script', ['-qfec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] })

@@ -12,6 +12,7 @@ import { usageError } from '../../util/errors.js'
 import { writeFileAtomic } from '../../util/fs.js'
 import { pick, sourcePath } from './update.js'
 import { imageSourceFlags } from '../../flags/image-source.js'
+import type { ImageCommandOptions } from '../../transfer/source.js'
 
 // Library core of `vmgit image add`. No oclif use.
 
@@ -34,16 +35,8 @@ const HELP: Record<(typeof META)[number], string> = {
 }
 export type ImageMeta = Partial<Record<(typeof META)[number], string>>
 
-export interface AddOptions {
-  repo: string
-  name: string
-  file?: string
-  url?: string
-  checksums?: string
-  checksumName?: string
-  keep?: string
+export interface AddOptions extends ImageCommandOptions {
   meta: ImageMeta
-  now: Date
 }
 
 export interface AddResult {

@@ -11,6 +11,7 @@ import { digestImageSource, type ImageSourceDigest } from '../../transfer/source
 import { usageError } from '../../util/errors.js'
 import { writeFileAtomic } from '../../util/fs.js'
 import { imageSourceFlags } from '../../flags/image-source.js'
+import type { ImageCommandOptions } from '../../transfer/source.js'
 
 // Library core of `vmgit image update` (and helpers `image add` and `bump` share). No oclif use.
 
@@ -57,17 +58,9 @@ export async function nextUri(repo: string, v: { uri: string; name: string; vers
   return { uri: imageUriFromRule(s.imageUri, v) }
 }
 
-export interface UpdateOptions {
-  repo: string
-  name: string
-  file?: string
-  url?: string
-  checksums?: string
-  checksumName?: string
-  keep?: string
+export interface UpdateOptions extends ImageCommandOptions {
   version?: string
   uri?: string
-  now: Date
 }
 
 export interface UpdateResult {
