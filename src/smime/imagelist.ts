@@ -24,12 +24,14 @@ export interface VerifiedImageList {
   signer: SignerInfo
   /** the exact signed bytes (CRLF) */
   content: Buffer
+  /** the signer certificate (DER), for callers that track it (the subscriber's revocation and fast-forward checks) */
+  certificate: Buffer
   /** non-fatal findings, e.g. an allowed ENDORSER_MISMATCH */
   problems: VerifyProblem[]
 }
 
 export async function verifyImageList(bytes: Buffer, opts: ImageListVerifyOptions): Promise<VerifiedImageList> {
-  const { content, signer } = await verifySmime(bytes, opts)
+  const { content, signer, certificate } = await verifySmime(bytes, opts)
   const list = parseImageListJson(content)
   const problems: VerifyProblem[] = []
   try {
@@ -38,5 +40,5 @@ export async function verifyImageList(bytes: Buffer, opts: ImageListVerifyOption
     if (!isVmgitError(e) || !opts.allowEndorserMismatch) throw e
     problems.push({ code: e.code, message: e.message.replace(/; set the endorser.*$/, ' (allowed by --allow-endorser-mismatch)') })
   }
-  return { list, signer, content, problems }
+  return { list, signer, content, certificate, problems }
 }
