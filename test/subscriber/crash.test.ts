@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3'
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BIN } from '../helpers/cli.js'
@@ -20,13 +20,15 @@ function onlyVerified(w: World, known: ImageFile[]): void {
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok')
     const blobs = new Set((db.prepare('SELECT sha512 FROM blob').all() as { sha512: string }[]).map((b) => b.sha512))
     const dir = path.join(w.cacheRoot, 'cache')
-    for (const name of readdirSync(dir)) {
+    // cache/ is created on demand: a run killed before its first download has none yet
+    const names = existsSync(dir) ? readdirSync(dir) : []
+    for (const name of names) {
       const content = sha(readFileSync(path.join(dir, name)))
       // a blob is named by its own sha512; a link carries the content of a known image
       if (/^[0-9a-f]{128}$/.test(name)) expect(content).toBe(name)
       else expect(known.map((k) => k.sha512)).toContain(content)
     }
-    for (const b of blobs) expect(readdirSync(dir)).toContain(b)
+    for (const b of blobs) expect(names).toContain(b)
   } finally {
     db.close()
   }
