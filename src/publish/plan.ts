@@ -56,7 +56,8 @@ export interface Plan {
 /** One side of the comparison: the lists a repository renders at one point, by list identifier. */
 export interface ListSide {
   label: string
-  lists: Map<string, { name: string; list: HepixList }>
+  /** `fixedVersion`: the list YAML sets `version:` itself (imported lists do), so signing does not stamp a new one */
+  lists: Map<string, { name: string; list: HepixList; fixedVersion?: boolean }>
 }
 
 export interface CertFacts {
@@ -70,7 +71,7 @@ export interface PlanContext {
   cert?: CertFacts
   /** Extra problems found while rendering the head (consumer checks), attached per list. */
   headIssues?: PlanIssue[]
-  /** The planning time: list versions stamped later than this are a fast-forward. */
+  /** The planning time: list versions stamped later than this are a fast-forward; lists expiring by then are refused. */
   now?: Date
 }
 
@@ -191,7 +192,13 @@ export function computePlan(base: ListSide, head: ListSide, ctx: PlanContext = {
       // rollback: an explicit list hv:version must not decrease (subscribers reject it)
       if (version.from && version.to && compareVersions(version.from, version.to) > 0)
         issues.push({ severity: 'error', code: 'LIST_VERSION_DECREASED', list: id, message: `list "${title}" hv:version goes down from ${version.from} to ${version.to}; subscribers will reject it: remove the explicit version or set a higher one` })
+      // replay: an equal version with different bytes is rejected (attacks S07), so a changed list with a fixed version cannot be published
+      else if (action === 'change' && b.fixedVersion && version.from && version.to && compareVersions(version.from, version.to) === 0)
+        issues.push({ severity: 'error', code: 'LIST_VERSION_NOT_INCREASED', list: id, message: `list "${title}" changes but keeps its fixed hv:version ${version.to}; subscribers reject an equal version with different content: remove the \`version:\` line from imagelists/${b.name}.yaml (vmgit then stamps the signing time) or raise it` })
     }
+    // freeze (attacks S08): a fixed dc:date:expires already past makes every subscriber reject the list
+    if (b && ctx.now && !(Date.parse(String(b.list.list['dc:date:expires'] ?? '')) > ctx.now.getTime()))
+      issues.push({ severity: 'error', code: 'LIST_EXPIRED', list: id, message: `list "${title}" would be signed with dc:date:expires ${String(b.list.list['dc:date:expires'] ?? '(none)')}, which is not after the signing time; subscribers reject an expired list: remove the \`expires:\` and \`created:\` lines from imagelists/${b.name}.yaml (vmgit then sets them from lifetime in vmgit.yaml) or move them forward` })
     // fast-forward (attacks S10): a version far ahead of the signing stamp locks subscribers out of every later list
     if (b && ctx.now && version.to && version.to !== version.from && isFastForward(version.to, ctx.now))
       issues.push({ severity: 'error', code: 'LIST_VERSION_JUMP', list: id, message: `list "${title}" hv:version ${version.to} is ahead of the signing time stamp vmgit would use; subscribers would refuse every later list until reset: remove the explicit version` })

@@ -30,7 +30,8 @@ export async function sideFromRepo(dir: string, label: string, now: Date, signer
   for (const name of [...repo.lists.keys()].sort()) {
     try {
       const list = toHepix(repo, name, { now, ...(signer ? { signer } : {}) })
-      side.lists.set(String(list.list['dc:identifier'] ?? name), { name, list })
+      const fixedVersion = repo.lists.get(name)?.hepix['hv:version'] !== undefined
+      side.lists.set(String(list.list['dc:identifier'] ?? name), { name, list, fixedVersion })
     } catch (e) {
       if (!(e instanceof VmgitError)) throw e
       // already reported among the repository's problems; a list that cannot render has no side

@@ -116,6 +116,18 @@ describe('vmgit plan', () => {
       const r = await plan('--base', 'HEAD', '--cert', pki.signer.cert, '--format', 'json')
       expect(JSON.parse(r.stdout).issues).toContainEqual(expect.objectContaining({ code: 'CERT_EXPIRES_BEFORE_LIST', severity: 'warning' }))
     })
+    it('refuses a fixed expiry already past, and publish then keeps the published list', async () => {
+      git('checkout', '-q', '--', '.')
+      const published = readFileSync(path.join(pub, 'lists/production.list'))
+      edit('imagelists/production.yaml', 'endorser:', 'expires: "2020-01-01T00:00:00Z"\nendorser:')
+      const r = await plan('--base', 'HEAD')
+      expect(r.code).toBe(1)
+      expect(r.stdout).toContain('error[LIST_EXPIRED]')
+      const p = await runCli(['publish', '--repo', repo.dir, '--key', pki.signer.key, '--cert', pki.signer.cert])
+      expect(p.code).toBe(1)
+      expect(p.stdout).toContain('production: FAILED [LIST_EXPIRED]')
+      expect(readFileSync(path.join(pub, 'lists/production.list'))).toEqual(published)
+    })
     it('names a bad ref and exits 2', async () => {
       const r = await plan('--base', 'no-such-branch')
       expect(r.code).toBe(2)

@@ -96,12 +96,33 @@ describe('plan', () => {
     })
   })
 
+  describe('when the list YAML fixes its version (an imported list) and the list changes', () => {
+    const fixed = (l: HepixList): ListSide => ({ label: 'h', lists: new Map([['list-1', { name: 'prod', list: l, fixedVersion: true }]]) })
+    it('reports LIST_VERSION_NOT_INCREASED, since subscribers reject an equal version with other bytes', () => {
+      const plan = computePlan(side('b', { prod: list([img()]) }), fixed(list([img({ 'dc:identifier': 'img-2' })])))
+      expect(plan.issues.map((i) => i.code)).toEqual(['LIST_VERSION_NOT_INCREASED'])
+      expect(plan.issues[0]!.message).toContain('imagelists/prod.yaml')
+    })
+    it('accepts the same fixed version when nothing but the signing keys changed', () => {
+      expect(computePlan(side('b', { prod: list([img()]) }), fixed(list([img()]))).issues).toEqual([])
+    })
+  })
+
+  describe('when the list would be signed already expired (freeze, attacks S08)', () => {
+    it('reports LIST_EXPIRED', () => {
+      const now = new Date('2026-01-29T00:00:00Z')
+      const plan = computePlan(side('b', {}), side('h', { prod: list([img()]) }), { now })
+      expect(plan.issues.map((i) => i.code)).toEqual(['LIST_EXPIRED'])
+      expect(computePlan(side('b', {}), side('h', { prod: list([img()]) }), { now: new Date('2026-01-28T23:59:59Z') }).issues).toEqual([])
+    })
+  })
+
   describe('when an explicit list version jumps far ahead (fast-forward, attacks S10)', () => {
     it('reports LIST_VERSION_JUMP', () => {
       const now = new Date('2026-02-01T00:00:00Z')
-      const plan = computePlan(side('b', { prod: list([img()]) }), side('h', { prod: list([img()], { 'hv:version': '99999999999999' }) }), { now })
+      const plan = computePlan(side('b', { prod: list([img()]) }), side('h', { prod: list([img()], { 'hv:version': '99999999999999', 'dc:date:expires': '2026-03-01T00:00:00Z' }) }), { now })
       expect(plan.issues.map((i) => i.code)).toEqual(['LIST_VERSION_JUMP'])
-      const ok = computePlan(side('b', { prod: list([img()]) }), side('h', { prod: list([img()], { 'hv:version': '20260201000000' }) }), { now })
+      const ok = computePlan(side('b', { prod: list([img()]) }), side('h', { prod: list([img()], { 'hv:version': '20260201000000', 'dc:date:expires': '2026-03-01T00:00:00Z' }) }), { now })
       expect(ok.issues).toEqual([])
     })
   })
