@@ -7,8 +7,9 @@ export async function promptSecret(question: string): Promise<string> {
     throw usageError('KEY_PASSPHRASE_REQUIRED', 'the key is encrypted and there is no terminal to ask for its passphrase; ' +
       'set VMGIT_KEY_PASSPHRASE (e.g. from a CI secret)')
   }
-  process.stderr.write(question)
+  // no echo: raw mode before the prompt shows, so nothing typed (or pasted) right after it is echoed
   stdin.setRawMode(true)
+  process.stderr.write(question)
   stdin.resume()
   return new Promise((resolve, reject) => {
     let buf = ''
