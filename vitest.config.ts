@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os'
 import { defineConfig } from 'vitest/config'
 
 export default defineConfig({
@@ -6,5 +7,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // the tests mostly wait on the CLI in child processes and on real servers, not on the CPU:
+    // two files at a time even on a 2-core CI machine (vitest's default there is one) cut the run by ~40%
+    maxWorkers: Math.max(2, availableParallelism() - 1),
   },
 })
