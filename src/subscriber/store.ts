@@ -104,7 +104,13 @@ export function openStore(dbPath: string, opts: { mustExist?: boolean } = {}): D
   try {
     db = new Database(dbPath, { fileMustExist: true })
   } catch (e) {
-    throw new VmgitError('DB_OPEN', `cannot open the subscriber database ${dbPath}: ${(e as Error).message}`, { exit: 2, cause: e })
+    const msg = (e as Error).message
+    // npm 11 skips dependencies' install scripts unless allowed: better-sqlite3 is then never built
+    if (/bindings file|better_sqlite3\.node/.test(msg)) {
+      throw new VmgitError('SQLITE_NOT_BUILT', `SQLite support (better-sqlite3) was installed without its native module, so the subscriber database cannot be opened; ` +
+        'reinstall allowing its build: npm install -g --allow-scripts=better-sqlite3,ssh2 vmgit', { exit: 2, cause: e })
+    }
+    throw new VmgitError('DB_OPEN', `cannot open the subscriber database ${dbPath}: ${msg}`, { exit: 2, cause: e })
   }
   try {
     chmodSync(dbPath, 0o600)
