@@ -89,6 +89,17 @@ const CONTENT_KEYS = ['sl:checksum:sha512', 'hv:size', 'hv:uri']
 
 const str = (v: HepixScalar | undefined): string | undefined => (v === undefined ? undefined : String(v))
 
+/**
+ * freeze (attacks S08): subscribers reject a list whose dc:date:expires is not after now, so one
+ * must never be signed. Says what is wrong and how to fix it, or undefined when the list is current.
+ */
+export function expiredAtSigning(list: HepixList, name: string, now: Date): string | undefined {
+  const expires = String(list.list['dc:date:expires'] ?? '')
+  if (Date.parse(expires) > now.getTime()) return undefined
+  return `dc:date:expires ${expires || '(none)'} is not after the signing time; subscribers reject an expired list: ` +
+    `remove the \`expires:\` and \`created:\` lines from imagelists/${name}.yaml (vmgit then sets them from lifetime in vmgit.yaml) or move them forward`
+}
+
 export function diffObjects(a: HepixObject, b: HepixObject, ignore: Set<string> = new Set()): KeyChange[] {
   const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => !ignore.has(k)).sort()
   const out: KeyChange[] = []
@@ -196,9 +207,8 @@ export function computePlan(base: ListSide, head: ListSide, ctx: PlanContext = {
       else if (action === 'change' && b.fixedVersion && version.from && version.to && compareVersions(version.from, version.to) === 0)
         issues.push({ severity: 'error', code: 'LIST_VERSION_NOT_INCREASED', list: id, message: `list "${title}" changes but keeps its fixed hv:version ${version.to}; subscribers reject an equal version with different content: remove the \`version:\` line from imagelists/${b.name}.yaml (vmgit then stamps the signing time) or raise it` })
     }
-    // freeze (attacks S08): a fixed dc:date:expires already past makes every subscriber reject the list
-    if (b && ctx.now && !(Date.parse(String(b.list.list['dc:date:expires'] ?? '')) > ctx.now.getTime()))
-      issues.push({ severity: 'error', code: 'LIST_EXPIRED', list: id, message: `list "${title}" would be signed with dc:date:expires ${String(b.list.list['dc:date:expires'] ?? '(none)')}, which is not after the signing time; subscribers reject an expired list: remove the \`expires:\` and \`created:\` lines from imagelists/${b.name}.yaml (vmgit then sets them from lifetime in vmgit.yaml) or move them forward` })
+    const expired = b && ctx.now ? expiredAtSigning(b.list, b.name, ctx.now) : undefined
+    if (expired) issues.push({ severity: 'error', code: 'LIST_EXPIRED', list: id, message: `list "${title}": ${expired}` })
     // fast-forward (attacks S10): a version far ahead of the signing stamp locks subscribers out of every later list
     if (b && ctx.now && version.to && version.to !== version.from && isFastForward(version.to, ctx.now))
       issues.push({ severity: 'error', code: 'LIST_VERSION_JUMP', list: id, message: `list "${title}" hv:version ${version.to} is ahead of the signing time stamp vmgit would use; subscribers would refuse every later list until reset: remove the explicit version` })

@@ -5,7 +5,7 @@ import type { Repository } from '../model/types.js'
 import { signRepoList } from '../smime/repo.js'
 import type { Digest, SigningCredentials } from '../smime/sign.js'
 import { VmgitError } from '../util/errors.js'
-import { diffObjects } from './plan.js'
+import { diffObjects, expiredAtSigning } from './plan.js'
 import { type ImageUploader } from './images.js'
 import { readPublished, type PublishedList } from './published.js'
 import type { TransferPool } from '../transfer/index.js'
@@ -112,11 +112,9 @@ async function publishOne(name: string, o: PublishOptions, report: PublishReport
     throw new VmgitError('LIST_VERSION_NOT_INCREASED', `list ${name}: hv:version ${newVersion} is not higher than the published ${oldVersion}; subscribers would reject it: remove the explicit version from imagelists/${name}.yaml or raise it`)
   }
 
-  // freeze (attacks S08): never replace a current list with one subscribers reject as expired
-  const expires = String(head.list['dc:date:expires'] ?? '')
-  if (!(Date.parse(expires) > o.now.getTime())) {
-    throw new VmgitError('LIST_EXPIRED', `list ${name}: dc:date:expires ${expires || '(none)'} is not after the signing time; subscribers would reject it: remove the \`expires:\` and \`created:\` lines from imagelists/${name}.yaml (vmgit then sets them from lifetime in vmgit.yaml) or move them forward`)
-  }
+  // freeze: never replace a current list with one subscribers reject as expired
+  const expired = expiredAtSigning(head, name, o.now)
+  if (expired) throw new VmgitError('LIST_EXPIRED', `list ${name}: ${expired}`)
 
   // images first: every image the new list points at must be in place before the list moves
   const publishedImages = new Map((published?.list?.images ?? []).map((i) => [String(i['dc:identifier']), i]))
@@ -127,7 +125,7 @@ async function publishOne(name: string, o: PublishOptions, report: PublishReport
   }
 
   r.version = newVersion
-  r.expires = expires
+  r.expires = String(head.list['dc:date:expires'])
   if (o.dryRun) {
     r.action = why === 'refresh' ? 'would-refresh' : 'would-publish'
     log(`${name}: would ${why === 'refresh' ? 're-sign' : 'publish'} version ${newVersion} to ${r.target}`)
