@@ -1,5 +1,5 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
-import { BIN, ROOT } from '../helpers/cli.js'
+import { BIN, childEnv, ROOT } from '../helpers/cli.js'
 
 /**
  * The built CLI as a long-lived child process (like runCli, for `--watch`): its output so
@@ -18,9 +18,7 @@ export interface LiveCli {
 const live = new Set<ChildProcessWithoutNullStreams>()
 
 export function startCli(args: string[], opts: { cwd?: string; env?: Record<string, string | undefined> } = {}): LiveCli {
-  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', ...opts.env }
-  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k]
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? ROOT, env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? ROOT, env: childEnv(opts.env), stdio: ['pipe', 'pipe', 'pipe'] })
   live.add(child)
   let out = ''
   let err = ''

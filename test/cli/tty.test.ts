@@ -19,7 +19,7 @@ let pki: Pki
 let repo: FixtureRepo
 let encKey: string
 const pub = path.join(tmp, 'pub')
-// a terminal shows what the program wrote, and what was typed only where it echoes
+// no passphrase from the environment, so the CLI has to ask on the terminal
 const NO_PASS_ENV = { VMGIT_KEY_PASSPHRASE: undefined, VMGIT_SIGNING_KEY: undefined, VMGIT_SIGNING_CERT: undefined, VMCASTER_X509_KEY: undefined, VMCASTER_X509_CERT: undefined }
 
 beforeAll(async () => {
@@ -83,9 +83,7 @@ describe('on a terminal', () => {
     afterAll(async () => w.close())
 
     it('shows a download bar while an image downloads and erases it afterwards', async () => {
-      const r = await runCliOnTty(['sync', '--now', w.nowIso], {
-        env: { VMGIT_DB: w.db, VMGIT_CACHE_DIR: w.cacheRoot, VMGIT_CA_DIR: w.pki.caDir, VMGIT_EVENT: undefined, VMCATCHER_CACHE_EVENT: undefined },
-      })
+      const r = await runCliOnTty(['sync', '--now', w.nowIso], { env: w.env })
       expect(r.code).toBe(0)
       const bars = r.screen.match(/\r\x1b\[K[^\r]*\[[#.]{20}\] [\d.]+\/3\.0 MiB/g) ?? []
       expect(bars.length).toBeGreaterThan(1)

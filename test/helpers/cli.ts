@@ -11,15 +11,20 @@ export interface CliResult {
   stderr: string
 }
 
+/** The environment a test runs the CLI in: this process's, no colours, `extra` on top (undefined removes a variable). */
+export function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', ...extra }
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k]
+  return env as NodeJS.ProcessEnv
+}
+
 /** Run the built CLI (`npm run build` first; `npm test` does) as a user would, in a child process. */
 export function runCli(
   args: string[],
   opts: { cwd?: string; env?: Record<string, string | undefined>; input?: string | Buffer; timeoutMs?: number } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', ...opts.env }
-    for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k]
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? ROOT, env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? ROOT, env: childEnv(opts.env), stdio: ['pipe', 'pipe', 'pipe'] })
     const out: Buffer[] = []
     const err: Buffer[] = []
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000)

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { BIN, ROOT } from './cli.js'
+import { BIN, childEnv, ROOT } from './cli.js'
 
 /**
  * Run the built CLI on a real pseudo-terminal (python3's pty module: node has none), the way a
@@ -48,12 +48,10 @@ export function runCliOnTty(
   args: string[],
   opts: { env?: Record<string, string | undefined>; answers?: [prompt: string, typed: string][]; timeoutMs?: number; cwd?: string } = {},
 ): Promise<PtyResult> {
-  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', TERM: 'xterm', COLUMNS: '120', ...opts.env }
-  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k]
   const timeout = (opts.timeoutMs ?? 60_000) / 1000
   return new Promise((resolve, reject) => {
     const child = spawn('python3', ['-c', DRIVER, JSON.stringify([process.execPath, BIN, ...args]), JSON.stringify(opts.answers ?? []), String(timeout)], {
-      cwd: opts.cwd ?? ROOT, env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'inherit'],
+      cwd: opts.cwd ?? ROOT, env: childEnv({ TERM: 'xterm', COLUMNS: '120', ...opts.env }), stdio: ['ignore', 'pipe', 'inherit'],
     })
     const out: Buffer[] = []
     child.stdout.on('data', (d: Buffer) => out.push(d))

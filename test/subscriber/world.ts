@@ -119,8 +119,13 @@ export class World {
     return this.server.url('/list.smime')
   }
 
+  /** The variables that point the CLI at this world's database, cache and trust directory (and at no event handler). */
+  get env(): Record<string, string | undefined> {
+    return { VMGIT_DB: this.db, VMGIT_CACHE_DIR: this.cacheRoot, VMGIT_CA_DIR: this.pki.caDir, VMGIT_EVENT: undefined, VMCATCHER_CACHE_EVENT: undefined, VMCATCHER_RDBMS: undefined }
+  }
+
   cli(args: string[], opts: { env?: Record<string, string | undefined>; timeoutMs?: number } = {}): Promise<CliResult> {
-    return runCli(args, { env: { VMGIT_DB: this.db, VMGIT_CACHE_DIR: this.cacheRoot, VMGIT_CA_DIR: this.pki.caDir, VMGIT_EVENT: undefined, VMCATCHER_CACHE_EVENT: undefined, VMCATCHER_RDBMS: undefined, ...opts.env }, timeoutMs: opts.timeoutMs })
+    return runCli(args, { env: { ...this.env, ...opts.env }, timeoutMs: opts.timeoutMs })
   }
 
   sync(extra: string[] = [], opts: { env?: Record<string, string | undefined>; now?: Date } = {}): Promise<CliResult> {
