@@ -37,6 +37,7 @@ still processed); 3 network failures only.`
     ...netFlags,
     'min-rate': Flags.integer({ description: 'Slowest acceptable download rate in KiB/s; sets each image\'s deadline', default: 256, min: 1, helpGroup: 'NETWORK' }),
     ...nowFlag,
+    'break-lock': Flags.boolean({ description: 'Remove a sync lock whose holder is not a live process on this host (a stale lock on a shared or network filesystem), then run; logged. A lock whose holder died is reclaimed without this', default: false }),
   }
 
   async run(): Promise<void> {
@@ -54,6 +55,7 @@ still processed); 3 network failures only.`
       limits: limitsFrom(f),
       minRate: f['min-rate'] * 1024,
       progress: f.json ? undefined : makeProgress(),
+      breakLock: f['break-lock'],
     })
     const { report } = r
     const code = report.exitCode()

@@ -30,6 +30,8 @@ export interface SyncOptions {
   progress?: Progress
   fsync?: boolean
   env?: NodeJS.ProcessEnv
+  /** S26: remove a lock file still locked by a run that is not alive on this host (operator, logged) */
+  breakLock?: boolean
 }
 
 export interface SyncResult {
@@ -43,13 +45,18 @@ export async function runSync(o: SyncOptions): Promise<SyncResult> {
   const report = new Report()
   let lock
   try {
-    lock = acquireSyncLock(db, o.now)
+    lock = acquireSyncLock(db, o.now, { breakLock: o.breakLock })
   } catch (e) {
     db.close()
     throw e
   }
   if (lock.takenOver) {
-    report.change({ kind: 'lock-reclaimed', message: `took over the lock of a sync that died (pid ${lock.takenOver.pid}, started ${lock.takenOver.acquired_at})` })
+    report.change({ kind: 'lock-reclaimed', message: `took over the lock of a sync that died (pid ${lock.takenOver.pid} on ${lock.takenOver.host}, started ${lock.takenOver.acquired_at})` })
+  }
+  if (lock.broken) {
+    const b = lock.broken
+    report.change({ kind: 'lock-reclaimed', message: `broke the sync lock (--break-lock, logged)${b.pid === null ? '' : ` held for pid ${b.pid} on ${b.host} since ${b.acquired_at}`}` })
+    report.problem({ code: 'LOCK_BROKEN', severity: 'warning', message: 'the sync lock was broken with --break-lock: if the run that held it is still alive somewhere, stop it now' })
   }
   const fetcher = new Fetcher({ caDir: o.paths.caDir, env: o.env })
   const limits: FetchLimits = { ...DEFAULT_LIMITS, ...o.limits }
