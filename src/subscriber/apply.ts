@@ -1,5 +1,6 @@
 import { VmgitError } from '../util/errors.js'
 import type { Candidate, Signer } from './decide.js'
+import { recordHistory } from './history.js'
 import { type DB, getSubscription, logAction } from './store.js'
 
 /**
@@ -44,6 +45,8 @@ function writeVersion(db: DB, id: string, v: AcceptedVersion, now: Date): void {
     c.version, c.created.toISOString(), c.expires.toISOString(), ts, c.title, c.description, c.uri, c.vo,
     v.smime, v.content, v.contentSha512, v.signer.subject, v.signer.issuer, v.signer.serial, v.signer.notAfter.toISOString(), v.certificate, id,
   )
+  // S24: remembered per signer, so that a recovery after a revocation never goes below it
+  recordHistory(db, id, { version: c.version, created: c.created, contentSha512: v.contentSha512, issuer: v.signer.issuer, serial: v.signer.serial, certificate: v.certificate }, now)
   const keep = new Set(c.images.map((i) => i.identifier))
   const existing = db.prepare('SELECT identifier FROM image WHERE subscription_id = ?').all(id) as { identifier: string }[]
   const del = db.prepare('DELETE FROM image WHERE subscription_id = ? AND identifier = ?')

@@ -68,6 +68,11 @@ export interface DecideInput {
   newImages: 'refuse' | 'accept' | 'subscribe'
   /** true when the certificate that signed the stored version is in its CA's CRL (S10 recovery) */
   storedSignerRevoked: boolean
+  /**
+   * S24: the highest version and latest creation date accepted from certificates that still stand
+   * (history.ts); a recovery after the stored signer's revocation never goes below it
+   */
+  recoveryFloor?: { version: string; created: Date } | null
   /** the URL this list was fetched from (hv:uri is compared with it, never followed) */
   fetchedFrom: string
   now: Date
@@ -211,6 +216,7 @@ export function decide(input: DecideInput): Decision {
         throw new VmgitError('ROLLBACK', `the list has a higher hv:version but was created ${c.created.toISOString()}, before the stored one (${stored.list_created}); refused`)
       }
     } else {
+      checkRecovery(c, input.contentSha512, stored, input.recoveryFloor ?? null)
       recovered = true
       warnings.push({ code: 'FAST_FORWARD_RECOVERY', message: `the certificate that signed stored version ${stored.version} (serial ${stored.signer_serial}) is revoked; version ${c.version} signed by serial ${signer.serial} replaces it` })
     }
@@ -224,4 +230,26 @@ export function decide(input: DecideInput): Decision {
     throw new VmgitError('NEW_IMAGE_REFUSED', `the list adds image(s) ${newImages.join(', ')} and this subscription refuses new images (--new-images refuse); the stored list is kept. To accept them, subscribe again with --new-images accept`)
   }
   return { kind: 'accept', candidate: c, newImages, removedImages, warnings, recovered }
+}
+
+/**
+ * S24: recovery after the stored signer's revocation (S10) may go below the stored hv:version (the
+ * revoked key may have fast-forwarded it), but never back in time: the candidate must not be created
+ * before the stored list, and must be above — not equal to — the highest version accepted from a
+ * certificate that still stands, and created no earlier than it. (The revocation date in the CRL is
+ * not used: publishers often sign the recovery list before their CA publishes the CRL, and the two
+ * rules above already refuse every list older than the state this site trusted.) The very content
+ * of the stored list re-signed by a valid credential is no rollback and passes.
+ */
+function checkRecovery(c: Candidate, contentSha512: string, stored: SubscriptionMeta, floor: { version: string; created: Date } | null): void {
+  if (contentSha512 === stored.content_sha512) return
+  const storedCreated = new Date(stored.list_created)
+  if (c.created.getTime() < storedCreated.getTime()) {
+    throw new VmgitError('ROLLBACK', `the certificate that signed stored version ${stored.version} is revoked, but this list (hv:version ${c.version}) was created ${c.created.toISOString()}, before the stored one (${stored.list_created}): an old list replayed after a revocation is refused; the publisher must sign a new list`)
+  }
+  if (!floor) return
+  const cmp = compareVersions(c.version, floor.version)
+  if (cmp <= 0 || c.created.getTime() < floor.created.getTime()) {
+    throw new VmgitError('ROLLBACK', `the certificate that signed stored version ${stored.version} is revoked, but this list (hv:version ${c.version}, created ${c.created.toISOString()}) is not newer than version ${floor.version} (created ${floor.created.toISOString()}), which this site accepted from a certificate that still stands: an old list replayed after a revocation is refused; the publisher must sign a new, higher version (or, after checking with the publisher, \`vmgit sub reset ${stored.id}\`)`)
+  }
 }

@@ -140,4 +140,27 @@ CREATE TABLE sync_lock (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'accepted list versions per signer (S24 recovery floor)',
+    sql: `
+-- every list version this site accepted, with the certificate that signed it (append-only; a
+-- \`sub reset\` forgets a subscription's rows). After the stored signer is revoked, recovery never goes
+-- below what certificates that still stand had signed (attack S24; see history.ts)
+CREATE TABLE list_history (
+  subscription_id TEXT NOT NULL REFERENCES subscription(id) ON DELETE CASCADE,
+  version         TEXT NOT NULL,
+  list_created    TEXT NOT NULL,
+  content_sha512  TEXT NOT NULL,
+  signer_issuer   TEXT NOT NULL,
+  signer_serial   TEXT NOT NULL,
+  signer_cert     BLOB NOT NULL,
+  accepted_at     TEXT NOT NULL,
+  PRIMARY KEY (subscription_id, content_sha512, signer_issuer, signer_serial)
+);
+INSERT OR IGNORE INTO list_history
+  SELECT id, version, list_created, content_sha512, signer_issuer, signer_serial, signer_cert, imported_at
+  FROM subscription WHERE version <> '' AND length(signer_cert) > 0;
+`,
+  },
 ]

@@ -8,6 +8,7 @@ import { fetchList } from './listsource.js'
 import { splitCredentials } from './redact.js'
 import { credentialsOf, type DB, logAction } from './store.js'
 import { verifyListBytes, type VerifiedList } from './verify.js'
+import { forgetHistory } from './history.js'
 
 /**
  * `vmgit sub add`: fetch and verify the list like a sync would, decide which endorser it is bound
@@ -131,6 +132,7 @@ export function resetSubscription(db: DB, id: string, now: Date): { previousVers
     // the empty version sorts below every real one; the stored content and images stay until replaced
     db.prepare("UPDATE subscription SET version = '', list_created = '1970-01-01T00:00:00.000Z', content_sha512 = '', signer_serial = '', signer_cert = x'' WHERE id = ?").run(id)
     db.prepare('UPDATE subscription_url SET etag = NULL, last_modified = NULL WHERE subscription_id = ?').run(id)
+    forgetHistory(db, id) // S24: the recorded versions no longer bind either
     logAction(db, now, id, 'reset', `stored version ${row.version} (signer serial ${row.signer_serial}) forgotten by an operator`)
   })()
   return { previousVersion }
