@@ -1,18 +1,33 @@
 import type { TrustStore } from '../smime/trust.js'
+import { compareVersions } from '../imagelist/version.js'
 import { isVmgitError, VmgitError } from '../util/errors.js'
-import { applyUpdate, markExpiredIfDue, markSignerRevoked, recordStatus } from './apply.js'
-import { decide } from './decide.js'
+import { applyUpdate, recordStatus } from './apply.js'
+import { type Decision, decide, toCandidate } from './decide.js'
 import type { EventRunner } from './events.js'
 import type { Fetcher, FetchLimits } from './fetch.js'
+import { recoveryFloor } from './history.js'
 import { fetchList } from './listsource.js'
+import { recheckStored } from './recheck.js'
 import type { Report } from './report.js'
-import { credentialsOf, type DB, getImages, getSubscriptionMeta, getUrls, type SubscriptionMeta } from './store.js'
-import { isRevoked, verifyListBytes } from './verify.js'
+import { credentialsOf, type DB, getImages, getUrls, type SubscriptionMeta, type UrlRow } from './store.js'
+import { isRevoked, verifyListBytes, type VerifiedList } from './verify.js'
 
 /**
- * The list phase of a sync for one subscription: try its URLs in order (mirrors, S16); the first
- * that yields a verified list that may replace the stored one — or proves it unchanged — ends the
- * search. A bad reply never touches the stored state; it is reported per mirror.
+ * The list phase of a sync for one subscription.
+ *
+ * S16/S25: every list URL (mirror) is asked, every run. A 304 is no news — it only says that mirror
+ * still serves what it served us last — so one mirror's "unchanged" never hides a newer version
+ * on another. Each reply is verified and judged against the stored list on its own; of those that
+ * may replace it, the highest hv:version (then the latest dc:date:created, then the first URL)
+ * is applied, once. Mirrors left behind are reported as MIRROR_LAGGING (a warning), bad replies per
+ * mirror (warnings when another mirror delivered). A bad reply never touches the stored state.
+ *
+ * Conditional requests stay cheap: a mirror keeps an ETag/Last-Modified only while the bytes they
+ * name carry the stored content (accepted or unchanged). When another mirror's version is
+ * accepted, the others' validators are dropped, so their next reply is a full, judged body.
+ *
+ * S23: when the stored list was not replaced, it is re-verified against this run's trust store
+ * (recheck.ts).
  */
 export interface UpdateContext {
   db: DB
@@ -25,7 +40,17 @@ export interface UpdateContext {
   events: EventRunner
 }
 
-type Outcome = { ok: true; result: string } | { ok: false; error: unknown }
+interface Validators {
+  position: number
+  etag?: string
+  lastModified?: string
+}
+
+type Reply =
+  | { url: UrlRow; kind: 'not-modified' }
+  | { url: UrlRow; kind: 'unchanged'; validators: Validators }
+  | { url: UrlRow; kind: 'eligible'; validators: Validators; bytes: Buffer; v: VerifiedList; d: Extract<Decision, { kind: 'accept' }> }
+  | { url: UrlRow; kind: 'failed'; error: unknown }
 
 export async function updateSubscription(ctx: UpdateContext, sub: SubscriptionMeta): Promise<void> {
   const { db, report, now } = ctx
@@ -38,47 +63,84 @@ export async function updateSubscription(ctx: UpdateContext, sub: SubscriptionMe
     recordStatus(db, sub.id, now, { ok: false, code: e.code, message: e.message, mirrors })
     return
   }
-  const failures: { position: number; url: string; error: unknown }[] = []
-  let success: Outcome | undefined
-  for (const u of getUrls(db, sub.id)) {
-    const outcome = await tryMirror(ctx, sub, credentials, u.position)
-    mirrors[u.position] = outcome.ok ? outcome.result : isVmgitError(outcome.error) ? outcome.error.code : 'INTERNAL'
-    if (outcome.ok) {
-      success = outcome
+  const floor = await recoveryFloor(db, sub.id, ctx.trust)
+  const replies: Reply[] = []
+  for (const u of getUrls(db, sub.id)) replies.push(await askMirror(ctx, sub, credentials, u, floor))
+
+  // S25: the highest verified version that may replace the stored one wins
+  const eligible = replies.filter((r): r is Extract<Reply, { kind: 'eligible' }> => r.kind === 'eligible')
+  eligible.sort((a, b) => compareVersions(b.d.candidate.version, a.d.candidate.version) || b.d.candidate.created.getTime() - a.d.candidate.created.getTime() || a.url.position - b.url.position)
+  let best: (typeof eligible)[number] | undefined
+  for (const e of eligible) {
+    try {
+      await accept(ctx, sub, e)
+      best = e
       break
+    } catch (error) {
+      replies[replies.indexOf(e)] = { url: e.url, kind: 'failed', error }
     }
-    failures.push({ position: u.position, url: u.url, error: outcome.error })
   }
+
+  const failures: { url: UrlRow; error: unknown }[] = []
+  const lagging: { url: UrlRow; what: string }[] = []
+  const keep = db.prepare('UPDATE subscription_url SET etag = ?, last_modified = ? WHERE subscription_id = ? AND position = ?')
+  for (const r of replies) {
+    const pos = r.url.position
+    if (r === best) {
+      mirrors[pos] = 'ACCEPTED'
+      continue
+    }
+    if (r.kind === 'failed') {
+      mirrors[pos] = isVmgitError(r.error) ? r.error.code : 'INTERNAL'
+      failures.push({ url: r.url, error: r.error })
+      continue
+    }
+    if (!best) {
+      // the stored version stands: an unchanged mirror keeps (or learns) validators naming it
+      mirrors[pos] = r.kind === 'not-modified' ? 'NOT_MODIFIED' : 'UNCHANGED'
+      if (r.kind === 'unchanged') keep.run(r.validators.etag ?? null, r.validators.lastModified ?? null, sub.id, pos)
+      continue
+    }
+    if (r.kind === 'eligible' && r.v.contentSha512 === best.v.contentSha512) {
+      // the same new version (perhaps signed again) on another mirror
+      mirrors[pos] = 'UNCHANGED'
+      keep.run(r.validators.etag ?? null, r.validators.lastModified ?? null, sub.id, pos)
+      continue
+    }
+    if (r.kind === 'eligible' && compareVersions(r.d.candidate.version, best.d.candidate.version) === 0) {
+      // two different signed lists with one hv:version (S07): the first judged is kept, the other reported
+      mirrors[pos] = 'EQUAL_VERSION'
+      failures.push({ url: r.url, error: new VmgitError('EQUAL_VERSION', `this mirror serves hv:version ${r.d.candidate.version} with other signed content than ${best.url.url}; the list from ${best.url.url} was taken (the publisher must raise hv:version)`) })
+    } else {
+      mirrors[pos] = 'LAGGING'
+      lagging.push({ url: r.url, what: r.kind === 'not-modified' ? `still serves what it served before (304), while ${best.url.url} serves hv:version ${best.d.candidate.version}` : `serves hv:version ${r.kind === 'eligible' ? r.d.candidate.version : sub.version}, while ${best.url.url} serves ${best.d.candidate.version}` })
+    }
+    // its validators named an older version: its next reply must be a full body, judged again
+    keep.run(null, null, sub.id, pos)
+  }
+  const success = best !== undefined || replies.some((r) => r.kind === 'not-modified' || r.kind === 'unchanged')
   for (const f of failures) {
-    const p = report.error(f.error, { subscription: sub.id, mirror: f.url })
-    p.message = `list ${sub.id} from ${f.url}: ${p.message}`
+    const p = report.error(f.error, { subscription: sub.id, mirror: f.url.url })
+    p.message = `list ${sub.id} from ${f.url.url}: ${p.message}`
     // another mirror delivered a verified, current list: this one's failure is a warning
     if (success) p.severity = 'warning'
+  }
+  for (const l of lagging) {
+    report.problem({ code: 'MIRROR_LAGGING', severity: 'warning', subscription: sub.id, mirror: l.url.url, message: `list ${sub.id} from ${l.url.url}: this mirror lags behind: it ${l.what}; tell its operator` })
   }
   const last = failures[failures.length - 1]
   const lastErr = last && isVmgitError(last.error) ? last.error : undefined
   recordStatus(db, sub.id, now, success ? { ok: true, mirrors } : { ok: false, code: lastErr?.code ?? 'INTERNAL', message: lastErr?.message ?? String(last?.error), mirrors })
-  // S08: an unchanged (or unreplaceable) list that outlived its expiry freezes nothing: it expires
-  let fresh = getSubscriptionMeta(db, sub.id)
-  if (fresh && markExpiredIfDue(db, sub.id, now)) {
-    const when = fresh.signer_not_after < fresh.list_expires ? `its signer certificate expired on ${fresh.signer_not_after}` : `it expired on ${fresh.list_expires}`
-    report.change({ kind: 'list-expired', subscription: sub.id, message: `list ${sub.id}: ${when}; its images are no longer offered` })
-  } else if (fresh?.status === 'ok' && ctx.crlCheck && (await isRevoked(fresh.signer_cert, ctx.trust)) && markSignerRevoked(db, sub.id, now)) {
-    report.change({ kind: 'list-expired', subscription: sub.id, message: `list ${sub.id}: the certificate that signed it (serial ${fresh.signer_serial}) is revoked; its images are no longer offered` })
-  }
-  fresh = getSubscriptionMeta(db, sub.id)
-  if (fresh?.status === 'expired') {
-    report.problem({ code: 'LIST_EXPIRED', severity: 'rejected', subscription: sub.id, message: `list ${sub.id}: the stored version ${fresh.version} is expired or its signer is no longer valid, and no newer verified version was found; its images are not offered` })
-  }
+  await recheckStored(ctx, sub.id, best !== undefined)
 }
 
-async function tryMirror(ctx: UpdateContext, sub: SubscriptionMeta, credentials: ReturnType<typeof credentialsOf>, position: number): Promise<Outcome> {
-  const { db, now } = ctx
-  const u = getUrls(db, sub.id).find((x) => x.position === position)!
+/** Fetch, verify and judge one mirror's reply against the stored list; never writes anything. */
+async function askMirror(ctx: UpdateContext, sub: SubscriptionMeta, credentials: ReturnType<typeof credentialsOf>, u: UrlRow, floor: Awaited<ReturnType<typeof recoveryFloor>>): Promise<Reply> {
   try {
     const f = await fetchList(ctx.fetcher, { url: u.url, username: u.username, password: u.password, etag: u.etag, lastModified: u.last_modified }, { limits: ctx.limits, conditional: true })
-    if (f.kind === 'unchanged') return { ok: true, result: 'NOT_MODIFIED' }
-    const v = await verifyListBytes(f.bytes, { trust: ctx.trust, now, crlCheck: ctx.crlCheck })
+    if (f.kind === 'unchanged') return { url: u, kind: 'not-modified' }
+    const v = await verifyListBytes(f.bytes, { trust: ctx.trust, now: ctx.now, crlCheck: ctx.crlCheck })
+    toCandidate(v.list) // identifier, version and dates parse (before anything is compared)
     const sameCert = v.signer.issuer === sub.signer_issuer && v.signer.serial === sub.signer_serial
     const storedSignerRevoked = sameCert ? false : await isRevoked(sub.signer_cert, ctx.trust)
     const d = decide({
@@ -87,33 +149,39 @@ async function tryMirror(ctx: UpdateContext, sub: SubscriptionMeta, credentials:
       contentSha512: v.contentSha512,
       signer: v.signer,
       stored: sub,
-      storedImageIds: getImages(db, sub.id).map((i) => i.identifier),
+      storedImageIds: getImages(ctx.db, sub.id).map((i) => i.identifier),
       credentials,
       endorserCheck: sub.endorser_check,
       newImages: sub.new_images,
       storedSignerRevoked,
+      recoveryFloor: floor,
       fetchedFrom: u.url,
-      now,
+      now: ctx.now,
     })
-    // warnings were reported when this version was accepted: an unchanged list stays quiet (cron)
-    if (d.kind === 'accept') for (const w of d.warnings) ctx.report.problem({ code: w.code, severity: 'warning', subscription: sub.id, mirror: u.url, message: `list ${sub.id}: ${w.message}` })
-    const validators = { position, ...(f.etag ? { etag: f.etag } : {}), ...(f.lastModified ? { lastModified: f.lastModified } : {}) }
-    if (d.kind === 'unchanged') {
-      // same signed content (perhaps re-signed): remember the new validators so the next run gets a 304
-      db.prepare('UPDATE subscription_url SET etag = ?, last_modified = ? WHERE subscription_id = ? AND position = ?').run(validators.etag ?? null, validators.lastModified ?? null, sub.id, position)
-      return { ok: true, result: 'UNCHANGED' }
-    }
-    applyUpdate(db, sub.id, { candidate: d.candidate, smime: f.bytes, content: v.content, contentSha512: v.contentSha512, signer: v.signer, certificate: v.certificate, newImages: d.newImages, recovered: d.recovered }, validators, now)
-    const c = d.candidate
-    const parts = [d.newImages.length && `${d.newImages.length} new image(s)`, d.removedImages.length && `${d.removedImages.length} removed`].filter(Boolean)
-    ctx.report.change({ kind: 'list-updated', subscription: sub.id, message: `list ${sub.id} updated: hv:version ${sub.version} -> ${c.version}${parts.length ? ` (${parts.join(', ')})` : ''}` })
-    for (const id of d.newImages) {
-      const im = c.images.find((i) => i.identifier === id)!
-      ctx.report.change({ kind: 'image-new', subscription: sub.id, image: id, message: `list ${sub.id} offers new image ${id}${im.title ? ` (${im.title})` : ''}${sub.new_images === 'subscribe' ? ', selected automatically' : ''}` })
-      await ctx.events.fire('SubscriptionImageNew', { image: im.json, listId: sub.id, vo: c.vo })
-    }
-    return { ok: true, result: 'ACCEPTED' }
+    const validators: Validators = { position: u.position, ...(f.etag ? { etag: f.etag } : {}), ...(f.lastModified ? { lastModified: f.lastModified } : {}) }
+    if (d.kind === 'unchanged') return { url: u, kind: 'unchanged', validators }
+    return { url: u, kind: 'eligible', validators, bytes: f.bytes, v, d }
   } catch (error) {
-    return { ok: false, error }
+    return { url: u, kind: 'failed', error }
+  }
+}
+
+/** Apply the winning reply (one transaction, S15) and report it; other mirrors' validators are dropped. */
+async function accept(ctx: UpdateContext, sub: SubscriptionMeta, r: Extract<Reply, { kind: 'eligible' }>): Promise<void> {
+  const { db, report } = ctx
+  const { d, v } = r
+  db.transaction(() => {
+    db.prepare('UPDATE subscription_url SET etag = NULL, last_modified = NULL WHERE subscription_id = ? AND position <> ?').run(sub.id, r.url.position)
+    applyUpdate(db, sub.id, { candidate: d.candidate, smime: r.bytes, content: v.content, contentSha512: v.contentSha512, signer: v.signer, certificate: v.certificate, newImages: d.newImages, recovered: d.recovered }, r.validators, ctx.now)
+  }).immediate()
+  // warnings were reported when this version was accepted: an unchanged list stays quiet (cron)
+  for (const w of d.warnings) report.problem({ code: w.code, severity: 'warning', subscription: sub.id, mirror: r.url.url, message: `list ${sub.id}: ${w.message}` })
+  const c = d.candidate
+  const parts = [d.newImages.length && `${d.newImages.length} new image(s)`, d.removedImages.length && `${d.removedImages.length} removed`].filter(Boolean)
+  report.change({ kind: 'list-updated', subscription: sub.id, message: `list ${sub.id} updated: hv:version ${sub.version} -> ${c.version}${parts.length ? ` (${parts.join(', ')})` : ''}` })
+  for (const id of d.newImages) {
+    const im = c.images.find((i) => i.identifier === id)!
+    report.change({ kind: 'image-new', subscription: sub.id, image: id, message: `list ${sub.id} offers new image ${id}${im.title ? ` (${im.title})` : ''}${sub.new_images === 'subscribe' ? ', selected automatically' : ''}` })
+    await ctx.events.fire('SubscriptionImageNew', { image: im.json, listId: sub.id, vo: c.vo })
   }
 }

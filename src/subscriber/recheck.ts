@@ -1,0 +1,105 @@
+import { isVmgitError, VmgitError } from '../util/errors.js'
+import { markExpiredIfDue, markSignerRevoked } from './apply.js'
+import { decide } from './decide.js'
+import type { UpdateContext } from './update.js'
+import { credentialsOf, type DB, getImages, getSubscription, getSubscriptionMeta, getUrls, logAction, type SubscriptionMeta } from './store.js'
+import { isRevoked, verifyListBytes } from './verify.js'
+
+/**
+ * Attack S23 (stale trust): the STORED list is re-verified on every run that did not replace it —
+ * a 304, unchanged bytes, or only failing mirrors — against the trust store and credentials of
+ * this run at this run's `now`: chain to the CA directory as it is now, CRLs as they are now
+ * (missing or expired CRLs fail as they would for a new list), the signer still a credential of the
+ * subscription's endorser, every list rule of decide.ts. A stored list that fails stops being offered
+ * exactly like an expired one (status `expired`: images not offered, expired from the cache), and
+ * the run exits 1 with STORED_LIST_UNTRUSTED naming the cause.
+ *
+ * Recovery: a newer verified list, as ever; or, with CRL checks on, the same stored list passing
+ * every check again (the CA put back, fetch-crl caught up): that is exactly what accepting those
+ * bytes afresh would require, so the subscription is offered again (logged).
+ */
+export async function recheckStored(ctx: UpdateContext, id: string, acceptedThisRun: boolean): Promise<void> {
+  const { db, report, now } = ctx
+  const fresh = getSubscriptionMeta(db, id)
+  if (!fresh) return
+  // S08/S17: a stored list that outlived its expiry, or its signer certificate, expires
+  if (markExpiredIfDue(db, id, now)) {
+    const when = fresh.signer_not_after < fresh.list_expires ? `its signer certificate expired on ${fresh.signer_not_after}` : `it expired on ${fresh.list_expires}`
+    report.change({ kind: 'list-expired', subscription: id, message: `list ${id}: ${when}; its images are no longer offered` })
+    return reportExpired(ctx, id)
+  }
+  if (fresh.status === 'ok' && ctx.crlCheck && (await isRevoked(fresh.signer_cert, ctx.trust)) && markSignerRevoked(db, id, now)) {
+    report.change({ kind: 'list-expired', subscription: id, message: `list ${id}: the certificate that signed it (serial ${fresh.signer_serial}) is revoked; its images are no longer offered` })
+    return reportExpired(ctx, id)
+  }
+  // a list accepted in this run was verified against this very trust store at this very `now`
+  if (acceptedThisRun) return
+  const cause = await storedListProblem(ctx, fresh)
+  if (fresh.status === 'ok') {
+    if (!cause) return
+    if (markUntrusted(db, id, now, cause)) {
+      report.change({ kind: 'list-expired', subscription: id, message: `list ${id}: the stored version ${fresh.version} no longer verifies against the current trust store; its images are no longer offered` })
+    }
+    return reportUntrusted(ctx, fresh, cause)
+  }
+  // status 'expired': offered again only if the stored list passes everything, with CRLs checked
+  if (!cause && ctx.crlCheck && fresh.version !== '' && fresh.list_expires > now.toISOString() && fresh.signer_not_after > now.toISOString()) {
+    const r = db.prepare("UPDATE subscription SET status = 'ok' WHERE id = ? AND status = 'expired'").run(id)
+    if (r.changes > 0) {
+      logAction(db, now, id, 'stored-list-trusted-again', `stored version ${fresh.version} verifies again against the trust store`)
+      report.change({ kind: 'list-updated', subscription: id, message: `list ${id}: the stored version ${fresh.version} verifies again against the trust store; its images are offered again` })
+    }
+    return
+  }
+  if (cause && fresh.list_expires > now.toISOString() && fresh.signer_not_after > now.toISOString() && cause.code !== 'SIGNER_REVOKED') return reportUntrusted(ctx, fresh, cause)
+  reportExpired(ctx, id)
+}
+
+/** Why the stored list would not be accepted today (null: it would). */
+async function storedListProblem(ctx: UpdateContext, meta: SubscriptionMeta): Promise<VmgitError | null> {
+  const row = getSubscription(ctx.db, meta.id)
+  if (!row || row.smime.length === 0) return null
+  try {
+    const v = await verifyListBytes(row.smime, { trust: ctx.trust, now: ctx.now, crlCheck: ctx.crlCheck })
+    // the same rules as a fresh copy of these bytes: authorised signer, endorser claim, identifier, dates
+    decide({
+      list: v.list,
+      content: v.content,
+      contentSha512: v.contentSha512,
+      signer: v.signer,
+      stored: meta,
+      storedImageIds: getImages(ctx.db, meta.id).map((i) => i.identifier),
+      credentials: credentialsOf(ctx.db, meta.endorser),
+      endorserCheck: meta.endorser_check,
+      newImages: meta.new_images,
+      storedSignerRevoked: false,
+      fetchedFrom: getUrls(ctx.db, meta.id)[0]?.url ?? '',
+      now: ctx.now,
+    })
+    return null
+  } catch (e) {
+    if (isVmgitError(e)) return e
+    return new VmgitError('INTERNAL', (e as Error)?.message ?? String(e))
+  }
+}
+
+function markUntrusted(db: DB, id: string, now: Date, cause: VmgitError): boolean {
+  const r = db.prepare("UPDATE subscription SET status = 'expired' WHERE id = ? AND status = 'ok'").run(id)
+  if (r.changes > 0) logAction(db, now, id, 'stored-list-untrusted', `the stored list no longer verifies: ${cause.code}: ${cause.message}`)
+  return r.changes > 0
+}
+
+function reportUntrusted(ctx: UpdateContext, meta: SubscriptionMeta, cause: VmgitError): void {
+  ctx.report.problem({
+    code: 'STORED_LIST_UNTRUSTED',
+    severity: 'rejected',
+    subscription: meta.id,
+    message: `list ${meta.id}: the stored version ${meta.version} no longer passes verification against the current trust store [${cause.code}: ${cause.message}]; its images are not offered. Restore the CA or CRL in the trust directory (fetch-crl) or trust the signer again; a newer list signed by a trusted credential also recovers it`,
+  })
+}
+
+function reportExpired(ctx: UpdateContext, id: string): void {
+  const fresh = getSubscriptionMeta(ctx.db, id)
+  if (fresh?.status !== 'expired') return
+  ctx.report.problem({ code: 'LIST_EXPIRED', severity: 'rejected', subscription: id, message: `list ${id}: the stored version ${fresh.version} is expired or its signer is no longer valid, and no newer verified version was found; its images are not offered` })
+}
