@@ -43,16 +43,18 @@ export async function recheckStored(ctx: UpdateContext, id: string, acceptedThis
     return reportUntrusted(ctx, fresh, cause)
   }
   // status 'expired': offered again only if the stored list passes everything, with CRLs checked
-  if (!cause && ctx.crlCheck && fresh.version !== '' && fresh.list_expires > now.toISOString() && fresh.signer_not_after > now.toISOString()) {
-    const r = db.prepare("UPDATE subscription SET status = 'ok' WHERE id = ? AND status = 'expired'").run(id)
-    if (r.changes > 0) {
-      logAction(db, now, id, 'stored-list-trusted-again', `stored version ${fresh.version} verifies again against the trust store`)
-      report.change({ kind: 'list-updated', subscription: id, message: `list ${id}: the stored version ${fresh.version} verifies again against the trust store; its images are offered again` })
-    }
+  const datesOk = fresh.list_expires > now.toISOString() && fresh.signer_not_after > now.toISOString()
+  if (!datesOk || cause?.code === 'SIGNER_REVOKED') return reportExpired(ctx, id)
+  if (cause) return reportUntrusted(ctx, fresh, cause)
+  if (!ctx.crlCheck || fresh.version === '') {
+    ctx.report.problem({ code: 'STORED_LIST_UNTRUSTED', severity: 'rejected', subscription: id, message: `list ${id}: the stored version ${fresh.version} was withdrawn by an earlier run and is offered again only after it verifies with CRL checks on (or when a newer verified list arrives)` })
     return
   }
-  if (cause && fresh.list_expires > now.toISOString() && fresh.signer_not_after > now.toISOString() && cause.code !== 'SIGNER_REVOKED') return reportUntrusted(ctx, fresh, cause)
-  reportExpired(ctx, id)
+  const r = db.prepare("UPDATE subscription SET status = 'ok' WHERE id = ? AND status = 'expired'").run(id)
+  if (r.changes > 0) {
+    logAction(db, now, id, 'stored-list-trusted-again', `stored version ${fresh.version} verifies again against the trust store`)
+    report.change({ kind: 'list-updated', subscription: id, message: `list ${id}: the stored version ${fresh.version} verifies again against the trust store; its images are offered again` })
+  }
 }
 
 /** Why the stored list would not be accepted today (null: it would). */
