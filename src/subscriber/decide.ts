@@ -236,7 +236,8 @@ export function decide(input: DecideInput): Decision {
  * S24: recovery after the stored signer's revocation (S10) may go below the stored hv:version (the
  * revoked key may have fast-forwarded it), but never back in time: the candidate must not be created
  * before the stored list, and must be above — not equal to — the highest version accepted from a
- * certificate that still stands, and created no earlier than it. (The revocation date in the CRL is
+ * certificate that still stands, and created no earlier than it; with no such version on record, created
+ * strictly after the stored list. (The revocation date in the CRL is
  * not used: publishers often sign the recovery list before their CA publishes the CRL, and the two
  * rules above already refuse every list older than the state this site trusted.) The very content
  * of the stored list re-signed by a valid credential is no rollback and passes.
@@ -247,7 +248,13 @@ function checkRecovery(c: Candidate, contentSha512: string, stored: Subscription
   if (c.created.getTime() < storedCreated.getTime()) {
     throw new VmgitError('ROLLBACK', `the certificate that signed stored version ${stored.version} is revoked, but this list (hv:version ${c.version}) was created ${c.created.toISOString()}, before the stored one (${stored.list_created}): an old list replayed after a revocation is refused; the publisher must sign a new list`)
   }
-  if (!floor) return
+  if (!floor) {
+    // no version from a certificate that still stands to compare with: the list must be strictly newer in time
+    if (c.created.getTime() <= storedCreated.getTime()) {
+      throw new VmgitError('ROLLBACK', `the certificate that signed stored version ${stored.version} is revoked, and this list (hv:version ${c.version}) was not created after the stored one (${stored.list_created}), the only list this site accepted: an old list replayed after a revocation is refused; the publisher must sign a new list`)
+    }
+    return
+  }
   const cmp = compareVersions(c.version, floor.version)
   if (cmp <= 0 || c.created.getTime() < floor.created.getTime()) {
     throw new VmgitError('ROLLBACK', `the certificate that signed stored version ${stored.version} is revoked, but this list (hv:version ${c.version}, created ${c.created.toISOString()}) is not newer than version ${floor.version} (created ${floor.created.toISOString()}), which this site accepted from a certificate that still stands: an old list replayed after a revocation is refused; the publisher must sign a new, higher version (or, after checking with the publisher, \`vmgit sub reset ${stored.id}\`)`)
