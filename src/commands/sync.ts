@@ -9,14 +9,19 @@ import { runSync } from '../subscriber/sync.js'
 export default class Sync extends BaseCommand<typeof Sync> {
   static override summary = 'Update every subscribed image list and the verified image cache (run it from cron or a systemd timer)'
 
-  static override description = `For each subscription: fetch the list (an unchanged list costs one conditional request), verify its
-signature against the trust directory, check endorser, identifier, dates and hv:version, and store it in one
-transaction. Then expire cached images that are no longer endorsed, download the selected ones (hashing
+  static override description = `For each subscription: fetch the list from every URL (mirror) it has (an unchanged list costs one conditional
+request each), verify its signature against the trust directory, check endorser, identifier, dates and
+hv:version, and store the highest verified version in one transaction; a mirror that lags behind is reported.
+A stored list that was not replaced is verified again against the trust directory as it is now (CA
+certificates, CRLs) and the trusted credentials: if it no longer passes, its images are no longer offered. Then expire cached images that are no longer endorsed, download the selected ones (hashing
 while writing, resuming partial files), and run the event command with vmcatcher's VMCATCHER_EVENT_*
 variables. Quiet when nothing changed; one line per change.
 
 Exit status: 0 every list and image verified and current; 1 a list or image was rejected (the others were
-still processed); 3 network failures only.`
+still processed); 3 network failures only.
+
+One sync runs per database at a time: the lock is held by the system (a lock file beside the database) and
+dies with its process, wherever that ran (another container or pod sharing the database).`
 
   static override examples = [
     '<%= config.bin %> sync',

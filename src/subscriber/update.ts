@@ -64,8 +64,8 @@ export async function updateSubscription(ctx: UpdateContext, sub: SubscriptionMe
     return
   }
   const floor = await recoveryFloor(db, sub.id, ctx.trust)
-  const replies: Reply[] = []
-  for (const u of getUrls(db, sub.id)) replies.push(await askMirror(ctx, sub, credentials, u, floor))
+  // asked together: a dead mirror costs its timeout once, not once per mirror behind it
+  const replies: Reply[] = await Promise.all(getUrls(db, sub.id).map((u) => askMirror(ctx, sub, credentials, u, floor)))
 
   // S25: the highest verified version that may replace the stored one wins
   const eligible = replies.filter((r): r is Extract<Reply, { kind: 'eligible' }> => r.kind === 'eligible')
