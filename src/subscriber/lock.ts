@@ -133,6 +133,9 @@ export function acquireSyncLock(db: DB, at: Date, opts: { breakLock?: boolean } 
       previous = readHolder(db)
       db.prepare('INSERT OR REPLACE INTO sync_lock (id, pid, start_ticks, host, acquired_at) VALUES (1, ?, ?, ?, ?)').run(me.pid, me.start_ticks, me.host, me.acquired_at)
       if (previous && !broken) logAction(db, at, null, 'lock-reclaimed', `the lock row of a sync that died (${describeHolder(previous)}) was taken over by pid ${me.pid} on ${host}`)
+      if (opts.breakLock && !broken) {
+        logAction(db, at, null, 'lock-broken', `vmgit sync --break-lock by pid ${me.pid} on ${host}: the lock was free; ${previous ? `the row of a sync that died (${describeHolder(previous)}) was taken over` : 'nothing to break'}`)
+      }
     }).immediate()
   } catch (e) {
     osLock.close()

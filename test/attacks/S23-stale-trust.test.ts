@@ -98,6 +98,22 @@ describe('S23 stale trust', () => {
     it('offers it again once the CRL is back', expectRestored)
   })
 
+  describe('when the server re-serves the same bytes in full (no validators: no 304 possible)', () => {
+    it('re-verifies the stored list all the same', async () => {
+      const body = Buffer.from(await (await fetch(w.listUrl)).arrayBuffer())
+      w.server.set('/list.smime', { body, noValidators: true })
+      rmSync(path.join(trust, `${w.pki.hashes.ca}.0`))
+      w.server.reset()
+      const r = await w.sync([], { env: env() })
+      expect(listRequests()).toEqual([200])
+      expect(r.code).toBe(1)
+      expect(r.stderr).toContain('[STORED_LIST_UNTRUSTED]')
+      expect(statuses()).toEqual(['expired'])
+      expect(w.filesIn('cache')).toEqual([])
+    })
+    it('and offers it again once the trust is back', expectRestored)
+  })
+
   describe('when the credential that signed it is untrusted while its endorser keeps another', () => {
     it('stops offering the list', async () => {
       expect((await w.trust(w.pki.signer2, 'test-endorser')).code).toBe(0)
