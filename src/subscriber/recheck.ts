@@ -1,6 +1,7 @@
 import { isVmgitError, VmgitError } from '../util/errors.js'
 import { markExpiredIfDue, markSignerRevoked } from './apply.js'
 import { decide } from './decide.js'
+import type { Problem } from './report.js'
 import type { UpdateContext } from './update.js'
 import { credentialsOf, type DB, getImages, getSubscription, getSubscriptionMeta, getUrls, logAction, type SubscriptionMeta } from './store.js'
 import { isRevoked, verifyListBytes } from './verify.js'
@@ -18,10 +19,11 @@ import { isRevoked, verifyListBytes } from './verify.js'
  * every check again (the CA put back, fetch-crl caught up): that is exactly what accepting those
  * bytes afresh would require, so the subscription is offered again (logged).
  */
-export async function recheckStored(ctx: UpdateContext, id: string, acceptedThisRun: boolean): Promise<void> {
+/** Returns the problem reported for the stored list, if any (for the subscription's status record). */
+export async function recheckStored(ctx: UpdateContext, id: string, acceptedThisRun: boolean): Promise<Problem | undefined> {
   const { db, report, now } = ctx
   const fresh = getSubscriptionMeta(db, id)
-  if (!fresh) return
+  if (!fresh) return undefined
   // S08/S17: a stored list that outlived its expiry, or its signer certificate, expires
   if (markExpiredIfDue(db, id, now)) {
     const when = fresh.signer_not_after < fresh.list_expires ? `its signer certificate expired on ${fresh.signer_not_after}` : `it expired on ${fresh.list_expires}`
@@ -33,10 +35,10 @@ export async function recheckStored(ctx: UpdateContext, id: string, acceptedThis
     return reportExpired(ctx, id)
   }
   // a list accepted in this run was verified against this very trust store at this very `now`
-  if (acceptedThisRun) return
+  if (acceptedThisRun) return undefined
   const cause = await storedListProblem(ctx, fresh)
   if (fresh.status === 'ok') {
-    if (!cause) return
+    if (!cause) return undefined
     if (markUntrusted(db, id, now, cause)) {
       report.change({ kind: 'list-expired', subscription: id, message: `list ${id}: the stored version ${fresh.version} no longer verifies against the current trust store; its images are no longer offered` })
     }
@@ -47,14 +49,16 @@ export async function recheckStored(ctx: UpdateContext, id: string, acceptedThis
   if (!datesOk || cause?.code === 'SIGNER_REVOKED') return reportExpired(ctx, id)
   if (cause) return reportUntrusted(ctx, fresh, cause)
   if (!ctx.crlCheck || fresh.version === '') {
-    ctx.report.problem({ code: 'STORED_LIST_UNTRUSTED', severity: 'rejected', subscription: id, message: `list ${id}: the stored version ${fresh.version} was withdrawn by an earlier run and is offered again only after it verifies with CRL checks on (or when a newer verified list arrives)` })
-    return
+    const p: Problem = { code: 'STORED_LIST_UNTRUSTED', severity: 'rejected', subscription: id, message: `list ${id}: the stored version ${fresh.version} was withdrawn by an earlier run and is offered again only after it verifies with CRL checks on (or when a newer verified list arrives)` }
+    ctx.report.problem(p)
+    return p
   }
   const r = db.prepare("UPDATE subscription SET status = 'ok' WHERE id = ? AND status = 'expired'").run(id)
   if (r.changes > 0) {
     logAction(db, now, id, 'stored-list-trusted-again', `stored version ${fresh.version} verifies again against the trust store`)
     report.change({ kind: 'list-updated', subscription: id, message: `list ${id}: the stored version ${fresh.version} verifies again against the trust store; its images are offered again` })
   }
+  return undefined
 }
 
 /** Why the stored list would not be accepted today (null: it would). */
@@ -91,17 +95,21 @@ function markUntrusted(db: DB, id: string, now: Date, cause: VmgitError): boolea
   return r.changes > 0
 }
 
-function reportUntrusted(ctx: UpdateContext, meta: SubscriptionMeta, cause: VmgitError): void {
-  ctx.report.problem({
+function reportUntrusted(ctx: UpdateContext, meta: SubscriptionMeta, cause: VmgitError): Problem {
+  const p: Problem = {
     code: 'STORED_LIST_UNTRUSTED',
     severity: 'rejected',
     subscription: meta.id,
     message: `list ${meta.id}: the stored version ${meta.version} no longer passes verification against the current trust store [${cause.code}: ${cause.message}]; its images are not offered. Restore the CA or CRL in the trust directory (fetch-crl) or trust the signer again; a newer list signed by a trusted credential also recovers it`,
-  })
+  }
+  ctx.report.problem(p)
+  return p
 }
 
-function reportExpired(ctx: UpdateContext, id: string): void {
+function reportExpired(ctx: UpdateContext, id: string): Problem | undefined {
   const fresh = getSubscriptionMeta(ctx.db, id)
-  if (fresh?.status !== 'expired') return
-  ctx.report.problem({ code: 'LIST_EXPIRED', severity: 'rejected', subscription: id, message: `list ${id}: the stored version ${fresh.version} is expired or its signer is no longer valid, and no newer verified version was found; its images are not offered` })
+  if (fresh?.status !== 'expired') return undefined
+  const p: Problem = { code: 'LIST_EXPIRED', severity: 'rejected', subscription: id, message: `list ${id}: the stored version ${fresh.version} is expired or its signer is no longer valid, and no newer verified version was found; its images are not offered` }
+  ctx.report.problem(p)
+  return p
 }

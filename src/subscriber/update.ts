@@ -128,10 +128,13 @@ export async function updateSubscription(ctx: UpdateContext, sub: SubscriptionMe
   for (const l of lagging) {
     report.problem({ code: 'MIRROR_LAGGING', severity: 'warning', subscription: sub.id, mirror: l.url.url, message: `list ${sub.id} from ${l.url.url}: this mirror lags behind: it ${l.what}; tell its operator` })
   }
+  // S23: a stored list that was not replaced is verified again against this run's trust store
+  const stored = await recheckStored(ctx, sub.id, best !== undefined)
   const last = failures[failures.length - 1]
   const lastErr = last && isVmgitError(last.error) ? last.error : undefined
-  recordStatus(db, sub.id, now, success ? { ok: true, mirrors } : { ok: false, code: lastErr?.code ?? 'INTERNAL', message: lastErr?.message ?? String(last?.error), mirrors })
-  await recheckStored(ctx, sub.id, best !== undefined)
+  recordStatus(db, sub.id, now, stored
+    ? { ok: false, code: stored.code, message: stored.message, mirrors }
+    : success ? { ok: true, mirrors } : { ok: false, code: lastErr?.code ?? 'INTERNAL', message: lastErr?.message ?? String(last?.error), mirrors })
 }
 
 /** Fetch, verify and judge one mirror's reply against the stored list; never writes anything. */
