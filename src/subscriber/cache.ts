@@ -49,6 +49,9 @@ const entries = (db: DB): CacheEntryRow[] => db.prepare('SELECT * FROM cache_ent
 
 export async function runCache(o: CacheOptions): Promise<void> {
   await ensureDirs(o.dirs)
+  // S27: links, FIFOs and devices planted in partial/ and expired/ go before anything is written there
+  reportForeign(o, (await listFiles(o.dirs.partial, 'partial')).foreign)
+  reportForeign(o, (await listFiles(o.dirs.expired, 'expired')).foreign.filter((f) => f.removed))
   // who held each identifier before this run (S28): taken before expiry replaces any entry
   const holders = entries(o.db)
   await reconcile(o)
@@ -133,8 +136,6 @@ async function prunePartial(o: CacheOptions, wanted: Map<string, Wanted>): Promi
   for (const f of swept.files) {
     if (!keep.has(f.name)) await removeEntry(path.join(o.dirs.partial, f.name))
   }
-  // expired/ is only ever added to under fresh names; links and FIFOs planted there go
-  reportForeign(o, (await listFiles(o.dirs.expired, 'expired')).foreign.filter((f) => f.removed))
 }
 
 /** --check re-hashes every file; otherwise a changed size or mtime triggers a re-hash. Corrupt → expired/. */
