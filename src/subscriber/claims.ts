@@ -9,8 +9,9 @@ import type { CacheEntryRow, DB } from './store.js'
  * - the subscription that held the identifier when the run began (it has a cache entry for it) keeps
  *   it, also across its own version changes; any other list claiming it for other bytes is refused
  *   (IDENTIFIER_CONFLICT, exit 1, charged to that list) until the conflict is resolved;
- * - when nobody holds it yet, the subscription made first (created_at, then insertion order) wins:
- *   a list added later can never take an identifier from one the site already had;
+ * - when nobody holds it yet, the subscription made first (created_at, then insertion order) among
+ *   the lists that name it (selected here or not) wins: a list added later can never take an
+ *   identifier from one the site already had, even one whose image the site has not selected;
  * - lists claiming the identifier for the SAME bytes are not in conflict (AppDB VO lists reuse
  *   identifiers): they share cache/<identifier>.
  */
@@ -24,21 +25,21 @@ export function claimsRefused(db: DB, wanted: Map<string, Wanted>, holdersAtStar
   for (const w of wanted.values()) byId.set(w.identifier, [...(byId.get(w.identifier) ?? []), w])
   const order = new Map((db.prepare('SELECT id FROM subscription ORDER BY created_at, rowid').all() as { id: string }[]).map((r, i) => [r.id, i]))
   const rank = (sid: string): number => order.get(sid) ?? Number.MAX_SAFE_INTEGER
+  // every list that names the identifier claims it, selected here or not
+  const listed = db.prepare('SELECT subscription_id, sha512 FROM image WHERE identifier = ? AND sha512 IS NOT NULL')
   const refused: Refused[] = []
   for (const [identifier, claims] of byId) {
-    const held = holdersAtStart.filter((h) => h.identifier === identifier)
-    const shaOf = new Map<string, string>()
-    for (const h of held) shaOf.set(h.subscription_id, h.sha512)
-    for (const c of claims) shaOf.set(c.subscriptionId, c.sha512)
+    const rows = listed.all(identifier) as { subscription_id: string; sha512: string }[]
+    const claimOf = new Map<string, string>(rows.map((r) => [r.subscription_id, r.sha512]))
+    for (const c of claims) claimOf.set(c.subscriptionId, c.sha512)
+    const shaOf = new Map(claimOf)
+    for (const h of holdersAtStart) if (h.identifier === identifier && !shaOf.has(h.subscription_id)) shaOf.set(h.subscription_id, h.sha512)
     if (new Set(shaOf.values()).size <= 1) continue
-    const holderSubs = new Set(held.map((h) => h.subscription_id))
-    let okSubs = new Set(claims.filter((c) => holderSubs.has(c.subscriptionId)).map((c) => c.subscriptionId))
-    if (okSubs.size === 0) {
-      const first = [...claims].sort((a, b) => rank(a.subscriptionId) - rank(b.subscriptionId))[0]!
-      okSubs = new Set([first.subscriptionId])
-    }
-    const okClaims = claims.filter((c) => okSubs.has(c.subscriptionId))
-    const okSha = new Set(okClaims.map((c) => c.sha512))
+    // the holder keeps it (while its list still names it); else the list subscribed first
+    const holders = new Set(holdersAtStart.filter((h) => h.identifier === identifier).map((h) => h.subscription_id))
+    let okSubs = new Set([...claimOf.keys()].filter((sid) => holders.has(sid)))
+    if (okSubs.size === 0) okSubs = new Set([[...claimOf.keys()].sort((a, b) => rank(a) - rank(b))[0]!])
+    const okSha = new Set([...okSubs].map((sid) => claimOf.get(sid)))
     const owners = [...okSubs].join(', ')
     for (const c of claims) {
       if (okSubs.has(c.subscriptionId) || okSha.has(c.sha512)) continue
@@ -47,7 +48,7 @@ export function claimsRefused(db: DB, wanted: Map<string, Wanted>, holdersAtStar
         message:
           `image ${identifier} of list ${c.subscriptionId} (sha512 ${c.sha512.slice(0, 16)}…) claims an identifier that list ${owners} uses for other bytes; ` +
           `refused so that no list's image is ever delivered under another list's identifier (attack S28). If this list is the right one, ` +
-          `deselect the image in the other: vmgit sub deselect ${identifier} --subscription ${owners.split(', ')[0]}`,
+          `remove the image from the other list or unsubscribe it (vmgit sub remove ${[...okSubs][0]!})`,
       })
     }
   }
