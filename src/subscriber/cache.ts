@@ -82,7 +82,8 @@ function reportForeign(o: CacheOptions, foreign: Foreign[]): void {
 async function reconcile(o: CacheOptions): Promise<void> {
   const known = new Map(blobs(o.db).map((b) => [b.sha512, b]))
   const swept = await listFiles(o.dirs.cache, 'cache')
-  reportForeign(o, swept.foreign)
+  // sub-directories of cache/ (a handler's templates/) are left alone, and only reported when they block a name
+  reportForeign(o, swept.foreign.filter((f) => f.removed))
   const files = swept.files
   const byName = new Map(files.map((f) => [f.name, f]))
   for (const b of known.values()) {
