@@ -209,8 +209,9 @@ function unsafeDir(p: string, s: Stats, ancestor: boolean): string | undefined {
 /**
  * Create the cache directories if needed (0755 whatever the umask) and refuse unsafe ones: each must be
  * a directory owned by this user or root and not writable by group or others; every ancestor up to /
- * likewise, unless it is sticky (like /tmp). Links in the configured paths are the operator's choice
- * and are resolved first (realpath); what matters is who can write to the directories reached.
+ * likewise, unless it is sticky (like /tmp). The directories themselves must not be symbolic links;
+ * links among their ancestors (e.g. /var/cache/vmgit -> /data/vmgit) are the operator's choice and are
+ * resolved first (realpath): what matters is who can write to the directories reached.
  */
 export async function ensureSafeDirs(dirs: string[]): Promise<void> {
   for (const dir of dirs) {
@@ -221,6 +222,9 @@ export async function ensureSafeDirs(dirs: string[]): Promise<void> {
     }
     const real = await realpath(dir)
     const problems: string[] = []
+    // the three directories themselves are never links: one planted in place of partial/ would send
+    // every write elsewhere; an operator who keeps the cache elsewhere names the real place
+    if ((await lstat(dir)).isSymbolicLink()) problems.push(`${dir} is a symbolic link to ${real}; configure ${real} itself`)
     const own = unsafeDir(real, await stat(real), false)
     if (own) problems.push(own)
     for (let d = path.dirname(real); ; d = path.dirname(d)) {

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { chmodSync, existsSync, linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, renameSync, unlinkSync, linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Baseline, type ImageFile, snapshot, subscribed } from '../subscriber/world.js'
@@ -212,6 +212,24 @@ describe('S27 cache directories others can write to', () => {
       chmodSync(p, 0o755)
     }
     expect((await w.sync()).code).toBe(0)
+  })
+
+  it('refuses a symbolic link planted in place of partial/ and writes nothing through it', async () => {
+    const { w } = b
+    const elsewhere = path.join(w.dir, 'elsewhere')
+    mkdirSync(elsewhere, { mode: 0o755 })
+    const p = path.join(w.cacheRoot, 'partial')
+    renameSync(p, `${p}.moved`)
+    symlinkSync(elsewhere, p)
+    try {
+      const r = await w.sync()
+      expect(r.code).toBe(2)
+      expect(r.stderr).toContain('[CACHE_DIR_UNSAFE]')
+      expect(readdirSync(elsewhere)).toEqual([])
+    } finally {
+      unlinkSync(p)
+      renameSync(`${p}.moved`, p)
+    }
   })
 
   it('makes the directories it creates 0755 whatever the umask', async () => {
