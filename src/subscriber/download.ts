@@ -48,6 +48,7 @@ export interface DownloadOptions {
 const FLUSH_EVERY = 32 * 1024 * 1024
 /** downloaded bytes are written in blocks of this size (fewer syscalls, fewer awaits) */
 const WRITE_BLOCK = 1 << 20
+const WRITES_IN_FLIGHT = 4
 
 async function hashPrefix(fh: FileHandle, have: number, digest: StreamingDigest): Promise<void> {
   const buf = Buffer.allocUnsafe(HASH_CHUNK)
@@ -170,19 +171,34 @@ async function transfer(fetcher: Fetcher, spec: DownloadSpec, file: string, fh: 
     let pos = resumedFrom
     let block: Buffer[] = []
     let blockBytes = 0
+    // up to WRITES_IN_FLIGHT positional writes run in the thread pool while the next bytes arrive and are hashed
+    const inFlight: Promise<void>[] = []
     const flushBlock = async (): Promise<void> => {
-      if (blockBytes === 0) return
-      const data = block.length === 1 ? block[0]! : Buffer.concat(block, blockBytes)
-      block = []
-      blockBytes = 0
-      await writeAll(fh, data, pos, file)
-      pos += data.length
-      reservation.wrote(data.length)
-      unflushed += data.length
-      if (opts.fsync !== false && !flushing && unflushed >= FLUSH_EVERY) {
-        unflushed = 0
-        flushing = fh.datasync().catch(() => undefined).then(() => void (flushing = undefined))
+      if (blockBytes > 0) {
+        const data = block.length === 1 ? block[0]! : Buffer.concat(block, blockBytes)
+        const at = pos
+        pos += data.length
+        block = []
+        blockBytes = 0
+        const w = writeAll(fh, data, at, file).then(() => {
+          reservation.wrote(data.length)
+          unflushed += data.length
+          if (opts.fsync !== false && !flushing && unflushed >= FLUSH_EVERY) {
+            unflushed = 0
+            flushing = fh.datasync().catch(() => undefined).then(() => void (flushing = undefined))
+          }
+        })
+        w.catch(() => undefined) // awaited below; never an unhandled rejection meanwhile
+        inFlight.push(w)
       }
+      while (inFlight.length >= WRITES_IN_FLIGHT) await inFlight.shift()
+    }
+    const drain = async (): Promise<void> => {
+      await flushBlock()
+      // every write settles before the descriptor is used again (or closed); the first failure wins
+      const results = await Promise.allSettled(inFlight.splice(0))
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+      if (failed) throw failed.reason
     }
     let total = resumedFrom
     try {
@@ -198,16 +214,23 @@ async function transfer(fetcher: Fetcher, spec: DownloadSpec, file: string, fh: 
         opts.onProgress?.(total)
       }
     } catch (e) {
-      if (e instanceof VmgitError) {
+      if (e instanceof VmgitError && DELETE_ON.has(e.code)) {
         r.close()
+        await Promise.allSettled(inFlight.splice(0))
         await flushing
         throw e
       }
+      if (e instanceof VmgitError) {
+        // a timeout or a deadline: keep what arrived for the resume, like a broken connection
+        r.close()
+        await drain().finally(() => flushing)
+        throw e
+      }
       // the connection broke: keep what arrived, the next run resumes it
-      await flushBlock().finally(() => flushing)
+      await drain().finally(() => flushing)
       throw new VmgitError('DOWNLOAD_INTERRUPTED', `${shown}: the transfer broke after ${total} of ${spec.size} bytes (${(e as Error).message}); the partial file is kept and resumed next time`, { exit: 3 })
     }
-    await flushBlock()
+    await drain()
     await flushing
     if (total < spec.size) {
       // a complete response of the wrong length is a wrong file (S05), not a broken transfer
