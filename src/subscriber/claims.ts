@@ -8,7 +8,8 @@ import type { CacheEntryRow, DB } from './store.js'
  * claimants, never for the holder):
  * - the subscription that held the identifier when the run began (it has a cache entry for it) keeps
  *   it, also across its own version changes; any other list claiming it for other bytes is refused
- *   (IDENTIFIER_CONFLICT, exit 1, charged to that list) until the conflict is resolved;
+ *   (IDENTIFIER_CONFLICT, exit 1, charged to that list; an entry it had is expired) until the
+ *   conflict is resolved; of several holders, the one subscribed first;
  * - when nobody holds it yet, the subscription made first (created_at, then insertion order) among
  *   the lists that name it (selected here or not) wins: a list added later can never take an
  *   identifier from one the site already had, even one whose image the site has not selected;
@@ -35,12 +36,15 @@ export function claimsRefused(db: DB, wanted: Map<string, Wanted>, holdersAtStar
     const shaOf = new Map(claimOf)
     for (const h of holdersAtStart) if (h.identifier === identifier && !shaOf.has(h.subscription_id)) shaOf.set(h.subscription_id, h.sha512)
     if (new Set(shaOf.values()).size <= 1) continue
-    // the holder keeps it (while its list still names it); else the list subscribed first
+    // the holder keeps it (while its list still names it); else the list subscribed first. Among
+    // several holders (lists that shared the same bytes until one changed them) the one subscribed
+    // first wins: a list that joined with the same bytes cannot swap them in later.
     const holders = new Set(holdersAtStart.filter((h) => h.identifier === identifier).map((h) => h.subscription_id))
-    let okSubs = new Set([...claimOf.keys()].filter((sid) => holders.has(sid)))
-    if (okSubs.size === 0) okSubs = new Set([[...claimOf.keys()].sort((a, b) => rank(a) - rank(b))[0]!])
-    const okSha = new Set([...okSubs].map((sid) => claimOf.get(sid)))
-    const owners = [...okSubs].join(', ')
+    const byRank = [...claimOf.keys()].sort((a, b) => rank(a) - rank(b))
+    const owner = byRank.find((sid) => holders.has(sid)) ?? byRank[0]!
+    const okSubs = new Set([owner])
+    const okSha = new Set([claimOf.get(owner)])
+    const owners = owner
     for (const c of claims) {
       if (okSubs.has(c.subscriptionId) || okSha.has(c.sha512)) continue
       refused.push({
@@ -48,7 +52,7 @@ export function claimsRefused(db: DB, wanted: Map<string, Wanted>, holdersAtStar
         message:
           `image ${identifier} of list ${c.subscriptionId} (sha512 ${c.sha512.slice(0, 16)}…) claims an identifier that list ${owners} uses for other bytes; ` +
           `refused so that no list's image is ever delivered under another list's identifier (attack S28). If this list is the right one, ` +
-          `remove the image from the other list or unsubscribe it (vmgit sub remove ${[...okSubs][0]!})`,
+          `remove the image from the other list or unsubscribe it (vmgit sub remove ${owner})`,
       })
     }
   }

@@ -126,6 +126,25 @@ describe('S28 cross-list claims', () => {
     })
   })
 
+  describe('when another list first vouches for the production bytes, then swaps them', () => {
+    it('refuses the swapped bytes and expires its old entry; the production image keeps the identifier', async () => {
+      const { w } = b
+      const shared = prodImages.at(-1) as ImageFile
+      const swapped = w.image('swapped.qcow2', 13_000)
+      await other([imageEntry(swapped, { 'dc:identifier': shared.id })])
+      const r = await sync()
+      expect(r.code).toBe(1)
+      expect(r.stderr).toContain('[IDENTIFIER_CONFLICT]')
+      expect(w.filesIn('cache')).not.toContain(swapped.sha512)
+      expect(cacheFile(shared.id).equals(shared.bytes)).toBe(true)
+      expect(w.query('SELECT subscription_id FROM cache_entry WHERE identifier = ?', shared.id)).toEqual([{ subscription_id: w.listId }])
+      expect(delivered()).not.toContainEqual([otherId, shared.id, swapped.sha512])
+      // the conflict ends when the other list drops the claim
+      await other([])
+      expect((await sync()).code).toBe(0)
+    })
+  })
+
   describe('when another list claims the production sha512 with another size', () => {
     it.each([
       ['a smaller size, served from its own URI', -1000, 'own'],
