@@ -1,63 +1,65 @@
-import { rename, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
-import { hashFile, SHA512_HEX } from '../util/hash.js'
-import { blobPath, type CacheDirs, ensureDirs, linkNameFor, listFiles, placeLink, removeLink, toExpired } from './cachefs.js'
+import { SHA512_HEX } from '../util/hash.js'
+import { type Foreign, hashRegular, kindWords, lstatOrUndefined, removeEntry } from '../util/safefs.js'
+import { blobPath, ensureDirs, listFiles, placeLink, removeLink, toExpired } from './cachefs.js'
+import { claimsRefused } from './claims.js'
 import { entryKey, expiryReason, type Wanted, wantedImages } from './desired.js'
-import { downloadImage } from './download.js'
-import type { EventData, EventRunner } from './events.js'
-import type { Fetcher, FetchLimits } from './fetch.js'
-import type { Progress } from './progress.js'
-import type { Report } from './report.js'
+import { type CacheOptions, deliver, type EntryJson } from './deliver.js'
+import type { EventData } from './events.js'
 import type { BlobRow, CacheEntryRow, DB } from './store.js'
 
 /**
  * The cache phase of a sync: reconcile files with the database (after a crash), re-verify,
  * expire what is no longer endorsed, download what is selected, and fire vmcatcher's events in
  * its order (ExpirePrefix → move → ExpirePostfix; AvailablePrefix → move → AvailablePostfix).
+ *
+ * One image's failure never stops the others (S27): every file step runs per image and a failure is
+ * charged to that image only. What is not a regular file of ours is removed and reported
+ * (CACHE_FOREIGN_FILE); see src/util/safefs.ts for the rules.
  */
-export interface CacheOptions {
-  db: DB
-  dirs: CacheDirs
-  fetcher: Fetcher
-  events: EventRunner
-  report: Report
-  now: Date
-  jobs: number
-  /** re-hash every cached file (else trust the size+mtime recorded at verification) */
-  check: boolean
-  download: boolean
-  limits: FetchLimits
-  /** per-image deadline from its size */
-  deadlineFor: (size: number) => number
-  progress?: Progress
-  fsync?: boolean
-}
-
-interface EntryJson {
-  image: Record<string, string | number>
-  vo: string | null
-}
+export type { CacheOptions } from './deliver.js'
 
 const blobs = (db: DB): BlobRow[] => db.prepare('SELECT * FROM blob ORDER BY sha512').all() as BlobRow[]
 const entries = (db: DB): CacheEntryRow[] => db.prepare('SELECT * FROM cache_entry ORDER BY subscription_id, identifier').all() as CacheEntryRow[]
 
 export async function runCache(o: CacheOptions): Promise<void> {
   await ensureDirs(o.dirs)
+  // S27: links, FIFOs and devices planted in partial/ and expired/ go before anything is written there
+  reportForeign(o, (await listFiles(o.dirs.partial, 'partial')).foreign)
+  reportForeign(o, (await listFiles(o.dirs.expired, 'expired')).foreign.filter((f) => f.removed))
+  // who held each identifier before this run (S28): taken before expiry replaces any entry
+  const holders = entries(o.db)
   await reconcile(o)
   await verifyBlobs(o)
   const { wanted, unusable } = wantedImages(o.db, o.now)
   for (const u of unusable) {
     o.report.problem({ code: 'IMAGE_METADATA_INVALID', severity: 'rejected', subscription: u.subscriptionId, image: u.identifier, message: `image ${u.identifier} is selected but cannot be downloaded: ${u.problem}` })
   }
+  for (const r of claimsRefused(o.db, wanted, holders)) {
+    wanted.delete(entryKey(r.claim.subscriptionId, r.claim.identifier))
+    o.report.problem({ code: 'IDENTIFIER_CONFLICT', severity: 'rejected', subscription: r.claim.subscriptionId, image: r.claim.identifier, message: r.message })
+  }
   await expire(o, wanted)
   await prunePartial(o, wanted)
   if (o.download) await deliver(o, wanted)
 }
 
+/** S27: report what was planted in a cache directory (and removed, or left when a directory). */
+function reportForeign(o: CacheOptions, foreign: Foreign[]): void {
+  for (const f of foreign) {
+    const what = f.kind === 'file' ? 'a regular file with other hard links' : kindWords(f.kind)
+    const done = f.removed ? 'it was removed without being followed' : 'it was left alone; nothing is written through it'
+    o.report.problem({ code: 'CACHE_FOREIGN_FILE', severity: 'warning', message: `${f.path} is ${what}, not a file vmgit wrote; ${done}` })
+  }
+}
+
 /** After a crash: adopt verified files that reached cache/ but not the database; drop rows without files. */
 async function reconcile(o: CacheOptions): Promise<void> {
   const known = new Map(blobs(o.db).map((b) => [b.sha512, b]))
-  const files = await listFiles(o.dirs.cache)
+  const swept = await listFiles(o.dirs.cache, 'cache')
+  // sub-directories of cache/ (a handler's templates/) are left alone, and only reported when they block a name
+  reportForeign(o, swept.foreign.filter((f) => f.removed))
+  const files = swept.files
   const byName = new Map(files.map((f) => [f.name, f]))
   for (const b of known.values()) {
     if (byName.has(b.sha512)) continue
@@ -72,57 +74,72 @@ async function reconcile(o: CacheOptions): Promise<void> {
   for (const f of files) {
     if (known.has(f.name) || links.has(f.name)) continue
     const p = path.join(o.dirs.cache, f.name)
-    if (f.name.startsWith('.vmgit-link-') || blobInodes.has(`${f.dev}:${f.ino}`)) {
-      await rm(p, { force: true }) // a link made just before a crash; it is re-made on delivery
-      continue
-    }
-    if (SHA512_HEX.test(f.name)) {
-      const d = await hashFile(p)
-      if (d.sha512 === f.name) {
-        o.db.prepare('INSERT OR REPLACE INTO blob (sha512, size, mtime_ms, verified_at) VALUES (?, ?, ?, ?)').run(f.name, d.size, f.mtimeMs, o.now.toISOString())
-        o.report.change({ kind: 'image-adopted', message: `adopted verified file ${f.name.slice(0, 16)}… left by an interrupted run` })
+    try {
+      if (f.name.startsWith('.vmgit-link-') || blobInodes.has(`${f.dev}:${f.ino}`)) {
+        await removeEntry(p) // a link made just before a crash; it is re-made on delivery
         continue
       }
+      if (SHA512_HEX.test(f.name)) {
+        const d = await hashRegular(p)
+        if (d.sha512 === f.name) {
+          o.db.prepare('INSERT OR REPLACE INTO blob (sha512, size, mtime_ms, verified_at) VALUES (?, ?, ?, ?)').run(f.name, d.size, f.mtimeMs, o.now.toISOString())
+          o.report.change({ kind: 'image-adopted', message: `adopted verified file ${f.name.slice(0, 16)}… left by an interrupted run` })
+          continue
+        }
+      }
+      const base = await toExpired(o.dirs, p, f.name, o.now, false)
+      o.report.problem({ code: 'CACHE_UNKNOWN_FILE', severity: 'warning', message: `${p} is not a verified image; moved to ${path.join(o.dirs.expired, base)}` })
+    } catch (e) {
+      o.report.error(e, {})
     }
-    const base = await toExpired(o.dirs, p, f.name, o.now, false)
-    o.report.problem({ code: 'CACHE_UNKNOWN_FILE', severity: 'warning', message: `${p} is not a verified image; moved to ${path.join(o.dirs.expired, base)}` })
   }
   // links someone removed are made again (handlers open cache/<identifier>)
   for (const e of entries(o.db)) {
-    if (e.link !== null && !byName.has(e.link) && byName.has(e.sha512)) await placeLink(o.dirs, e.sha512, e.link)
+    if (e.link === null || byName.has(e.link) || !byName.has(e.sha512)) continue
+    try {
+      await placeLink(o.dirs, e.sha512, e.link)
+    } catch (err) {
+      o.report.error(err, { subscription: e.subscription_id, image: e.identifier })
+    }
   }
 }
 
 /** partial/ keeps only downloads that are still wanted (they are resumed); anything else goes. */
 async function prunePartial(o: CacheOptions, wanted: Map<string, Wanted>): Promise<void> {
   const keep = new Set([...wanted.values()].map((w) => w.sha512))
-  for (const f of await listFiles(o.dirs.partial)) {
-    if (!keep.has(f.name)) await rm(path.join(o.dirs.partial, f.name), { force: true })
+  const swept = await listFiles(o.dirs.partial, 'partial')
+  reportForeign(o, swept.foreign)
+  for (const f of swept.files) {
+    if (!keep.has(f.name)) await removeEntry(path.join(o.dirs.partial, f.name))
   }
 }
 
 /** --check re-hashes every file; otherwise a changed size or mtime triggers a re-hash. Corrupt → expired/. */
 async function verifyBlobs(o: CacheOptions): Promise<void> {
   for (const b of blobs(o.db)) {
-    const p = blobPath(o.dirs, b.sha512)
-    let s
     try {
-      s = await stat(p)
-    } catch {
-      continue
+      await verifyBlob(o, b)
+    } catch (e) {
+      o.report.error(e, {})
     }
-    if (!o.check && s.size === b.size && Math.trunc(s.mtimeMs) === b.mtime_ms) continue
-    const d = await hashFile(p)
-    if (d.sha512 === b.sha512 && d.size === b.size) {
-      o.db.prepare('UPDATE blob SET mtime_ms = ?, verified_at = ? WHERE sha512 = ?').run(Math.trunc(s.mtimeMs), o.now.toISOString(), b.sha512)
-      continue
-    }
-    const mine = o.db.prepare('SELECT * FROM cache_entry WHERE sha512 = ?').all(b.sha512) as CacheEntryRow[]
-    for (const e of mine) await expireEntry(o, e, 'corrupt: failed re-verification')
-    o.report.problem({ code: 'CACHE_CORRUPT', severity: 'warning', message: `cached file ${b.sha512.slice(0, 16)}… no longer matches its sha512; moved to expired/ and downloaded again if still wanted` })
-    if (await stat(p).catch(() => undefined)) await toExpired(o.dirs, p, b.sha512, o.now, false)
-    o.db.prepare('DELETE FROM blob WHERE sha512 = ?').run(b.sha512)
   }
+}
+
+async function verifyBlob(o: CacheOptions, b: BlobRow): Promise<void> {
+  const p = blobPath(o.dirs, b.sha512)
+  const s = await lstatOrUndefined(p)
+  if (!s?.isFile()) return // reconcile removed what is not a regular file; a missing one was dropped
+  if (!o.check && s.size === b.size && Math.trunc(s.mtimeMs) === b.mtime_ms) return
+  const d = await hashRegular(p)
+  if (d.sha512 === b.sha512 && d.size === b.size) {
+    o.db.prepare('UPDATE blob SET mtime_ms = ?, verified_at = ? WHERE sha512 = ?').run(Math.trunc(s.mtimeMs), o.now.toISOString(), b.sha512)
+    return
+  }
+  const mine = o.db.prepare('SELECT * FROM cache_entry WHERE sha512 = ?').all(b.sha512) as CacheEntryRow[]
+  for (const e of mine) await expireEntry(o, e, 'corrupt: failed re-verification')
+  o.report.problem({ code: 'CACHE_CORRUPT', severity: 'warning', message: `cached file ${b.sha512.slice(0, 16)}… no longer matches its sha512; moved to expired/ and downloaded again if still wanted` })
+  if ((await lstatOrUndefined(p))?.isFile()) await toExpired(o.dirs, p, b.sha512, o.now, false)
+  o.db.prepare('DELETE FROM blob WHERE sha512 = ?').run(b.sha512)
 }
 
 function eventData(e: { subscription_id: string; json: string }, filename: string): EventData {
@@ -139,7 +156,7 @@ async function expireEntry(o: CacheOptions, e: CacheEntryRow, reason: string): P
   const others = (o.db.prepare('SELECT COUNT(*) AS n FROM cache_entry WHERE sha512 = ? AND NOT (subscription_id = ? AND identifier = ?)').get(e.sha512, e.subscription_id, e.identifier) as { n: number }).n
   let expiredName = name
   const p = blobPath(o.dirs, e.sha512)
-  if (await stat(p).catch(() => undefined)) expiredName = await toExpired(o.dirs, p, name, o.now, others > 0)
+  if ((await lstatOrUndefined(p))?.isFile()) expiredName = await toExpired(o.dirs, p, name, o.now, others > 0)
   o.db.transaction(() => {
     o.db.prepare('DELETE FROM cache_entry WHERE subscription_id = ? AND identifier = ?').run(e.subscription_id, e.identifier)
     if (others === 0) o.db.prepare('DELETE FROM blob WHERE sha512 = ?').run(e.sha512)
@@ -149,115 +166,28 @@ async function expireEntry(o: CacheOptions, e: CacheEntryRow, reason: string): P
 }
 
 async function expire(o: CacheOptions, wanted: Map<string, Wanted>): Promise<void> {
+  const sizes = new Map(blobs(o.db).map((b) => [b.sha512, b.size]))
   for (const e of entries(o.db)) {
     const w = wanted.get(entryKey(e.subscription_id, e.identifier))
-    if (w && w.sha512 === e.sha512) continue
-    await expireEntry(o, e, expiryReason(o.db, e, o.now, w))
+    // S28: a list that now claims another hv:size for the same bytes no longer vouches for them
+    const lies = w !== undefined && w.sha512 === e.sha512 && sizes.get(e.sha512) !== undefined && sizes.get(e.sha512) !== w.size
+    if (w && w.sha512 === e.sha512 && !lies) continue
+    try {
+      await expireEntry(o, e, lies ? `hv:size ${w.size} now contradicts the verified file (${sizes.get(e.sha512)} bytes)` : expiryReason(o.db, e, o.now, w))
+    } catch (err) {
+      o.report.error(err, { subscription: e.subscription_id, image: e.identifier })
+    }
   }
   // files no entry uses any more (e.g. adopted after a crash, then not wanted)
   const wantedSha = new Set([...wanted.values()].map((w) => w.sha512))
   for (const b of o.db.prepare('SELECT * FROM blob WHERE sha512 NOT IN (SELECT sha512 FROM cache_entry)').all() as BlobRow[]) {
     if (wantedSha.has(b.sha512)) continue
     const p = blobPath(o.dirs, b.sha512)
-    if (await stat(p).catch(() => undefined)) await toExpired(o.dirs, p, b.sha512, o.now, false)
-    o.db.prepare('DELETE FROM blob WHERE sha512 = ?').run(b.sha512)
-  }
-}
-
-/** Serialises deliveries so that events never interleave, whatever the download parallelism. */
-class Serial {
-  private tail: Promise<void> = Promise.resolve()
-  run(fn: () => Promise<void>): Promise<void> {
-    const next = this.tail.then(fn, fn)
-    this.tail = next.catch(() => undefined)
-    return next
-  }
-}
-
-async function deliver(o: CacheOptions, wanted: Map<string, Wanted>): Promise<void> {
-  const have = new Set((o.db.prepare('SELECT subscription_id, identifier FROM cache_entry').all() as CacheEntryRow[]).map((e) => entryKey(e.subscription_id, e.identifier)))
-  const todo = new Map<string, Wanted[]>()
-  for (const [k, w] of wanted) {
-    if (have.has(k)) continue
-    const list = todo.get(w.sha512) ?? []
-    list.push(w)
-    todo.set(w.sha512, list)
-  }
-  const serial = new Serial()
-  const queue = [...todo.entries()]
-  const worker = async (): Promise<void> => {
-    for (let item = queue.shift(); item; item = queue.shift()) {
-      const [sha512, ws] = item
-      const present = o.db.prepare('SELECT 1 FROM blob WHERE sha512 = ?').get(sha512) !== undefined
-      let partialFile: string | undefined
-      if (!present) {
-        partialFile = await fetchOne(o, sha512, ws)
-        if (partialFile === undefined) continue
-      }
-      await serial.run(() => install(o, sha512, ws, partialFile))
-    }
-  }
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(o.jobs, queue.length)) }, worker))
-}
-
-/** Download one content (trying each listed URI for it in turn); undefined when it failed. */
-async function fetchOne(o: CacheOptions, sha512: string, ws: Wanted[]): Promise<string | undefined> {
-  const first = ws[0]!
-  const uris = [...new Set(ws.map((w) => w.uri))]
-  let lastErr: unknown
-  for (const uri of uris) {
-    const bar = o.progress?.start(first.identifier, first.size)
     try {
-      const r = await downloadImage(o.fetcher, { sha512, size: first.size, uri }, o.dirs.partial, {
-        limits: { ...o.limits, deadlineMs: o.deadlineFor(first.size) },
-        onProgress: (n) => bar?.update(n),
-        fsync: o.fsync,
-      })
-      bar?.done()
-      o.db.prepare('DELETE FROM download_status WHERE sha512 = ?').run(sha512)
-      return r.file
-    } catch (e) {
-      bar?.done()
-      lastErr = e
+      if ((await lstatOrUndefined(p))?.isFile()) await toExpired(o.dirs, p, b.sha512, o.now, false)
+      o.db.prepare('DELETE FROM blob WHERE sha512 = ?').run(b.sha512)
+    } catch (err) {
+      o.report.error(err, {})
     }
-  }
-  for (const w of ws) o.report.error(lastErr, { subscription: w.subscriptionId, image: w.identifier })
-  const p = o.report.problems[o.report.problems.length - 1]
-  o.db
-    .prepare(
-      `INSERT INTO download_status (sha512, attempts, last_attempt_at, last_error_code, last_error_message) VALUES (?, 1, ?, ?, ?)
-       ON CONFLICT (sha512) DO UPDATE SET attempts = attempts + 1, last_attempt_at = excluded.last_attempt_at,
-         last_error_code = excluded.last_error_code, last_error_message = excluded.last_error_message`,
-    )
-    .run(sha512, o.now.toISOString(), p?.code ?? null, p?.message ?? null)
-  return undefined
-}
-
-/** AvailablePrefix (file verified in partial/) → into cache/ → AvailablePostfix, per image. */
-async function install(o: CacheOptions, sha512: string, ws: Wanted[], partialFile: string | undefined): Promise<void> {
-  const names = ws.map((w) => linkNameFor(w.identifier))
-  for (const [i, w] of ws.entries()) {
-    await o.events.fire('AvailablePrefix', { image: w.image, listId: w.subscriptionId, vo: w.vo, filename: names[i] ?? sha512 })
-  }
-  if (partialFile !== undefined) {
-    await rename(partialFile, blobPath(o.dirs, sha512))
-    const s = await stat(blobPath(o.dirs, sha512))
-    o.db.prepare('INSERT OR REPLACE INTO blob (sha512, size, mtime_ms, verified_at) VALUES (?, ?, ?, ?)').run(sha512, s.size, Math.trunc(s.mtimeMs), o.now.toISOString())
-  }
-  for (const [i, w] of ws.entries()) {
-    let link = names[i] ?? null
-    if (link !== null) {
-      const owner = o.db.prepare('SELECT sha512 FROM cache_entry WHERE link = ? LIMIT 1').get(link) as { sha512: string } | undefined
-      if (owner && owner.sha512 !== sha512) {
-        o.report.problem({ code: 'IDENTIFIER_SHARED', severity: 'warning', subscription: w.subscriptionId, image: w.identifier, message: `cache/${link} already holds another list's image with the same identifier; this one is only at cache/${sha512}` })
-        link = null
-      } else if (!owner) {
-        await placeLink(o.dirs, sha512, link)
-      }
-    }
-    const json: EntryJson = { image: w.image, vo: w.vo }
-    o.db.prepare('INSERT OR REPLACE INTO cache_entry (subscription_id, identifier, sha512, link, json, cached_at) VALUES (?, ?, ?, ?, ?, ?)').run(w.subscriptionId, w.identifier, sha512, link, JSON.stringify(json), o.now.toISOString())
-    o.report.change({ kind: 'image-cached', subscription: w.subscriptionId, image: w.identifier, message: `image ${w.identifier} (list ${w.subscriptionId}) verified and cached as ${path.join(o.dirs.cache, link ?? sha512)}` })
-    await o.events.fire('AvailablePostfix', { image: w.image, listId: w.subscriptionId, vo: w.vo, filename: link ?? sha512 })
   }
 }

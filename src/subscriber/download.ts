@@ -1,9 +1,9 @@
-import { createReadStream, createWriteStream, fdatasync } from 'node:fs'
-import { open, rm, stat, statfs, truncate } from 'node:fs/promises'
-import { once } from 'node:events'
+import { constants } from 'node:fs'
+import type { FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { VmgitError } from '../util/errors.js'
 import { HASH_CHUNK, SHA512_HEX, StreamingDigest } from '../util/hash.js'
+import { createExclusive, DiskBudget, lstatOrUndefined, openRegular, type Reservation, removeEntry, writeAll } from '../util/safefs.js'
 import { type Fetcher, type FetchLimits, httpStatusError } from './fetch.js'
 import { redactText } from './redact.js'
 
@@ -12,6 +12,12 @@ import { redactText } from './redact.js'
  * at hv:size + 1 byte (attack S12), a partial file left by an earlier run is resumed with an HTTP
  * Range request after re-hashing its prefix, and only a file whose size and sha512 both match is
  * reported verified. A wrong file is deleted (S05); a short one is kept for the next resume.
+ *
+ * partial/ is written only through descriptors (S27): a new file is created with O_EXCL, a resumed
+ * one opened with O_NOFOLLOW and accepted only as a regular file with a single link (a planted
+ * symlink or hard link is removed, never written through). Space is reserved for the bytes still to
+ * come (S29); a write that meets ENOSPC stops the transfer, deletes the partial file (keeping it would
+ * keep the disk full and wedge the next run) and reports DISK_FULL.
  */
 export interface DownloadSpec {
   sha512: string
@@ -23,6 +29,9 @@ export interface DownloadOutcome {
   file: string
   bytes: number
   resumedFrom: number
+  /** the inode written: the caller checks it again (lstat) before moving the file into the cache */
+  dev: number
+  ino: number
 }
 
 export interface DownloadOptions {
@@ -30,44 +39,68 @@ export interface DownloadOptions {
   onProgress?: (bytesSoFar: number) => void
   /** fsync the verified file before it is moved into the cache (default true) */
   fsync?: boolean
+  /** the run's space reservations (one per running download); a fresh budget when absent */
+  budget?: DiskBudget
+  /** told about a planted entry removed from partial/ */
+  onForeign?: (message: string) => void
 }
 
 const FLUSH_EVERY = 32 * 1024 * 1024
+/** downloaded bytes are written in blocks of this size (fewer syscalls, fewer awaits) */
+const WRITE_BLOCK = 1 << 20
+const WRITES_IN_FLIGHT = 4
 
-async function hashPrefix(file: string, digest: StreamingDigest): Promise<void> {
-  for await (const c of createReadStream(file, { highWaterMark: HASH_CHUNK }) as AsyncIterable<Buffer>) digest.update(c)
-}
-
-async function sizeOf(file: string): Promise<number> {
-  try {
-    return (await stat(file)).size
-  } catch {
-    return -1
+async function hashPrefix(fh: FileHandle, have: number, digest: StreamingDigest): Promise<void> {
+  const buf = Buffer.allocUnsafe(HASH_CHUNK)
+  for (let pos = 0; pos < have; ) {
+    const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, have - pos), pos)
+    if (bytesRead === 0) break
+    digest.update(buf.subarray(0, bytesRead))
+    pos += bytesRead
   }
 }
 
-/** Refuse to start a download the disk cannot hold (vmcatcher checked this too). */
-async function checkFreeSpace(dir: string, needed: number): Promise<void> {
-  const s = await statfs(dir)
-  const free = Number(s.bavail) * Number(s.bsize)
-  if (free < needed) {
-    throw new VmgitError('DISK_FULL', `${needed} more bytes are needed in ${dir} but only ${free} are free; free some space or move the cache (--cache-dir)`)
+/**
+ * Size of the partial file to resume, or -1. Anything but a regular file with one link is removed
+ * first (S27: a planted symlink or hard link would make us append to, or truncate, its target).
+ */
+async function resumable(file: string, opts: DownloadOptions): Promise<number> {
+  const s = await lstatOrUndefined(file)
+  if (!s) return -1
+  if (s.isFile() && s.nlink === 1) return s.size
+  await removeEntry(file, { recursive: true })
+  const what = s.isFile() ? 'a regular file with other hard links' : s.isDirectory() ? 'a directory' : s.isSymbolicLink() ? 'a symbolic link' : 'a FIFO, socket or device'
+  opts.onForeign?.(`${file} was ${what}, not a download of ours; it was removed without being followed`)
+  return -1
+}
+
+/** The descriptor to write: the resumed file (still regular, single link, the size seen) or a new one. */
+async function openPartial(file: string, have: number): Promise<FileHandle> {
+  if (have > 0) {
+    const fh = await openRegular(file, constants.O_RDWR)
+    const s = await fh.stat()
+    if (s.nlink === 1 && s.size === have) return fh
+    await fh.close()
+    throw new VmgitError('CACHE_FOREIGN_FILE', `${file} changed while it was being opened; it is left alone and downloaded again next time`)
   }
+  await removeEntry(file, { recursive: true })
+  return createExclusive(file)
 }
 
 export async function downloadImage(fetcher: Fetcher, spec: DownloadSpec, partialDir: string, opts: DownloadOptions): Promise<DownloadOutcome> {
   if (!SHA512_HEX.test(spec.sha512)) throw new VmgitError('BAD_SHA512', 'the image checksum is not 128 lowercase hex digits')
   const file = path.join(partialDir, spec.sha512)
-  let have = await sizeOf(file)
+  let have = await resumable(file, opts)
   if (have > spec.size) {
-    await rm(file, { force: true })
+    await removeEntry(file)
     have = -1
   }
-  const first = await attempt(fetcher, spec, file, Math.max(have, 0), opts)
+  const budget = opts.budget ?? new DiskBudget()
+  const first = await attempt(fetcher, spec, file, Math.max(have, 0), opts, budget)
   if (first.ok) return first.outcome
   // a resumed file whose result is wrong: the old prefix may be stale; start once from zero
   if (first.resumedFrom > 0) {
-    const again = await attempt(fetcher, spec, file, 0, opts)
+    const again = await attempt(fetcher, spec, file, 0, opts, budget)
     if (again.ok) return again.outcome
   }
   throw new VmgitError('IMAGE_CHECKSUM', `${redactText(spec.uri)}: the downloaded file's sha512 does not match sl:checksum:sha512; it was deleted (a wrong or tampered file)`)
@@ -75,12 +108,39 @@ export async function downloadImage(fetcher: Fetcher, spec: DownloadSpec, partia
 
 type Attempt = { ok: true; outcome: DownloadOutcome } | { ok: false; resumedFrom: number }
 
-async function attempt(fetcher: Fetcher, spec: DownloadSpec, file: string, have: number, opts: DownloadOptions): Promise<Attempt> {
+/** Errors after which the partial file is worthless (or harmful) and is deleted. */
+const DELETE_ON = new Set(['IMAGE_TOO_LARGE', 'IMAGE_SIZE_MISMATCH', 'DISK_FULL', 'CACHE_WRITE_FAILED'])
+
+async function attempt(fetcher: Fetcher, spec: DownloadSpec, file: string, have: number, opts: DownloadOptions, budget: DiskBudget): Promise<Attempt> {
+  const reservation = await budget.reserve(path.dirname(file), spec.size - have)
+  let fh: FileHandle | undefined
+  try {
+    fh = await openPartial(file, have)
+    const s = await fh.stat()
+    const r = await transfer(fetcher, spec, file, fh, have, opts, reservation)
+    if (!r.ok) {
+      await fh.close()
+      fh = undefined
+      await removeEntry(file)
+      return { ok: false, resumedFrom: r.resumedFrom }
+    }
+    if (opts.fsync !== false) await fh.sync()
+    return { ok: true, outcome: { file, bytes: spec.size, resumedFrom: r.resumedFrom, dev: s.dev, ino: s.ino } }
+  } catch (e) {
+    if (fh) await fh.close().catch(() => undefined)
+    fh = undefined
+    if (e instanceof VmgitError && DELETE_ON.has(e.code)) await removeEntry(file).catch(() => undefined)
+    throw e
+  } finally {
+    reservation.release()
+    await fh?.close()
+  }
+}
+
+async function transfer(fetcher: Fetcher, spec: DownloadSpec, file: string, fh: FileHandle, have: number, opts: DownloadOptions, reservation: Reservation): Promise<{ ok: boolean; resumedFrom: number }> {
   const shown = redactText(spec.uri)
-  if (have === 0) await rm(file, { force: true })
-  await checkFreeSpace(path.dirname(file), spec.size - have)
   let digest = new StreamingDigest()
-  if (have > 0) await hashPrefix(file, digest)
+  if (have > 0) await hashPrefix(fh, have, digest)
   let resumedFrom = have
   if (have < spec.size) {
     const headers: Record<string, string> = {}
@@ -89,7 +149,7 @@ async function attempt(fetcher: Fetcher, spec: DownloadSpec, file: string, have:
     if (r.status === 200 && have > 0) {
       // the server ignored the Range: start over from the first byte
       resumedFrom = 0
-      await truncate(file, 0)
+      await fh.truncate(0)
       digest = new StreamingDigest()
     } else if (r.status === 206) {
       const m = /^bytes (\d+)-/.exec(String(r.headers['content-range'] ?? ''))
@@ -105,63 +165,78 @@ async function attempt(fetcher: Fetcher, spec: DownloadSpec, file: string, have:
       r.close()
       throw new VmgitError('IMAGE_TOO_LARGE', `${shown} announces ${resumedFrom + declared} bytes but hv:size is ${spec.size}; refused before downloading (attack S12)`)
     }
-    const out = createWriteStream(file, { flags: resumedFrom > 0 ? 'a' : 'w', highWaterMark: HASH_CHUNK })
-    const closed = once(out, 'close')
     // flush to disk in the background while downloading, so the final fsync has little left to do
     let flushing: Promise<void> | undefined
     let unflushed = 0
-    const flushSome = (): void => {
-      const fd = (out as unknown as { fd: number | null }).fd
-      if (opts.fsync === false || flushing || typeof fd !== 'number' || unflushed < FLUSH_EVERY) return
-      unflushed = 0
-      flushing = new Promise<void>((resolve) => fdatasync(fd, () => resolve())).then(() => void (flushing = undefined))
+    let pos = resumedFrom
+    let block: Buffer[] = []
+    let blockBytes = 0
+    // up to WRITES_IN_FLIGHT positional writes run in the thread pool while the next bytes arrive and are hashed
+    const inFlight: Promise<void>[] = []
+    const flushBlock = async (): Promise<void> => {
+      if (blockBytes > 0) {
+        const data = block.length === 1 ? block[0]! : Buffer.concat(block, blockBytes)
+        const at = pos
+        pos += data.length
+        block = []
+        blockBytes = 0
+        const w = writeAll(fh, data, at, file).then(() => {
+          reservation.wrote(data.length)
+          unflushed += data.length
+          if (opts.fsync !== false && !flushing && unflushed >= FLUSH_EVERY) {
+            unflushed = 0
+            flushing = fh.datasync().catch(() => undefined).then(() => void (flushing = undefined))
+          }
+        })
+        w.catch(() => undefined) // awaited below; never an unhandled rejection meanwhile
+        inFlight.push(w)
+      }
+      while (inFlight.length >= WRITES_IN_FLIGHT) await inFlight.shift()
+    }
+    const drain = async (): Promise<void> => {
+      await flushBlock()
+      // every write settles before the descriptor is used again (or closed); the first failure wins
+      const results = await Promise.allSettled(inFlight.splice(0))
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+      if (failed) throw failed.reason
     }
     let total = resumedFrom
     try {
       for await (const chunk of r.body) {
         total += chunk.length
         if (total > spec.size) {
-          r.close()
           throw new VmgitError('IMAGE_TOO_LARGE', `${shown} sent more than hv:size (${spec.size} bytes); the transfer was stopped at ${spec.size + 1} bytes and the file deleted (attack S12)`)
         }
         digest.update(chunk)
-        if (!out.write(chunk)) await once(out, 'drain')
-        unflushed += chunk.length
-        flushSome()
+        block.push(chunk)
+        blockBytes += chunk.length
+        if (blockBytes >= WRITE_BLOCK) await flushBlock()
         opts.onProgress?.(total)
       }
     } catch (e) {
-      await flushing
-      out.end()
-      await closed
-      if (e instanceof VmgitError && e.code === 'IMAGE_TOO_LARGE') await rm(file, { force: true })
-      if (e instanceof VmgitError) throw e
+      if (e instanceof VmgitError && DELETE_ON.has(e.code)) {
+        r.close()
+        await Promise.allSettled(inFlight.splice(0))
+        await flushing
+        throw e
+      }
+      if (e instanceof VmgitError) {
+        // a timeout or a deadline: keep what arrived for the resume, like a broken connection
+        r.close()
+        await drain().finally(() => flushing)
+        throw e
+      }
       // the connection broke: keep what arrived, the next run resumes it
+      await drain().finally(() => flushing)
       throw new VmgitError('DOWNLOAD_INTERRUPTED', `${shown}: the transfer broke after ${total} of ${spec.size} bytes (${(e as Error).message}); the partial file is kept and resumed next time`, { exit: 3 })
     }
+    await drain()
     await flushing
-    out.end()
-    await closed
     if (total < spec.size) {
       // a complete response of the wrong length is a wrong file (S05), not a broken transfer
-      await rm(file, { force: true })
       throw new VmgitError('IMAGE_SIZE_MISMATCH', `${shown} served ${total} bytes but hv:size is ${spec.size}; the file was deleted`)
     }
   }
   const d = digest.digest()
-  if (d.size !== spec.size || d.sha512 !== spec.sha512) {
-    await rm(file, { force: true })
-    return { ok: false, resumedFrom }
-  }
-  if (opts.fsync !== false) await fsyncFile(file)
-  return { ok: true, outcome: { file, bytes: d.size, resumedFrom } }
-}
-
-async function fsyncFile(file: string): Promise<void> {
-  const fh = await open(file, 'r')
-  try {
-    await fh.sync()
-  } finally {
-    await fh.close()
-  }
+  return { ok: d.size === spec.size && d.sha512 === spec.sha512, resumedFrom }
 }

@@ -1,5 +1,6 @@
 import { loadTrustStore } from '../smime/trust.js'
 import { runCache } from './cache.js'
+import { ensureDirs } from './cachefs.js'
 import { rdbmsUrl, type SubscriberPaths } from './config.js'
 import { describeEventFailure, EventRunner } from './events.js'
 import { DEFAULT_LIMITS, Fetcher, type FetchLimits } from './fetch.js'
@@ -41,6 +42,8 @@ export interface SyncResult {
 }
 
 export async function runSync(o: SyncOptions): Promise<SyncResult> {
+  // S27: unsafe cache directories are a configuration error (exit 2), found before anything is written
+  await ensureDirs({ cache: o.paths.cache, partial: o.paths.partial, expired: o.paths.expired })
   const db = openStore(o.paths.db)
   const report = new Report()
   let lock
