@@ -1,4 +1,5 @@
 import { usageError } from '../util/errors.js'
+import { shCommand } from '../util/escape.js'
 import { SHA512_HEX } from '../util/hash.js'
 import { type DB, logAction } from './store.js'
 
@@ -85,7 +86,7 @@ export interface SelectTarget {
   subscription?: string
 }
 
-/** Select by identifier, or by sha512 (selects the image that has it, and follows it across versions). */
+/** Select by identifier, or by sha512 (selects the image that has it, and follows it across versions), in ONE subscription. */
 export function selectImages(db: DB, t: SelectTarget, now: Date): { subscription: string; identifier: string; already: boolean }[] {
   if (t.sha512 !== undefined && !SHA512_HEX.test(t.sha512)) throw usageError('BAD_SHA512', '--sha512 takes 128 lowercase hex digits (sl:checksum:sha512)')
   if ((t.identifier === undefined) === (t.sha512 === undefined)) throw usageError('SELECT_WHAT', 'give an image identifier or --sha512 HEX (one of them)')
@@ -94,6 +95,16 @@ export function selectImages(db: DB, t: SelectTarget, now: Date): { subscription
     .all(t.identifier ?? null, t.identifier ?? null, t.sha512 ?? null, t.sha512 ?? null, t.subscription ?? null, t.subscription ?? null) as { sid: string; identifier: string }[]
   if (rows.length === 0) {
     throw usageError('IMAGE_NOT_FOUND', `no image ${t.identifier ?? `with sha512 ${t.sha512!.slice(0, 16)}…`} in ${t.subscription ? `subscription ${t.subscription}` : 'any subscribed list'}; \`vmgit sub images\` lists them`)
+  }
+  // S30: a selection never crosses subscriptions silently. Another subscribed list may carry the
+  // same sha512 or claim the same identifier; selecting it there too would download and offer that
+  // list's image. When the match spans several subscriptions, nothing is selected and the operator
+  // names one (stricter than vmcatcher, which selected in every list).
+  const subs = [...new Set(rows.map((r) => r.sid))]
+  if (t.subscription === undefined && subs.length > 1) {
+    const what = t.sha512 !== undefined ? `--sha512 ${t.sha512.slice(0, 16)}…` : `image ${t.identifier}`
+    const argv = t.sha512 !== undefined ? ['--sha512', t.sha512] : [t.identifier!]
+    throw usageError('SELECT_AMBIGUOUS', `${what} matches images in ${subs.length} subscriptions (${subs.join(', ')}); nothing was selected. Say which one, e.g. \`${shCommand(['vmgit', 'sub', 'select', ...argv, '--subscription', subs[0]!])}\``, { subscriptions: subs })
   }
   const out: { subscription: string; identifier: string; already: boolean }[] = []
   db.transaction(() => {
