@@ -20,9 +20,18 @@ export interface FetchLimits {
   /** Overall deadline for the request and its body. */
   deadlineMs: number
   maxRedirects: number
+  /** Attack S31: a verified list with more images than this is refused (TOO_MANY_IMAGES). */
+  maxImages: number
 }
 
-export const DEFAULT_LIMITS: FetchLimits = { connectTimeoutMs: 30_000, idleTimeoutMs: 60_000, deadlineMs: 300_000, maxRedirects: 5 }
+/**
+ * S31 default: 4096 images per list. The largest lists in use (AppDB VO-wide lists) hold a few
+ * hundred; a list of thousands is a mistake or an amplification attack (each image is a row, a
+ * possible download and events under the sync lock). Raise it with --max-images / VMGIT_MAX_IMAGES.
+ */
+export const DEFAULT_MAX_IMAGES = 4096
+
+export const DEFAULT_LIMITS: FetchLimits = { connectTimeoutMs: 30_000, idleTimeoutMs: 60_000, deadlineMs: 300_000, maxRedirects: 5, maxImages: DEFAULT_MAX_IMAGES }
 /** Attack S11: a list larger than this is refused (the read aborts at cap + 1 byte). */
 export const LIST_SIZE_CAP = 16 * 1024 * 1024
 

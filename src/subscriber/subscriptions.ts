@@ -71,9 +71,10 @@ export async function addSubscription(db: DB, o: AddOptions): Promise<AddResult>
   const fetcher = new Fetcher({ caDir: o.caDir })
   let fetched
   let v: VerifiedList
+  const limits = { ...DEFAULT_LIMITS, ...o.limits }
   try {
-    fetched = await fetchFirst(fetcher, urls, { ...DEFAULT_LIMITS, ...o.limits })
-    v = await verifyListBytes(fetched.bytes, { trust, now: o.now, crlCheck: o.crlCheck })
+    fetched = await fetchFirst(fetcher, urls, limits)
+    v = await verifyListBytes(fetched.bytes, { trust, now: o.now, crlCheck: o.crlCheck, maxImages: limits.maxImages })
   } finally {
     fetcher.close()
   }

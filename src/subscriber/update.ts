@@ -5,6 +5,7 @@ import { decide } from './decide.js'
 import type { EventRunner } from './events.js'
 import type { Fetcher, FetchLimits } from './fetch.js'
 import { fetchList } from './listsource.js'
+import { announceNewImages } from './newimages.js'
 import type { Report } from './report.js'
 import { credentialsOf, type DB, getImages, getSubscriptionMeta, getUrls, type SubscriptionMeta } from './store.js'
 import { isRevoked, verifyListBytes } from './verify.js'
@@ -78,7 +79,7 @@ async function tryMirror(ctx: UpdateContext, sub: SubscriptionMeta, credentials:
   try {
     const f = await fetchList(ctx.fetcher, { url: u.url, username: u.username, password: u.password, etag: u.etag, lastModified: u.last_modified }, { limits: ctx.limits, conditional: true })
     if (f.kind === 'unchanged') return { ok: true, result: 'NOT_MODIFIED' }
-    const v = await verifyListBytes(f.bytes, { trust: ctx.trust, now, crlCheck: ctx.crlCheck })
+    const v = await verifyListBytes(f.bytes, { trust: ctx.trust, now, crlCheck: ctx.crlCheck, maxImages: ctx.limits.maxImages })
     const sameCert = v.signer.issuer === sub.signer_issuer && v.signer.serial === sub.signer_serial
     const storedSignerRevoked = sameCert ? false : await isRevoked(sub.signer_cert, ctx.trust)
     const d = decide({
@@ -107,11 +108,7 @@ async function tryMirror(ctx: UpdateContext, sub: SubscriptionMeta, credentials:
     const c = d.candidate
     const parts = [d.newImages.length && `${d.newImages.length} new image(s)`, d.removedImages.length && `${d.removedImages.length} removed`].filter(Boolean)
     ctx.report.change({ kind: 'list-updated', subscription: sub.id, message: `list ${sub.id} updated: hv:version ${sub.version} -> ${c.version}${parts.length ? ` (${parts.join(', ')})` : ''}` })
-    for (const id of d.newImages) {
-      const im = c.images.find((i) => i.identifier === id)!
-      ctx.report.change({ kind: 'image-new', subscription: sub.id, image: id, message: `list ${sub.id} offers new image ${id}${im.title ? ` (${im.title})` : ''}${sub.new_images === 'subscribe' ? ', selected automatically' : ''}` })
-      await ctx.events.fire('SubscriptionImageNew', { image: im.json, listId: sub.id, vo: c.vo })
-    }
+    await announceNewImages(ctx, sub, c, d.newImages)
     return { ok: true, result: 'ACCEPTED' }
   } catch (error) {
     return { ok: false, error }
