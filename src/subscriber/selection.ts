@@ -96,15 +96,15 @@ export function selectImages(db: DB, t: SelectTarget, now: Date): { subscription
   if (rows.length === 0) {
     throw usageError('IMAGE_NOT_FOUND', `no image ${t.identifier ?? `with sha512 ${t.sha512!.slice(0, 16)}…`} in ${t.subscription ? `subscription ${t.subscription}` : 'any subscribed list'}; \`vmgit sub images\` lists them`)
   }
-  // S30: a selection never crosses subscriptions silently. Another subscribed list may carry the
-  // same sha512 or claim the same identifier; selecting it there too would download and offer that
-  // list's image. When the match spans several subscriptions, nothing is selected and the operator
-  // names one (stricter than vmcatcher, which selected in every list).
+  // S30: a selection never crosses subscriptions silently. "The image I have" (--sha512) is one
+  // image, but any subscribed list can carry the same sha512 under its own identifier; selecting it
+  // there too would download and offer that list's entry. When the sha512 matches images in several
+  // subscriptions, nothing is selected until --subscription names one. An identifier is the
+  // documented exception: AppDB VO lists share identifiers on purpose, so `sub select ID` selects it
+  // in every subscription that lists it and prints one line per subscription (never silently).
   const subs = [...new Set(rows.map((r) => r.sid))]
-  if (t.subscription === undefined && subs.length > 1) {
-    const what = t.sha512 !== undefined ? `--sha512 ${t.sha512.slice(0, 16)}…` : `image ${t.identifier}`
-    const argv = t.sha512 !== undefined ? ['--sha512', t.sha512] : [t.identifier!]
-    throw usageError('SELECT_AMBIGUOUS', `${what} matches images in ${subs.length} subscriptions (${subs.join(', ')}); nothing was selected. Say which one, e.g. \`${shCommand(['vmgit', 'sub', 'select', ...argv, '--subscription', subs[0]!])}\``, { subscriptions: subs })
+  if (t.sha512 !== undefined && t.subscription === undefined && subs.length > 1) {
+    throw usageError('SELECT_AMBIGUOUS', `--sha512 ${t.sha512.slice(0, 16)}… matches images in ${subs.length} subscriptions (${subs.join(', ')}); nothing was selected. Say which one, e.g. \`${shCommand(['vmgit', 'sub', 'select', '--sha512', t.sha512, '--subscription', subs[0]!])}\``, { subscriptions: subs })
   }
   const out: { subscription: string; identifier: string; already: boolean }[] = []
   db.transaction(() => {

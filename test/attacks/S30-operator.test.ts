@@ -213,13 +213,12 @@ describe('S30 `sub select` never crosses subscriptions silently', () => {
     expect(snapshot(w)).toEqual(before)
   })
 
-  it('refuses an identifier claimed by two subscriptions, selecting nothing', async () => {
+  it('says so, one line per subscription, when an identifier shared by two lists (AppDB VO lists) is selected in both', async () => {
     const { w } = b
-    const before = snapshot(w)
     const r = await w.cli(['sub', 'select', b.images[0]!.id])
-    expect(r.code).toBe(2)
-    expect(r.stderr).toContain('[SELECT_AMBIGUOUS]')
-    expect(snapshot(w)).toEqual(before)
+    expect(r.code).toBe(0)
+    expect(r.stdout.trim().split('\n').sort()).toEqual([`already selected ${b.images[0]!.id} in ${w.listId}`, `selected ${b.images[0]!.id} in ${otherId}`].sort())
+    expect((await w.cli(['sub', 'deselect', b.images[0]!.id, '--subscription', otherId])).code).toBe(0)
   })
 
   it('selects only in the subscription named with --subscription', async () => {
