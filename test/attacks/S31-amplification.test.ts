@@ -85,6 +85,28 @@ describe('S31 amplification: a list with tens of thousands of images, renamed ea
   })
 })
 
+describe('S31 when the subscription refuses new images', () => {
+  it('refuses a version adding 300 images with one bounded message, and keeps state', async () => {
+    const w = await makeWorld({ pki: await sharedPki() })
+    try {
+      const a = w.image('a.qcow2', 100)
+      await w.publish({ id: w.listId, version: '1', images: [a] })
+      expect((await w.trust()).code).toBe(0)
+      expect((await w.add(w.listUrl, ['--new-images', 'refuse'])).code).toBe(0)
+      await w.publish({ id: w.listId, version: '2', images: [a, ...fakeImages(300)] })
+      const before = snapshot(w)
+      const r = await w.sync()
+      expect(r.code).toBe(1)
+      expect(r.stderr).toContain('[NEW_IMAGE_REFUSED]')
+      expect(r.stderr).toContain('and 290 more')
+      expect(r.stderr.length).toBeLessThan(4000)
+      expect(snapshot(w)).toEqual(before)
+    } finally {
+      await w.close()
+    }
+  })
+})
+
 describe('S31 at subscription time', () => {
   it('refuses to subscribe to a list above the cap, and records nothing', async () => {
     const w = await makeWorld({ pki: await sharedPki() })
