@@ -23,6 +23,8 @@ export interface FetchLimits {
   maxRedirects: number
   /** Attack S31: a verified list with more images than this is refused (TOO_MANY_IMAGES). */
   maxImages: number
+  /** Attack S32: address ranges (ssrf.ts names) the operator lets every URL reach besides public ones. */
+  allowRanges?: readonly string[]
 }
 
 /**
@@ -112,11 +114,11 @@ export class Fetcher {
   }
 
   /** The agent whose connections resolve through the S32 check for `range` (undefined: resolved, not restricted). */
-  private agentFor(range: AddressRange | undefined, isHttps: boolean): http.Agent {
-    const key = `${range ?? 'any'} ${isHttps ? 'https' : 'http'}`
+  private agentFor(range: AddressRange | undefined, extra: readonly string[], isHttps: boolean): http.Agent {
+    const key = `${range ?? 'any'} ${[...extra].sort().join(',')} ${isHttps ? 'https' : 'http'}`
     let agent = this.checked.get(key)
     if (!agent) {
-      const lookup = checkingLookup(range, (address, hostname) => refused(`the host name ${hostname}`, address, range!), this.resolve)
+      const lookup = checkingLookup(range, extra, (address, hostname) => refused(`the host name ${hostname}`, address, range!), this.resolve)
       agent = isHttps ? new https.Agent({ keepAlive: true, maxSockets: 8, ca: this.ca, lookup }) : new http.Agent({ keepAlive: true, maxSockets: 8, lookup })
       this.checked.set(key, agent)
     }
@@ -174,7 +176,7 @@ export class Fetcher {
     const port = Number(u.port || (isHttps ? 443 : 80))
     const host = u.hostname.replace(/^\[|\]$/g, '')
     // S32: an IP literal is never looked up, so it is checked here, before any connection (proxied or not)
-    if (check.range !== undefined && isIpLiteral(host) && !allowed(host, check.range)) throw refused(shown, host, check.range, check.first)
+    if (check.range !== undefined && isIpLiteral(host) && !allowed(host, check.range, limits.allowRanges)) throw refused(shown, host, check.range, check.first)
     let tunnel: import('node:net').Socket | undefined
     if (proxy && isHttps) {
       try {
@@ -216,7 +218,7 @@ export class Fetcher {
           reqOpts.agent = agent
         } else if ((check.range !== undefined || this.resolve) && !isIpLiteral(host)) {
           // S32: the name is resolved and every address checked at connect time (no rebinding window)
-          reqOpts.agent = this.agentFor(check.range, isHttps)
+          reqOpts.agent = this.agentFor(check.range, limits.allowRanges ?? [], isHttps)
         } else {
           reqOpts.agent = isHttps ? this.httpsAgent : this.httpAgent
         }

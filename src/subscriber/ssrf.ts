@@ -28,10 +28,14 @@ import { VmgitError } from '../util/errors.js'
  *   trusted to resolve where the operator's DNS says, and that first connection's range is the
  *   one redirects may stay in.
  * - Through an http(s) proxy the proxy resolves the target; only IP-literal targets are checked.
+ * - The operator may open more ranges for a site that serves images from inside its network
+ *   (`vmgit sync --allow-range private-10`); nothing a list says can.
  */
-export type AddressRange =
-  | 'public' | 'loopback' | 'unspecified' | 'link-local-v4' | 'link-local-v6' | 'private-10' | 'private-172' | 'private-192'
-  | 'cgnat' | 'ula' | 'site-local' | 'multicast' | 'reserved'
+export const ADDRESS_RANGES = [
+  'public', 'loopback', 'unspecified', 'link-local-v4', 'link-local-v6', 'private-10', 'private-172', 'private-192',
+  'cgnat', 'ula', 'site-local', 'multicast', 'reserved',
+] as const
+export type AddressRange = (typeof ADDRESS_RANGES)[number]
 
 function classifyV4(b: readonly number[]): AddressRange {
   const [a = 0, c = 0, d = 0] = b
@@ -122,14 +126,14 @@ export function rangeOfUrl(u: URL): AddressRange {
 export const isIpLiteral = (host: string): boolean => net.isIP(host.replace(/^\[|\]$/g, '')) !== 0
 
 /** Is a connection to `address` allowed when the first URL points into `range` (undefined: anything goes)? */
-export function allowed(address: string, range: AddressRange | undefined): boolean {
+export function allowed(address: string, range: AddressRange | undefined, extra: readonly string[] = []): boolean {
   if (range === undefined) return true
   const r = classify(address)
-  return r === 'public' || r === range
+  return r === 'public' || r === range || extra.includes(r)
 }
 
 export function refused(what: string, address: string, range: AddressRange, first?: string): VmgitError {
-  return new VmgitError('ADDRESS_NOT_ALLOWED', `${what} leads to ${address} (${classify(address)}), outside the range the ${first ? `first URL ${first}` : 'signed URL'} points into (${range}); refused without connecting (attack S32: server-side request forgery). Only public addresses, or the range the signed URL names itself, are fetched`, { details: { address, range: classify(address), allowed: range } })
+  return new VmgitError('ADDRESS_NOT_ALLOWED', `${what} leads to ${address} (${classify(address)}), outside the range the ${first ? `first URL ${first}` : 'signed URL'} points into (${range}); refused without connecting (attack S32: server-side request forgery). Only public addresses, or the range the signed URL names itself, are fetched (an operator opens more with --allow-range)`, { details: { address, range: classify(address), allowed: range } })
 }
 
 type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | dns.LookupAddress[], family?: number) => void
@@ -140,12 +144,12 @@ type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | dns.
  */
 export type Resolver = (hostname: string, options: dns.LookupAllOptions, callback: (err: NodeJS.ErrnoException | null, addresses: dns.LookupAddress[]) => void) => void
 
-export function checkingLookup(range: AddressRange | undefined, onRefused: (address: string, hostname: string) => VmgitError, resolve: Resolver = dns.lookup) {
+export function checkingLookup(range: AddressRange | undefined, extra: readonly string[], onRefused: (address: string, hostname: string) => VmgitError, resolve: Resolver = dns.lookup) {
   return (hostname: string, options: dns.LookupOptions, callback: LookupCallback): void => {
     resolve(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return callback(err, '')
       const list = addresses as dns.LookupAddress[]
-      const bad = list.find((a) => !allowed(a.address, range))
+      const bad = list.find((a) => !allowed(a.address, range, extra))
       if (bad && range !== undefined) return callback(onRefused(bad.address, hostname) as unknown as NodeJS.ErrnoException, '')
       if (options.all) return callback(null, list)
       const first = list[0]

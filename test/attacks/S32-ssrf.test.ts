@@ -117,9 +117,9 @@ describe('S32 host names are checked when the socket connects (no DNS here: an i
     await server.stop()
   })
 
-  const open = async (url: string, addressRule?: 'signed' | 'origin'): Promise<string> => {
+  const open = async (url: string, addressRule?: 'signed' | 'origin', allowRanges?: string[]): Promise<string> => {
     try {
-      const r = await fetcher.open(url, { limits: DEFAULT_LIMITS, ...(addressRule ? { addressRule } : {}) })
+      const r = await fetcher.open(url, { limits: { ...DEFAULT_LIMITS, ...(allowRanges ? { allowRanges } : {}) }, ...(addressRule ? { addressRule } : {}) })
       r.close()
       return `HTTP ${r.status}`
     } catch (e) {
@@ -145,6 +145,13 @@ describe('S32 host names are checked when the socket connects (no DNS here: an i
     server.reset()
     expect(await open(`${server.base}/to-name`)).toBe('ADDRESS_NOT_ALLOWED')
     expect(server.count('/img')).toBe(0)
+  })
+
+  it('lets the operator open a range (--allow-range), and only that range', async () => {
+    server.reset()
+    expect(await open(`http://images.example.org:${server.port}/img`, undefined, ['private-10'])).toBe('ADDRESS_NOT_ALLOWED')
+    expect(server.requests).toHaveLength(0)
+    expect(await open(`http://images.example.org:${server.port}/img`, undefined, ['loopback'])).toBe('HTTP 200')
   })
 
   it('still fetches a loopback hv:uri that names its address, and a list URL the operator chose by name', async () => {
