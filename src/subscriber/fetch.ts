@@ -28,11 +28,12 @@ export interface FetchLimits {
 }
 
 /**
- * S31 default: 4096 images per list. The largest lists in use (AppDB VO-wide lists) hold a few
- * hundred; a list of thousands is a mistake or an amplification attack (each image is a row, a
+ * S31 default: 8192 images per list. The largest lists in use (AppDB VO-wide lists) hold a few
+ * hundred, and the S15 crash test applies an 8000-image version atomically, which must keep
+ * working; tens of thousands are a mistake or an amplification attack (each image is a row, a
  * possible download and events under the sync lock). Raise it with --max-images / VMGIT_MAX_IMAGES.
  */
-export const DEFAULT_MAX_IMAGES = 4096
+export const DEFAULT_MAX_IMAGES = 8192
 
 export const DEFAULT_LIMITS: FetchLimits = { connectTimeoutMs: 30_000, idleTimeoutMs: 60_000, deadlineMs: 300_000, maxRedirects: 5, maxImages: DEFAULT_MAX_IMAGES }
 /** Attack S11: a list larger than this is refused (the read aborts at cap + 1 byte). */

@@ -10,7 +10,7 @@ import type { SubscriptionMeta } from './store.js'
  * under the sync lock.
  *
  * Decisions:
- * - A verified list with more than `maxImages` images (default 4096, --max-images) is refused as a
+ * - A verified list with more than `maxImages` images (default 8192, --max-images) is refused as a
  *   whole with TOO_MANY_IMAGES; the stored version is kept.
  * - SubscriptionImageNew fires for at most NEW_IMAGE_EVENT_CAP new images of one list version (in
  *   list order); above that, the version is still accepted, the output is ONE summary line
