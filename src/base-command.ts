@@ -1,5 +1,6 @@
 import { Command, Flags, Interfaces } from '@oclif/core'
 import { Exit, VmgitError } from './util/errors.js'
+import { escapeText } from './util/escape.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
 export type BaseArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>
@@ -31,31 +32,40 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     this.positional = argv as string[]
   }
 
-  /** Print a result: JSON object with --json, else the text lines. */
-  protected emit(json: unknown, text: () => string | string[]): void {
+  /**
+   * Print a result: JSON object with --json (exact; JSON escaping is already safe), else the text
+   * lines. S30: every text line is escaped for the terminal (list-supplied strings can never drive
+   * it or forge lines); a line given as an array is one tab-separated row whose fields are escaped
+   * one by one, so a tab inside a field cannot forge a column.
+   */
+  protected emit(json: unknown, text: () => string | (string | readonly unknown[])[]): void {
     if (this.flags?.json) {
       process.stdout.write(JSON.stringify(json, null, 2) + '\n')
       return
     }
     const t = text()
     const lines = Array.isArray(t) ? t : [t]
-    for (const l of lines) if (l !== '') process.stdout.write(l + '\n')
+    for (const l of lines) {
+      const line = typeof l === 'string' ? escapeText(l) : l.map((f) => escapeText(f === null || f === undefined ? '' : String(f))).join('\t')
+      if (line !== '') process.stdout.write(line + '\n')
+    }
   }
 
+  /** A warning on stderr, escaped for the terminal (S30). */
   protected warn2(message: string): void {
-    process.stderr.write(`warning: ${message}\n`)
+    process.stderr.write(`warning: ${escapeText(message)}\n`)
   }
 
   protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
     if (err instanceof VmgitError) {
       if (this.flags?.json) process.stdout.write(JSON.stringify({ ok: false, error: err.toJSON() }, null, 2) + '\n')
-      process.stderr.write(`error [${err.code}]: ${err.message}\n`)
+      process.stderr.write(`error [${err.code}]: ${escapeText(err.message)}\n`)
       this.exit(err.exit)
     }
     // oclif's own exits (this.exit) and parse errors keep their codes; parse errors are usage (2).
     if (err.oclif?.exit !== undefined) throw err
     if (process.env.VMGIT_DEBUG) throw err
-    process.stderr.write(`error [INTERNAL]: ${err.message}\n(set VMGIT_DEBUG=1 for a stack trace and report it as a bug)\n`)
+    process.stderr.write(`error [INTERNAL]: ${escapeText(err.message)}\n(set VMGIT_DEBUG=1 for a stack trace and report it as a bug)\n`)
     this.exit(Exit.INVALID)
   }
 }

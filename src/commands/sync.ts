@@ -3,6 +3,7 @@ import { BaseCommand } from '../base-command.js'
 import { resolveEventCommand, resolveNow, resolvePaths } from '../subscriber/config.js'
 import { dbFlag, limitsFrom, netFlags, nowFlag, trustFlags } from '../subscriber/flags.js'
 import { makeProgress } from '../subscriber/progress.js'
+import { escapeText } from '../util/escape.js'
 import { redactText } from '../subscriber/redact.js'
 import { runSync } from '../subscriber/sync.js'
 
@@ -70,7 +71,7 @@ dies with its process, wherever that ran (another container or pod sharing the d
     )
     if (!f.json) {
       for (const p of report.problems) {
-        process.stderr.write(`${p.severity === 'warning' ? 'warning' : 'error'} [${p.code}]: ${redactText(p.message)}\n`)
+        process.stderr.write(`${p.severity === 'warning' ? 'warning' : 'error'} [${p.code}]: ${escapeText(redactText(p.message))}\n`)
       }
     }
     if (code !== 0) this.exit(code)

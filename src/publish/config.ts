@@ -222,7 +222,7 @@ export class PublishTargets {
   require(uri: string, what = 'hv:uri'): string {
     const url = this.resolve(uri)
     if (url === undefined) {
-      throw usageError('TARGET_NO_MATCH', `no target in vmgit.yaml matches ${what} ${redactUrl(uri)}; add one, e.g.\ntargets:\n  - match: "${uri.replace(/[^/]*$/, '')}"\n    replace: "sftp://user@host/srv/www/..."`)
+      throw usageError('TARGET_NO_MATCH', `no target in vmgit.yaml matches ${what} ${redactUrl(uri)}; add one to vmgit.yaml, e.g. targets: [{ match: "${uri.replace(/[^/]*$/, '')}", replace: "sftp://user@host/srv/www/..." }]`)
     }
     return url
   }

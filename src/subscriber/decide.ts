@@ -227,7 +227,7 @@ export function decide(input: DecideInput): Decision {
   const removedImages = [...before].filter((id) => !now_.has(id))
   // vmcatcher 32: a subscription that refuses new images refuses the whole version
   if (input.newImages === 'refuse' && newImages.length > 0) {
-    throw new VmgitError('NEW_IMAGE_REFUSED', `the list adds image(s) ${newImages.join(', ')} and this subscription refuses new images (--new-images refuse); the stored list is kept. To accept them, subscribe again with --new-images accept`)
+    throw new VmgitError('NEW_IMAGE_REFUSED', `the list adds image(s) ${newImages.length > 10 ? `${newImages.slice(0, 10).join(', ')} and ${newImages.length - 10} more` : newImages.join(', ')} and this subscription refuses new images (--new-images refuse); the stored list is kept. To accept them, subscribe again with --new-images accept`)
   }
   return { kind: 'accept', candidate: c, newImages, removedImages, warnings, recovered }
 }

@@ -6,6 +6,7 @@ import path from 'node:path'
 import tls from 'node:tls'
 import { networkError, VmgitError } from '../util/errors.js'
 import { connectTunnel, proxyFor } from './proxy.js'
+import { type AddressRange, allowed, type Resolver, checkingLookup, classify, isIpLiteral, rangeOfUrl, refused } from './ssrf.js'
 import { basicAuthHeader, redactText } from './redact.js'
 
 /**
@@ -20,9 +21,21 @@ export interface FetchLimits {
   /** Overall deadline for the request and its body. */
   deadlineMs: number
   maxRedirects: number
+  /** Attack S31: a verified list with more images than this is refused (TOO_MANY_IMAGES). */
+  maxImages: number
+  /** Attack S32: address ranges (ssrf.ts names) the operator lets every URL reach besides public ones. */
+  allowRanges?: readonly string[]
 }
 
-export const DEFAULT_LIMITS: FetchLimits = { connectTimeoutMs: 30_000, idleTimeoutMs: 60_000, deadlineMs: 300_000, maxRedirects: 5 }
+/**
+ * S31 default: 8192 images per list. The largest lists in use (AppDB VO-wide lists) hold a few
+ * hundred, and the S15 crash test applies an 8000-image version atomically, which must keep
+ * working; tens of thousands are a mistake or an amplification attack (each image is a row, a
+ * possible download and events under the sync lock). Raise it with --max-images / VMGIT_MAX_IMAGES.
+ */
+export const DEFAULT_MAX_IMAGES = 8192
+
+export const DEFAULT_LIMITS: FetchLimits = { connectTimeoutMs: 30_000, idleTimeoutMs: 60_000, deadlineMs: 300_000, maxRedirects: 5, maxImages: DEFAULT_MAX_IMAGES }
 /** Attack S11: a list larger than this is refused (the read aborts at cap + 1 byte). */
 export const LIST_SIZE_CAP = 16 * 1024 * 1024
 
@@ -32,6 +45,12 @@ export interface RequestOptions {
   auth?: { username?: string | null; password?: string | null }
   /** Refuse an https → http redirect (lists); images are protected by their sha512 instead. */
   noDowngrade?: boolean
+  /**
+   * S32: which addresses a connection may reach (ssrf.ts). `signed` (the default: image hv:uri
+   * values) allows public addresses and the range the URL itself names; `origin` (operator-chosen
+   * list URLs) also trusts where the first URL's host name resolves, and pins that range.
+   */
+  addressRule?: 'signed' | 'origin'
 }
 
 export interface OpenResponse {
@@ -39,6 +58,8 @@ export interface OpenResponse {
   headers: IncomingMessage['headers']
   /** The URL that answered, after redirects (without credentials). */
   url: string
+  /** The peer the response came from (the proxy, when there is one). */
+  remoteAddress?: string
   body: AsyncIterable<Buffer>
   /** Abort the transfer (and free its socket). */
   close(): void
@@ -73,17 +94,36 @@ export class Fetcher {
   private readonly httpsAgent: https.Agent
   private readonly ca: string[]
 
-  constructor(opts: { caDir?: string; env?: Record<string, string | undefined> } = {}) {
+  /** the DNS resolver behind the S32 connect-time check (tests inject one: no DNS here) */
+  private readonly resolve?: Resolver
+
+  constructor(opts: { caDir?: string; env?: Record<string, string | undefined>; resolve?: Resolver } = {}) {
     this.env = opts.env ?? process.env
+    if (opts.resolve) this.resolve = opts.resolve
     this.ca = [...tls.rootCertificates, ...loadCaDirPems(opts.caDir)]
     this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 8, ca: this.ca })
   }
 
   private readonly env: Record<string, string | undefined>
+  /** S32: keep-alive agents per allowed address range, so a socket checked under one range is never reused under another */
+  private readonly checked = new Map<string, http.Agent>()
 
   close(): void {
     this.httpAgent.destroy()
     this.httpsAgent.destroy()
+    for (const a of this.checked.values()) a.destroy()
+  }
+
+  /** The agent whose connections resolve through the S32 check for `range` (undefined: resolved, not restricted). */
+  private agentFor(range: AddressRange | undefined, extra: readonly string[], isHttps: boolean): http.Agent {
+    const key = `${range ?? 'any'} ${[...extra].sort().join(',')} ${isHttps ? 'https' : 'http'}`
+    let agent = this.checked.get(key)
+    if (!agent) {
+      const lookup = checkingLookup(range, extra, (address, hostname) => refused(`the host name ${hostname}`, address, range!), this.resolve)
+      agent = isHttps ? new https.Agent({ keepAlive: true, maxSockets: 8, ca: this.ca, lookup }) : new http.Agent({ keepAlive: true, maxSockets: 8, lookup })
+      this.checked.set(key, agent)
+    }
+    return agent
   }
 
   /** GET `url`, following redirects; resolves once the final response's headers have arrived. */
@@ -91,19 +131,25 @@ export class Fetcher {
     const started = Date.now()
     const origin = new URL(url).origin
     let current = new URL(url)
+    const first = redactText(current.href)
+    // S32: the range connections may reach besides public addresses; `origin` with a host name pins it at the first connection
+    const literal = isIpLiteral(current.hostname) || rangeOfUrl(current) === 'loopback'
+    let range: AddressRange | undefined = (opts.addressRule ?? 'signed') === 'signed' || literal ? rangeOfUrl(current) : undefined
     for (let hop = 0; ; hop++) {
       const remaining = opts.limits.deadlineMs - (Date.now() - started)
       const headers: Record<string, string> = { 'user-agent': 'vmgit', ...opts.headers }
       const auth = current.origin === origin ? basicAuthHeader(opts.auth?.username, opts.auth?.password) : undefined
       if (auth) headers.authorization = auth
       let r: OpenResponse
+      const check = { range, first }
       try {
-        r = await this.once(current, headers, opts.limits, Math.max(remaining, 1))
+        r = await this.once(current, headers, opts.limits, Math.max(remaining, 1), check)
       } catch (e) {
         // a kept-alive socket the server closed meanwhile: retry once on a fresh connection
         if (!(e instanceof StaleSocket)) throw e
-        r = await this.once(current, headers, opts.limits, Math.max(remaining, 1))
+        r = await this.once(current, headers, opts.limits, Math.max(remaining, 1), check)
       }
+      if (range === undefined) range = r.remoteAddress && !proxyFor(current, this.env) ? classify(r.remoteAddress) : rangeOfUrl(current)
       const loc = r.headers.location
       if ([301, 302, 303, 307, 308].includes(r.status) && loc) {
         r.close()
@@ -124,11 +170,14 @@ export class Fetcher {
     }
   }
 
-  private async once(u: URL, headers: Record<string, string>, limits: FetchLimits, deadlineMs: number): Promise<OpenResponse> {
+  private async once(u: URL, headers: Record<string, string>, limits: FetchLimits, deadlineMs: number, check: { range: AddressRange | undefined; first: string }): Promise<OpenResponse> {
     const shown = redactText(u.href)
     const isHttps = u.protocol === 'https:'
     const proxy = proxyFor(u, this.env)
     const port = Number(u.port || (isHttps ? 443 : 80))
+    const host = u.hostname.replace(/^\[|\]$/g, '')
+    // S32: an IP literal is never looked up, so it is checked here, before any connection (proxied or not)
+    if (check.range !== undefined && isIpLiteral(host) && !allowed(host, check.range, limits.allowRanges)) throw refused(shown, host, check.range, check.first)
     let tunnel: import('node:net').Socket | undefined
     if (proxy && isHttps) {
       try {
@@ -158,7 +207,8 @@ export class Fetcher {
       if (proxy && !isHttps) {
         Object.assign(reqOpts, { host: proxy.hostname, port: proxy.port || 80, path: u.href, agent: this.httpAgent })
       } else {
-        Object.assign(reqOpts, { host: u.hostname, port, path: u.pathname + u.search })
+        // an IPv6 literal without its URL brackets (getaddrinfo does not know "[::1]")
+        Object.assign(reqOpts, { host, port, path: u.pathname + u.search })
         // SNI carries host names only (RFC 6066), never an IP address
         if (isHttps && net.isIP(u.hostname.replace(/^\[|\]$/g, '')) === 0) reqOpts.servername = u.hostname
         if (isHttps && tunnel) {
@@ -167,6 +217,9 @@ export class Fetcher {
           const agent = new https.Agent({ ca: this.ca })
           Object.assign(agent, { createConnection: (o: tls.ConnectionOptions) => tls.connect({ ...o, socket: sock }) })
           reqOpts.agent = agent
+        } else if ((check.range !== undefined || this.resolve) && !isIpLiteral(host)) {
+          // S32: the name is resolved and every address checked at connect time (no rebinding window)
+          reqOpts.agent = this.agentFor(check.range, limits.allowRanges ?? [], isHttps)
         } else {
           reqOpts.agent = isHttps ? this.httpsAgent : this.httpAgent
         }
@@ -202,6 +255,7 @@ export class Fetcher {
           status: r.statusCode ?? 0,
           headers: r.headers,
           url: shown,
+          ...(req.socket?.remoteAddress ? { remoteAddress: req.socket.remoteAddress } : {}),
           body: r,
           close: () => {
             done()

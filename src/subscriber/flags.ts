@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core'
-import type { FetchLimits } from './fetch.js'
+import { DEFAULT_MAX_IMAGES, type FetchLimits } from './fetch.js'
+import { ADDRESS_RANGES } from './ssrf.js'
 
 /**
  * oclif flag definitions shared by the `vmgit sync` and `vmgit sub …` commands (the only file of
@@ -22,8 +23,10 @@ export const netFlags = {
   'connect-timeout': Flags.integer({ description: 'Seconds to wait for a connection', default: 30, min: 1, helpGroup: 'NETWORK' }),
   'idle-timeout': Flags.integer({ description: 'Seconds without data before a transfer is abandoned (stalled server)', default: 60, min: 1, helpGroup: 'NETWORK' }),
   deadline: Flags.integer({ description: 'Overall seconds for one list transfer (images get this plus size / --min-rate)', default: 300, min: 1, helpGroup: 'NETWORK' }),
+  'allow-range': Flags.string({ description: 'Let image URLs and their redirects also reach this address range (attack S32; by default only public addresses and the range a signed URL names itself). Repeatable', multiple: true, options: ADDRESS_RANGES.filter((r) => r !== 'public'), helpGroup: 'NETWORK' }),
+  'max-images': Flags.integer({ description: `Refuse a list with more images than this (TOO_MANY_IMAGES). Env: VMGIT_MAX_IMAGES`, default: DEFAULT_MAX_IMAGES, min: 1, env: 'VMGIT_MAX_IMAGES', helpGroup: 'LIMITS' }),
 }
 
-export function limitsFrom(f: { 'connect-timeout': number; 'idle-timeout': number; deadline: number }): Partial<FetchLimits> {
-  return { connectTimeoutMs: f['connect-timeout'] * 1000, idleTimeoutMs: f['idle-timeout'] * 1000, deadlineMs: f.deadline * 1000 }
+export function limitsFrom(f: { 'connect-timeout': number; 'idle-timeout': number; deadline: number; 'max-images': number; 'allow-range'?: string[] }): Partial<FetchLimits> {
+  return { connectTimeoutMs: f['connect-timeout'] * 1000, idleTimeoutMs: f['idle-timeout'] * 1000, deadlineMs: f.deadline * 1000, maxImages: f['max-images'], ...(f['allow-range'] ? { allowRanges: f['allow-range'] } : {}) }
 }

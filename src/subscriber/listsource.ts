@@ -23,7 +23,7 @@ export async function fetchList(fetcher: Fetcher, src: ListSource, opts: { limit
   // an unchanged list costs one 304
   if (opts.conditional && src.etag) headers['if-none-match'] = src.etag
   if (opts.conditional && src.lastModified) headers['if-modified-since'] = src.lastModified
-  const r = await fetcher.open(src.url, { limits: opts.limits, headers, auth: { username: src.username, password: src.password }, noDowngrade: true })
+  const r = await fetcher.open(src.url, { limits: opts.limits, headers, auth: { username: src.username, password: src.password }, noDowngrade: true, addressRule: 'origin' })
   if (r.status === 304) {
     r.close()
     if (!opts.conditional) throw new VmgitError('HTTP_STATUS', `${r.url} answered 304 to an unconditional request`)

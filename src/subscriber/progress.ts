@@ -1,3 +1,5 @@
+import { escapeText } from '../util/escape.js'
+
 /**
  * Download progress on a terminal only (never in cron mail or --json output): one status line on
  * stderr, redrawn at most every 200 ms, erased when the downloads end.
@@ -26,7 +28,7 @@ export function makeProgress(stream: NodeJS.WriteStream = process.stderr): Progr
       const pct = a.total > 0 ? Math.floor((100 * a.bytes) / a.total) : 100
       const width = 20
       const filled = Math.round((pct / 100) * width)
-      return `${a.label.slice(0, 24)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${mib(a.bytes)}/${mib(a.total)} MiB`
+      return `${escapeText(a.label).slice(0, 24)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${mib(a.bytes)}/${mib(a.total)} MiB`
     })
     const cols = stream.columns || 100
     stream.write('\r\x1b[K' + parts.join('  ').slice(0, cols - 1))

@@ -6,9 +6,11 @@ import { Exit, isVmgitError, type ExitCode } from '../util/errors.js'
  * failures only. A rejection outranks a network failure (it is the one that needs a human).
  */
 export interface Change {
-  kind: 'list-updated' | 'list-expired' | 'image-new' | 'image-cached' | 'image-expired' | 'image-adopted' | 'lock-reclaimed'
+  kind: 'list-updated' | 'list-expired' | 'image-new' | 'images-new' | 'image-cached' | 'image-expired' | 'image-adopted' | 'lock-reclaimed'
   subscription?: string
   image?: string
+  /** 'images-new' (S31): how many new images one summary line stands for */
+  count?: number
   message: string
 }
 

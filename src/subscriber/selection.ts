@@ -1,4 +1,5 @@
 import { usageError } from '../util/errors.js'
+import { shCommand } from '../util/escape.js'
 import { SHA512_HEX } from '../util/hash.js'
 import { type DB, logAction } from './store.js'
 
@@ -85,7 +86,7 @@ export interface SelectTarget {
   subscription?: string
 }
 
-/** Select by identifier, or by sha512 (selects the image that has it, and follows it across versions). */
+/** Select by identifier, or by sha512 (selects the image that has it, and follows it across versions), in ONE subscription. */
 export function selectImages(db: DB, t: SelectTarget, now: Date): { subscription: string; identifier: string; already: boolean }[] {
   if (t.sha512 !== undefined && !SHA512_HEX.test(t.sha512)) throw usageError('BAD_SHA512', '--sha512 takes 128 lowercase hex digits (sl:checksum:sha512)')
   if ((t.identifier === undefined) === (t.sha512 === undefined)) throw usageError('SELECT_WHAT', 'give an image identifier or --sha512 HEX (one of them)')
@@ -94,6 +95,16 @@ export function selectImages(db: DB, t: SelectTarget, now: Date): { subscription
     .all(t.identifier ?? null, t.identifier ?? null, t.sha512 ?? null, t.sha512 ?? null, t.subscription ?? null, t.subscription ?? null) as { sid: string; identifier: string }[]
   if (rows.length === 0) {
     throw usageError('IMAGE_NOT_FOUND', `no image ${t.identifier ?? `with sha512 ${t.sha512!.slice(0, 16)}…`} in ${t.subscription ? `subscription ${t.subscription}` : 'any subscribed list'}; \`vmgit sub images\` lists them`)
+  }
+  // S30: a selection never crosses subscriptions silently. "The image I have" (--sha512) is one
+  // image, but any subscribed list can carry the same sha512 under its own identifier; selecting it
+  // there too would download and offer that list's entry. When the sha512 matches images in several
+  // subscriptions, nothing is selected until --subscription names one. An identifier is the
+  // documented exception: AppDB VO lists share identifiers on purpose, so `sub select ID` selects it
+  // in every subscription that lists it and prints one line per subscription (never silently).
+  const subs = [...new Set(rows.map((r) => r.sid))]
+  if (t.sha512 !== undefined && t.subscription === undefined && subs.length > 1) {
+    throw usageError('SELECT_AMBIGUOUS', `--sha512 ${t.sha512.slice(0, 16)}… matches images in ${subs.length} subscriptions (${subs.join(', ')}); nothing was selected. Say which one, e.g. \`${shCommand(['vmgit', 'sub', 'select', '--sha512', t.sha512, '--subscription', subs[0]!])}\``, { subscriptions: subs })
   }
   const out: { subscription: string; identifier: string; already: boolean }[] = []
   db.transaction(() => {

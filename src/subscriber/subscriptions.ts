@@ -1,5 +1,6 @@
 import { loadTrustStore } from '../smime/trust.js'
 import { usageError, VmgitError } from '../util/errors.js'
+import { shCommand } from '../util/escape.js'
 import { applyNew } from './apply.js'
 import { decide, type Warning } from './decide.js'
 import { endorserOf, defaultEndorserName, trustEndorser } from './endorsers.js'
@@ -46,6 +47,10 @@ export interface AddResult {
   url: string
 }
 
+/** S30: a suggested command is POSIX-quoted: pasted into a shell it passes each DN as exactly one argument. */
+const trustHint = (signer: { subject: string; issuer: string }, name?: string): string =>
+  shCommand(['vmgit', 'sub', 'trust', ...(name === undefined ? [] : ['--name', name]), '--subject', signer.subject, '--issuer', signer.issuer])
+
 async function fetchFirst(fetcher: Fetcher, urls: ReturnType<typeof splitCredentials>[], limits: FetchLimits): Promise<{ bytes: Buffer; position: number; etag?: string; lastModified?: string }> {
   let last: unknown
   for (const [position, u] of urls.entries()) {
@@ -67,9 +72,10 @@ export async function addSubscription(db: DB, o: AddOptions): Promise<AddResult>
   const fetcher = new Fetcher({ caDir: o.caDir })
   let fetched
   let v: VerifiedList
+  const limits = { ...DEFAULT_LIMITS, ...o.limits }
   try {
-    fetched = await fetchFirst(fetcher, urls, { ...DEFAULT_LIMITS, ...o.limits })
-    v = await verifyListBytes(fetched.bytes, { trust, now: o.now, crlCheck: o.crlCheck })
+    fetched = await fetchFirst(fetcher, urls, limits)
+    v = await verifyListBytes(fetched.bytes, { trust, now: o.now, crlCheck: o.crlCheck, maxImages: limits.maxImages })
   } finally {
     fetcher.close()
   }
@@ -78,10 +84,10 @@ export async function addSubscription(db: DB, o: AddOptions): Promise<AddResult>
   let name = o.endorser ?? endorserOf(db, signer.subject, signer.issuer)
   let trusted: AddResult['trusted']
   if (name !== undefined && !credentialsOf(db, name).some((c) => c.subject === signer.subject && c.issuer === signer.issuer) && !o.autoEndorse) {
-    throw new VmgitError('ENDORSER_NOT_AUTHORISED', `the list is signed by ${signer.subject} (issuer ${signer.issuer}), which is not a credential of endorser ${JSON.stringify(name)}; add it with \`vmgit sub trust --name ${name} --subject ... --issuer ...\` or use --auto-endorse`)
+    throw new VmgitError('ENDORSER_NOT_AUTHORISED', `the list is signed by ${signer.subject} (issuer ${signer.issuer}), which is not a credential of endorser ${JSON.stringify(name)}; add it with \`${trustHint(signer, name)}\` or use --auto-endorse`, { details: { subject: signer.subject, issuer: signer.issuer, suggestion: trustHint(signer, name) } })
   }
   if (name === undefined && !o.autoEndorse) {
-    throw new VmgitError('ENDORSER_NOT_TRUSTED', `the list is signed by ${signer.subject} (issuer ${signer.issuer}), which this host does not trust; trust it with \`vmgit sub trust --subject '${signer.subject}' --issuer '${signer.issuer}'\` after checking it out of band, or subscribe with --auto-endorse`, { details: { subject: signer.subject, issuer: signer.issuer } })
+    throw new VmgitError('ENDORSER_NOT_TRUSTED', `the list is signed by ${signer.subject} (issuer ${signer.issuer}), which this host does not trust; trust it with \`${trustHint(signer)}\` after checking it out of band, or subscribe with --auto-endorse`, { details: { subject: signer.subject, issuer: signer.issuer, suggestion: trustHint(signer) } })
   }
   name ??= defaultEndorserName(signer.subject)
   const endorserCheck: 'strict' | 'signer' = o.autoEndorse && !claimMatches ? 'signer' : 'strict'

@@ -7,6 +7,7 @@ import type { EventRunner } from './events.js'
 import type { Fetcher, FetchLimits } from './fetch.js'
 import { recoveryFloor } from './history.js'
 import { fetchList } from './listsource.js'
+import { announceNewImages } from './newimages.js'
 import { recheckStored } from './recheck.js'
 import type { Report } from './report.js'
 import { credentialsOf, type DB, getImages, getUrls, type SubscriptionMeta, type UrlRow } from './store.js'
@@ -142,7 +143,7 @@ async function askMirror(ctx: UpdateContext, sub: SubscriptionMeta, credentials:
   try {
     const f = await fetchList(ctx.fetcher, { url: u.url, username: u.username, password: u.password, etag: u.etag, lastModified: u.last_modified }, { limits: ctx.limits, conditional: true })
     if (f.kind === 'unchanged') return { url: u, kind: 'not-modified' }
-    const v = await verifyListBytes(f.bytes, { trust: ctx.trust, now: ctx.now, crlCheck: ctx.crlCheck })
+    const v = await verifyListBytes(f.bytes, { trust: ctx.trust, now: ctx.now, crlCheck: ctx.crlCheck, maxImages: ctx.limits.maxImages })
     toCandidate(v.list) // identifier, version and dates parse (before anything is compared)
     const sameCert = v.signer.issuer === sub.signer_issuer && v.signer.serial === sub.signer_serial
     const storedSignerRevoked = sameCert ? false : await isRevoked(sub.signer_cert, ctx.trust)
@@ -182,9 +183,5 @@ async function accept(ctx: UpdateContext, sub: SubscriptionMeta, r: Extract<Repl
   const c = d.candidate
   const parts = [d.newImages.length && `${d.newImages.length} new image(s)`, d.removedImages.length && `${d.removedImages.length} removed`].filter(Boolean)
   report.change({ kind: 'list-updated', subscription: sub.id, message: `list ${sub.id} updated: hv:version ${sub.version} -> ${c.version}${parts.length ? ` (${parts.join(', ')})` : ''}` })
-  for (const id of d.newImages) {
-    const im = c.images.find((i) => i.identifier === id)!
-    report.change({ kind: 'image-new', subscription: sub.id, image: id, message: `list ${sub.id} offers new image ${id}${im.title ? ` (${im.title})` : ''}${sub.new_images === 'subscribe' ? ', selected automatically' : ''}` })
-    await ctx.events.fire('SubscriptionImageNew', { image: im.json, listId: sub.id, vo: c.vo })
-  }
+  await announceNewImages(ctx, sub, c, d.newImages)
 }

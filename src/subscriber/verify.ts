@@ -4,6 +4,8 @@ import { crlSignedBy, parseCert } from '../smime/cert.js'
 import type { TrustStore } from '../smime/trust.js'
 import { verifyImageList } from '../smime/imagelist.js'
 import type { Signer } from './decide.js'
+import { checkImageCount } from './newimages.js'
+import { DEFAULT_MAX_IMAGES } from './fetch.js'
 
 /**
  * Signature verification for the subscriber: exactly what `vmgit verify` does (verifyImageList):
@@ -25,11 +27,14 @@ export interface VerifyContext {
   trust: TrustStore
   now: Date
   crlCheck: boolean
+  /** S31: refuse a verified list with more images than this (default DEFAULT_MAX_IMAGES) */
+  maxImages?: number
 }
 
 export async function verifyListBytes(bytes: Buffer, ctx: VerifyContext): Promise<VerifiedList> {
   // endorser: decided per subscription in decide.ts, so a mismatch is not fatal here
   const r = await verifyImageList(bytes, { trust: ctx.trust, at: ctx.now, crlCheck: ctx.crlCheck, allowEndorserMismatch: true })
+  checkImageCount(r.list.images.length, ctx.maxImages ?? DEFAULT_MAX_IMAGES)
   return {
     list: r.list,
     content: r.content,

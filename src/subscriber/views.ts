@@ -1,3 +1,4 @@
+import { escapeText } from '../util/escape.js'
 import { credentialsOf, type DB, getImages, getStatus, getUrls, type SubscriptionRow } from './store.js'
 
 /**
@@ -63,13 +64,20 @@ const py = (b: boolean): string => (b ? 'True' : 'False')
 /** vmcatcher's date format */
 const hx = (iso: string | null): string => (iso ? iso.replace(/\.\d{3}Z$/, 'Z') : 'False')
 
-/** `vmgit sub list`: vmcatcher's columns (identifier, authorised, …, url), tab-separated. */
-export function listLine(v: SubscriptionView): string {
-  return [v.id, py(v.authorised), v.status, v.urls[0]?.url ?? ''].join('\t')
+/** `vmgit sub list`: vmcatcher's columns (identifier, authorised, …, url): one row, printed tab-separated with each field escaped (S30). */
+export function listLine(v: SubscriptionView): string[] {
+  return [v.id, py(v.authorised), v.status, v.urls[0]?.url ?? '']
 }
 
-/** `vmgit sub show --format lines`: vmcatcher's `key=value` info lines, plus vmgit's own keys. */
+/**
+ * `vmgit sub show --format lines`: vmcatcher's `key=value` info lines, plus vmgit's own keys.
+ * S30: every value is escaped for the terminal (a title with a newline or a tab cannot forge a key).
+ */
 export function showLines(v: SubscriptionView): string[] {
+  return rawShowLines(v).map((l) => escapeText(l))
+}
+
+function rawShowLines(v: SubscriptionView): string[] {
   const lines = [
     `imagelist.dc:identifier=${v.id}`,
     `subscription.dc:identifier=${v.id}`,

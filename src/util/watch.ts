@@ -1,6 +1,7 @@
 import { watch, type FSWatcher } from 'node:fs'
 import path from 'node:path'
 import { Exit, usageError, VmgitError } from './errors.js'
+import { escapeText } from './escape.js'
 
 /** Clear the screen and move the cursor home (only written to a terminal). */
 export const CLEAR_SCREEN = '\x1b[2J\x1b[H'
@@ -51,8 +52,8 @@ function clock(d: Date): string {
 }
 
 function defaultOnError(err: unknown): void {
-  if (err instanceof VmgitError) process.stderr.write(`error [${err.code}]: ${err.message}\n`)
-  else process.stderr.write(`error [INTERNAL]: ${err instanceof Error ? err.message : String(err)}\n`)
+  if (err instanceof VmgitError) process.stderr.write(`error [${err.code}]: ${escapeText(err.message)}\n`)
+  else process.stderr.write(`error [INTERNAL]: ${escapeText(err instanceof Error ? err.message : String(err))}\n`)
 }
 
 /**

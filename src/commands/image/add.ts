@@ -122,7 +122,8 @@ fill them in and run vmgit validate.`
     this.emit({ ok: true, ...r }, () => [
       ...(r.checksum ? [`checksum: ${r.checksum.algo} matches ${r.checksum.file} (${r.checksum.name})`] : []),
       `wrote ${r.file}: ${r.identifier}, version ${r.version}, ${r.size} bytes, sha512 ${r.sha512.slice(0, 16)}…`,
-      `uri: ${r.uri}${r.source ? `\nsource: ${r.source}` : ''}`,
+      `uri: ${r.uri}`,
+      ...(r.source ? [`source: ${r.source}`] : []),
       ...(r.missing.length ? [`still missing (every consumer needs them): ${r.missing.join(', ')}; add them to ${r.file} or pass --${r.missing.join(' --')}`] : []),
     ])
   }

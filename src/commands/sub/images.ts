@@ -16,7 +16,7 @@ sha512, the cached file and why an image cannot be used.`
     const db = openStore(resolveDbPath(this.flags.db))
     try {
       const images = listImages(db, resolveNow(this.flags.now))
-      this.emit({ images }, () => images.map((i) => [i.identifier, i.state, i.subscription, i.cached ? 'cached' : '-', i.title ?? ''].join('\t')))
+      this.emit({ images }, () => images.map((i) => [i.identifier, i.state, i.subscription, i.cached ? 'cached' : '-', i.title ?? '']))
     } finally {
       db.close()
     }

@@ -8,14 +8,16 @@ import { openStore } from '../../subscriber/store.js'
 export default class SubSelect extends BaseCommand<typeof SubSelect> {
   static override summary = 'Select an image for the cache (by identifier, or by sha512)'
   static override description = `Selected images are downloaded and verified by the next \`vmgit sync\`, and follow new versions of their
-list. --sha512 selects the image that currently has that checksum ("the image I have"). An identifier that
-appears in several subscriptions is selected in all of them unless --subscription narrows it.`
+list. --sha512 selects the image that currently has that checksum ("the image I have"); when that sha512 is
+in several subscriptions nothing is selected (SELECT_AMBIGUOUS) until --subscription names one. An
+identifier that appears in several subscriptions (AppDB VO lists) is selected in each of them, one line per
+subscription, unless --subscription narrows it.`
   static override examples = ['<%= config.bin %> sub select 488dcdc4-9ab1-4fc8-a7ba-b7a5428ecb3d', '<%= config.bin %> sub select --sha512 $(sha512sum image.qcow2 | cut -d" " -f1)']
   static override args = { image: Args.string({ required: false, description: 'Image identifier (dc:identifier)' }) }
   static override flags = {
     ...dbFlag,
     sha512: Flags.string({ description: 'Select the image with this sl:checksum:sha512' }),
-    subscription: Flags.string({ description: 'Only in this subscription' }),
+    subscription: Flags.string({ description: 'Only in this subscription (required with --sha512 when several subscriptions carry it)' }),
     ...nowFlag,
   }
 

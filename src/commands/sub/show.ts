@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core'
 import { BaseCommand } from '../../base-command.js'
 import { usageError } from '../../util/errors.js'
+import { escapeText } from '../../util/escape.js'
 import { resolveDbPath } from '../../subscriber/config.js'
 import { dbFlag } from '../../subscriber/flags.js'
 import { redactUrl } from '../../subscriber/redact.js'
@@ -39,8 +40,10 @@ smime (the signed original, as fetched). Credentials are never printed.`
     try {
       const sub = findSubscription(db, this.args.subscription, redactUrl)
       const format = this.flags.json ? 'json' : this.flags.format
-      if (format === 'message') return void process.stdout.write(sub.content)
-      if (format === 'smime') return void process.stdout.write(sub.smime)
+      // exact bytes for a pipe (jq, openssl); on a terminal, S30: bidi and C1 controls (legal raw in JSON) are escaped
+      const raw = (b: Buffer): boolean => process.stdout.write(process.stdout.isTTY ? escapeText(b.toString('utf8'), { newline: true, tab: true }) : b)
+      if (format === 'message') return void raw(sub.content)
+      if (format === 'smime') return void raw(sub.smime)
       const v = subscriptionView(db, sub)
       if (format === 'json') return void process.stdout.write(JSON.stringify(v, null, 2) + '\n')
       this.emit(v, () => showLines(v))

@@ -14,7 +14,7 @@ export default class SubTrustList extends BaseCommand<typeof SubTrustList> {
     const db = openStore(resolveDbPath(this.flags.db))
     try {
       const es = listEndorsers(db)
-      this.emit({ endorsers: es }, () => es.map((e) => `'${e.name}'\t'${e.subject}'\t'${e.issuer}'\t${e.subscriptions.join(',')}`))
+      this.emit({ endorsers: es }, () => es.map((e) => [`'${e.name}'`, `'${e.subject}'`, `'${e.issuer}'`, e.subscriptions.join(',')]))
     } finally {
       db.close()
     }
