@@ -1,0 +1,157 @@
+/**
+ * The GitHub Action (action.yml, `runs: using: node24`): validate, plan, publish or comment,
+ * calling vmgit's library in this process, bundled into action/dist/index.mjs by
+ * scripts/build-action.mjs. No npm install, no setup-node: the caller's Node is untouched.
+ *
+ * Secrets arrive as inputs: every line is masked first (::add-mask::), the INPUT_* variables are
+ * removed from the environment before anything runs (no child process inherits them), and the
+ * key reaches the signer only in memory. Temporary files go to one directory under RUNNER_TEMP,
+ * removed at the end, so RUNNER_TEMP is left as it was found.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { loadRepository } from '../model/load.js'
+import { isError, sortProblems, summarize, type Problem } from '../model/problems.js'
+import { durationFlag } from '../model/time.js'
+import { workflowProblems } from '../model/workflow.js'
+import { planExitCode } from '../publish/plan.js'
+import { formatMarkdown, formatPlan } from '../publish/plan-format.js'
+import { planRepository } from '../publish/plan-repo.js'
+import { publishRepository } from '../publish/publish-repo.js'
+import { Exit, isVmgitError } from '../util/errors.js'
+import { upsertPlanComment } from './comment.js'
+import { annotate, appendSummary, forgetInputs, getInput, maskSecret, setFailed, setOutput, type Env } from './runner.js'
+
+export const COMMANDS = ['validate', 'plan', 'publish', 'comment'] as const
+const truthy = (v: string) => /^(1|true|yes|on)$/i.test(v)
+
+interface Inputs {
+  command: string
+  workingDirectory: string
+  base: string
+  key: string
+  cert: string
+  passphrase: string
+  lists: string[]
+  dryRun: boolean
+  refreshBefore: string
+  planFile: string
+  planMarkdown: string
+  token: string
+}
+
+function readInputs(env: Env): Inputs {
+  const i = (n: string) => getInput(n, env)
+  return {
+    command: i('command') || 'plan',
+    workingDirectory: i('working-directory') || '.',
+    base: i('base'),
+    key: i('signing-key'),
+    cert: i('signing-cert'),
+    passphrase: i('signing-key-passphrase'),
+    lists: i('lists').split(/[\s,]+/).filter(Boolean),
+    dryRun: truthy(i('dry-run')),
+    refreshBefore: i('refresh-before'),
+    planFile: i('plan-file'),
+    planMarkdown: i('plan-markdown'),
+    token: i('github-token'),
+  }
+}
+
+/** Paths in annotations are relative to the workspace: GitHub places them on the diff. */
+function annotateProblems(problems: Problem[], repoDir: string, workspace: string): void {
+  for (const p of sortProblems(problems)) {
+    const file = path.relative(workspace, path.join(repoDir, p.file)).split(path.sep).join('/')
+    annotate(isError(p) ? 'error' : 'warning', `${p.message} [${p.code}]`, { file, line: p.line, col: p.col, title: `vmgit ${p.code}` })
+  }
+}
+
+async function validate(dir: string, workspace: string, now: Date): Promise<void> {
+  const repo = await loadRepository(dir, { now })
+  const problems = [...repo.problems, ...(await workflowProblems(dir))]
+  annotateProblems(problems, dir, workspace)
+  setOutput('changed', 'false')
+  const counts = `${repo.endorsers.size} endorser(s), ${repo.images.size} image(s), ${repo.lists.size} list(s)`
+  process.stdout.write(problems.length ? `${summarize(problems)} in ${counts}\n` : `ok: ${counts}, no problems\n`)
+  if (problems.some(isError)) setFailed(`vmgit validate: ${summarize(problems)} (annotated on the files)`)
+}
+
+async function plan(inp: Inputs, dir: string, now: Date): Promise<void> {
+  // until the plan exists, "changed" is false: a failing step never reads as "changes"
+  setOutput('changed', 'false')
+  const result = await planRepository({ dir, now, ...(inp.base ? { base: inp.base } : {}) })
+  const markdown = formatMarkdown(result)
+  setOutput('plan', formatPlan(result, 'json').trim())
+  setOutput('markdown', markdown)
+  const code = planExitCode(result)
+  // the exit-code table's 4: only a plan without errors is "changed"
+  setOutput('changed', code === Exit.CHANGES ? 'true' : 'false')
+  appendSummary(markdown)
+  if (inp.planFile) writeFileSync(path.resolve(inp.planFile), markdown)
+  process.stdout.write(formatPlan(result, 'text'))
+  if (code === Exit.INVALID) setFailed(`vmgit plan found ${result.summary.errors} error(s) in the lists; fix them before publishing (see the plan)`)
+}
+
+async function publish(inp: Inputs, dir: string, now: Date, env: Env): Promise<void> {
+  setOutput('changed', 'false')
+  const credEnv: Env = { ...env }
+  if (inp.key) credEnv.VMGIT_SIGNING_KEY = inp.key
+  if (inp.cert) credEnv.VMGIT_SIGNING_CERT = inp.cert
+  if (inp.passphrase) credEnv.VMGIT_KEY_PASSPHRASE = inp.passphrase
+  const report = await publishRepository({
+    dir,
+    lists: inp.lists,
+    now,
+    dryRun: inp.dryRun,
+    ...(inp.refreshBefore ? { refreshBeforeMs: durationFlag('refresh-before', inp.refreshBefore) } : {}),
+    env: credEnv,
+    log: (line) => void process.stdout.write(line + '\n'),
+    warn: (line) => annotate('warning', line),
+  })
+  const published = report.lists
+    .filter((l) => l.action === 'published' || l.action === 'refreshed')
+    .map((l) => ({ identifier: l.identifier, version: l.version, uri: l.uri }))
+  setOutput('published', JSON.stringify(published))
+  setOutput('changed', published.length > 0 ? 'true' : 'false')
+  const rows = report.lists.map((l) => `| ${l.name} | ${l.action} | ${l.version ?? ''} | ${l.uri ?? ''} |`)
+  appendSummary(['### vmgit publish', '', '| list | result | version | uri |', '|---|---|---|---|', ...rows, ''].join('\n'))
+  for (const l of report.lists) for (const w of l.warnings) annotate('warning', `${l.name}: ${w}`)
+  const failed = report.lists.filter((l) => l.action === 'failed')
+  if (failed.length) setFailed(`vmgit publish: ${failed.map((l) => `${l.name}: ${l.error?.message ?? l.reason ?? 'failed'}`).join('; ')}; the previously published lists are still in place`)
+}
+
+async function comment(inp: Inputs, env: Env): Promise<void> {
+  const markdown = inp.planMarkdown || readFileSync(path.resolve(inp.planFile || 'vmgit-plan.md'), 'utf8')
+  const event = JSON.parse(readFileSync(env.GITHUB_EVENT_PATH ?? '', 'utf8')) as { pull_request?: { number?: number }; issue?: { number?: number } }
+  const number = event.pull_request?.number ?? event.issue?.number
+  if (!number) throw new Error('not a pull_request event: nothing to comment on')
+  const r = await upsertPlanComment({ api: env.GITHUB_API_URL || 'https://api.github.com', repository: env.GITHUB_REPOSITORY ?? '', number, token: inp.token }, markdown)
+  process.stdout.write(`plan comment ${r.action} (id ${r.id}) on #${number}\n`)
+}
+
+export async function main(env: Env = process.env, now: Date = new Date()): Promise<void> {
+  const inp = readInputs(env)
+  for (const s of [inp.key, inp.passphrase, inp.token]) maskSecret(s)
+  forgetInputs(env)
+  const workspace = path.resolve(env.GITHUB_WORKSPACE || process.cwd())
+  const dir = path.resolve(workspace, inp.workingDirectory)
+  // every temporary file (git trees of --base) in one directory, removed at the end
+  const tmp = mkdtempSync(path.join(env.RUNNER_TEMP || os.tmpdir(), 'vmgit-'))
+  const savedTmp = env.TMPDIR
+  env.TMPDIR = tmp
+  try {
+    if (inp.command === 'validate') await validate(dir, workspace, now)
+    else if (inp.command === 'plan') await plan(inp, dir, now)
+    else if (inp.command === 'publish') await publish(inp, dir, now, env)
+    else if (inp.command === 'comment') await comment(inp, env)
+    else setFailed(`unknown command "${inp.command}": use ${COMMANDS.join(', ')}`)
+  } catch (e) {
+    const msg = isVmgitError(e) ? `[${e.code}] ${e.message}` : (e as Error).message
+    setFailed(`vmgit ${inp.command}: ${msg}`)
+  } finally {
+    if (savedTmp === undefined) delete env.TMPDIR
+    else env.TMPDIR = savedTmp
+    rmSync(tmp, { recursive: true, force: true })
+  }
+}
