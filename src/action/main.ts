@@ -19,7 +19,7 @@ import { planExitCode } from '../publish/plan.js'
 import { formatMarkdown, formatPlan } from '../publish/plan-format.js'
 import { planRepository } from '../publish/plan-repo.js'
 import { publishRepository } from '../publish/publish-repo.js'
-import { Exit, isVmgitError } from '../util/errors.js'
+import { Exit, isVmgitError, usageError } from '../util/errors.js'
 import { upsertPlanComment } from './comment.js'
 import { annotate, appendSummary, forgetInputs, getInput, maskSecret, setFailed, setOutput, type Env } from './runner.js'
 
@@ -36,6 +36,7 @@ interface Inputs {
   lists: string[]
   dryRun: boolean
   refreshBefore: string
+  refreshOnly: boolean
   planFile: string
   planMarkdown: string
   token: string
@@ -53,6 +54,7 @@ function readInputs(env: Env): Inputs {
     lists: i('lists').split(/[\s,]+/).filter(Boolean),
     dryRun: truthy(i('dry-run')),
     refreshBefore: i('refresh-before'),
+    refreshOnly: truthy(i('refresh-only')),
     planFile: i('plan-file'),
     planMarkdown: i('plan-markdown'),
     token: i('github-token'),
@@ -93,15 +95,38 @@ async function plan(inp: Inputs, dir: string, now: Date): Promise<void> {
   if (code === Exit.INVALID) setFailed(`vmgit plan found ${result.summary.errors} error(s) in the lists; fix them before publishing (see the plan)`)
 }
 
+/**
+ * refresh-only (the scheduled job, whose environment needs no daily approval): re-sign only the
+ * lists whose content is what is published now. A merged change still waiting for approval in
+ * the `publish` environment must not go out through the unattended job, so it is left out and
+ * reported, and the job still keeps every unchanged list from expiring.
+ */
+async function refreshable(inp: Inputs, dir: string, now: Date, env: Env): Promise<string[] | undefined> {
+  if (!inp.refreshOnly) return inp.lists
+  if (!inp.refreshBefore) throw usageError('REFRESH_ONLY_WITHOUT_DURATION', 'refresh-only needs refresh-before (e.g. 7d): it re-signs lists that expire within it')
+  const current = await planRepository({ dir, now, env })
+  const wanted = (l: { name: string; identifier: string }) => inp.lists.length === 0 || inp.lists.includes(l.name) || inp.lists.includes(l.identifier)
+  const pending = current.lists.filter((l) => l.action !== 'same' && wanted(l))
+  for (const l of pending) annotate('warning', `${l.name}: not re-signed by refresh-only: its content differs from what is published (${l.action}); publish it from the publish job`)
+  const same = current.lists.filter((l) => l.action === 'same' && wanted(l)).map((l) => l.identifier)
+  return same.length ? same : undefined
+}
+
 async function publish(inp: Inputs, dir: string, now: Date, env: Env): Promise<void> {
   setOutput('changed', 'false')
+  const lists = await refreshable(inp, dir, now, env)
+  if (!lists) {
+    setOutput('published', '[]')
+    appendSummary('### vmgit publish\n\nrefresh-only: no list to re-sign.\n')
+    return
+  }
   const credEnv: Env = { ...env }
   if (inp.key) credEnv.VMGIT_SIGNING_KEY = inp.key
   if (inp.cert) credEnv.VMGIT_SIGNING_CERT = inp.cert
   if (inp.passphrase) credEnv.VMGIT_KEY_PASSPHRASE = inp.passphrase
   const report = await publishRepository({
     dir,
-    lists: inp.lists,
+    lists,
     now,
     dryRun: inp.dryRun,
     ...(inp.refreshBefore ? { refreshBeforeMs: durationFlag('refresh-before', inp.refreshBefore) } : {}),

@@ -9,6 +9,8 @@ import { usageError } from '../util/errors.js'
 import type { Problem } from './problems.js'
 
 export const ACTION_PLACEHOLDER = 'OWNER/REPO@REF'
+/** `uses: OWNER/REPO@REF` in a workflow step (group 1: everything before the reference). */
+export const USES_PLACEHOLDER = /^(\s*(?:-\s+)?uses:\s*)OWNER\/REPO@REF(?=\s*(?:#.*)?$)/gm
 
 /** owner/repo[/path]@ref, as a workflow's `uses:` takes it (no docker://, no local ./ path). */
 const ACTION_REF = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/[A-Za-z0-9._-]{1,100}(?:\/[A-Za-z0-9._-]+)*@[A-Za-z0-9._/-]{1,255}$/
