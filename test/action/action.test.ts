@@ -175,6 +175,31 @@ describe('the vmgit action, run as a GitHub runner runs it from git archive HEAD
       expect(again.outputs.changed).toBe('false')
       expectNoKeyOutsideMasks(again, [workspace(), PUB])
     })
+    describe('refresh-only (the scheduled job, whose environment needs no approval)', () => {
+      const inputs = () => ({ command: 'publish', 'working-directory': 'images-repo', 'signing-key': keyPem, 'signing-cert': certPem, 'refresh-before': '60d', 'refresh-only': 'true' })
+      it('re-signs an unchanged list that expires within refresh-before', async () => {
+        const r = await runAction({ actionDir, workspace: workspace(), inputs: inputs() })
+        expect(r.code).toBe(0)
+        expect(JSON.parse(r.outputs.published!)).toHaveLength(1)
+        expect(r.outputs.changed).toBe('true')
+      })
+      it('never publishes a change waiting for approval: the list is left as published, with a warning', async () => {
+        const before = readFileSync(path.join(PUB, 'lists/production.list'))
+        repo.updateImage('ubuntu')
+        const r = await runAction({ actionDir, workspace: workspace(), inputs: inputs() })
+        expect(r.code).toBe(0)
+        expect(JSON.parse(r.outputs.published!)).toEqual([])
+        expect(r.outputs.changed).toBe('false')
+        expect(r.annotations.find((a) => a.level === 'warning')?.message).toMatch(/production: not re-signed by refresh-only/)
+        expect(readFileSync(path.join(PUB, 'lists/production.list')).equals(before)).toBe(true)
+        expectNoKeyOutsideMasks(r, [workspace(), PUB])
+      })
+      it('is refused without refresh-before (a usage error, not a silent no-op)', async () => {
+        const r = await runAction({ actionDir, workspace: workspace(), inputs: { ...inputs(), 'refresh-before': '' } })
+        expect(r.code).toBe(1)
+        expect(r.annotations[0]?.message).toContain('REFRESH_ONLY_WITHOUT_DURATION')
+      })
+    })
     it('fails without a certificate, saying what to set, and still shows no secret', async () => {
       const bad = await runAction({ actionDir, workspace: workspace(), inputs: { command: 'publish', 'working-directory': 'images-repo', 'signing-key': keyPem, 'signing-key-passphrase': 'hunter2-passphrase' } })
       expect(bad.code).toBe(1)
