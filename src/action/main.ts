@@ -114,16 +114,17 @@ async function refreshable(inp: Inputs, dir: string, now: Date, env: Env): Promi
 
 async function publish(inp: Inputs, dir: string, now: Date, env: Env): Promise<void> {
   setOutput('changed', 'false')
-  const lists = await refreshable(inp, dir, now, env)
+  const credEnv: Env = { ...env }
+  if (inp.key) credEnv.VMGIT_SIGNING_KEY = inp.key
+  if (inp.cert) credEnv.VMGIT_SIGNING_CERT = inp.cert
+  if (inp.passphrase) credEnv.VMGIT_KEY_PASSPHRASE = inp.passphrase
+  // the plan renders with the signing certificate's dn/ca, as publish signs
+  const lists = await refreshable(inp, dir, now, credEnv)
   if (!lists) {
     setOutput('published', '[]')
     appendSummary('### vmgit publish\n\nrefresh-only: no list to re-sign.\n')
     return
   }
-  const credEnv: Env = { ...env }
-  if (inp.key) credEnv.VMGIT_SIGNING_KEY = inp.key
-  if (inp.cert) credEnv.VMGIT_SIGNING_CERT = inp.cert
-  if (inp.passphrase) credEnv.VMGIT_KEY_PASSPHRASE = inp.passphrase
   const report = await publishRepository({
     dir,
     lists,
