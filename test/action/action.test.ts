@@ -179,8 +179,8 @@ describe('the vmgit action, run as a GitHub runner runs it from git archive HEAD
       const inputs = () => ({ command: 'publish', 'working-directory': 'images-repo', 'signing-key': keyPem, 'signing-cert': certPem, 'refresh-before': '60d', 'refresh-only': 'true' })
       it('re-signs an unchanged list that expires within refresh-before', async () => {
         const r = await runAction({ actionDir, workspace: workspace(), inputs: inputs() })
-        expect(r.code).toBe(0)
-        expect(JSON.parse(r.outputs.published!)).toHaveLength(1)
+        expect(r.code, r.log).toBe(0)
+        expect(JSON.parse(r.outputs.published!), r.log + r.summary).toHaveLength(1)
         expect(r.outputs.changed).toBe('true')
       })
       it('never publishes a change waiting for approval: the list is left as published, with a warning', async () => {
