@@ -21,7 +21,7 @@ import { planRepository } from '../publish/plan-repo.js'
 import { publishRepository } from '../publish/publish-repo.js'
 import { Exit, isVmgitError, usageError } from '../util/errors.js'
 import { upsertPlanComment } from './comment.js'
-import { annotate, appendSummary, forgetInputs, getInput, maskSecret, setFailed, setOutput, type Env } from './runner.js'
+import { annotate, appendSummary, forgetInputs, getInput, maskSecret, setFailed, setOutput, untrusted, type Env } from './runner.js'
 
 export const COMMANDS = ['validate', 'plan', 'publish', 'comment'] as const
 const truthy = (v: string) => /^(1|true|yes|on)$/i.test(v)
@@ -91,7 +91,7 @@ async function plan(inp: Inputs, dir: string, now: Date): Promise<void> {
   setOutput('changed', code === Exit.CHANGES ? 'true' : 'false')
   appendSummary(markdown)
   if (inp.planFile) writeFileSync(path.resolve(inp.planFile), markdown)
-  process.stdout.write(formatPlan(result, 'text'))
+  untrusted(formatPlan(result, 'text'))
   if (code === Exit.INVALID) setFailed(`vmgit plan found ${result.summary.errors} error(s) in the lists; fix them before publishing (see the plan)`)
 }
 
@@ -132,7 +132,7 @@ async function publish(inp: Inputs, dir: string, now: Date, env: Env): Promise<v
     dryRun: inp.dryRun,
     ...(inp.refreshBefore ? { refreshBeforeMs: durationFlag('refresh-before', inp.refreshBefore) } : {}),
     env: credEnv,
-    log: (line) => void process.stdout.write(line + '\n'),
+    log: (line) => untrusted(line),
     warn: (line) => annotate('warning', line),
   })
   const published = report.lists

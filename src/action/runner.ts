@@ -47,12 +47,24 @@ const stdout: Write = (t) => void process.stdout.write(t)
 export function maskSecret(secret: string, write: Write = stdout): void {
   if (!secret) return
   const lines = new Set<string>()
-  for (const raw of secret.split(/\r?\n/)) {
+  // real line breaks, and the literal \n of a PEM stored on one line (vmgit reads both)
+  for (const raw of secret.split(/\r?\n|\\n/)) {
     const l = raw.trim()
     if (l === '' || /^-----(BEGIN|END) [A-Z0-9 ]+-----$/.test(l)) continue
     lines.add(l)
   }
   for (const l of lines) command('add-mask', {}, l, write)
+}
+
+/**
+ * Print text that comes from the repository (plan lines hold titles and names a pull request
+ * controls) with workflow commands switched off around it (::stop-commands::), so that a line
+ * in it such as `::add-mask::`, `::error ...` or `::stop-commands::` is shown, never obeyed.
+ */
+export function untrusted(text: string, write: Write = stdout): void {
+  if (!text) return
+  const token = `vmgit-${randomUUID()}`
+  write(`::stop-commands::${token}${EOL}${text.endsWith('\n') ? text : text + '\n'}::${token}::${EOL}`)
 }
 
 /** Append `name<<DELIM\nvalue\nDELIM` to a runner file (GITHUB_OUTPUT, GITHUB_ENV). */

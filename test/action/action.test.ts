@@ -107,12 +107,20 @@ describe('the vmgit action, run as a GitHub runner runs it from git archive HEAD
     beforeAll(async () => {
       git(repo.dir, 'checkout', '-q', '-b', 'update-alma')
       repo.updateImage('alma')
+      // a title a pull request controls, holding workflow commands: shown in the log, never obeyed
+      const alma = path.join(repo.dir, 'images/alma.yaml')
+      writeFileSync(alma, readFileSync(alma, 'utf8').replace(/^title: .*$/m, 'title: "Alma\\n::error file=x::pwned\\n::add-mask::Alma\\n::stop-commands::x"'))
       git(repo.dir, 'commit', '-qam', 'alma 2.0')
       r = await runAction({ actionDir, workspace: workspace(), inputs: { command: 'plan', 'working-directory': 'images-repo', base: 'origin/main' } })
     })
     it('succeeds with changed=true', () => {
       expect(r.code).toBe(0)
       expect(r.outputs.changed).toBe('true')
+    })
+    it('shows the workflow commands a pull request wrote into a title, and obeys none of them', () => {
+      expect(r.log).toContain('::error file=x::pwned')
+      expect(r.annotations).toEqual([])
+      expect(r.masks).toEqual([])
     })
     it('sets the plan output to the plan JSON, naming the changed image', () => {
       const plan = JSON.parse(r.outputs.plan!) as { version: number; summary: { change: number; errors: number } }

@@ -135,9 +135,17 @@ export function runAction(o: RunOptions): Promise<StepResult> {
       const masks: string[] = []
       const annotations: Annotation[] = []
       const shown: string[] = []
+      let stopped: string | undefined
       for (const line of raw.split('\n')) {
+        // ::stop-commands::TOKEN switches commands off until the line ::TOKEN::
+        if (stopped !== undefined) {
+          if (line === `::${stopped}::`) stopped = undefined
+          else shown.push(line)
+          continue
+        }
         const cmd = /^::([a-z-]+)(?: ([^:]*))?::(.*)$/.exec(line)
-        if (cmd?.[1] === 'add-mask') masks.push(unescapeData(cmd[3]!))
+        if (cmd?.[1] === 'stop-commands') stopped = cmd[3]!
+        else if (cmd?.[1] === 'add-mask') masks.push(unescapeData(cmd[3]!))
         else if (cmd && ['error', 'warning', 'notice'].includes(cmd[1]!)) {
           const props = Object.fromEntries((cmd[2] ?? '').split(',').filter(Boolean).map((p) => [p.slice(0, p.indexOf('=')), unescapeProp(p.slice(p.indexOf('=') + 1))]))
           annotations.push({ level: cmd[1]!, props, message: unescapeData(cmd[3]!) })
