@@ -5,6 +5,11 @@
 // old composite action at REF: `npm ci` of every package (native builds included) and `tsc`,
 // then the CLI, as that action did in every job (setup-node's download is not counted).
 //
+// Measured on the 2-core development machine, shared and loaded (2026-11-30): after 1.05 s from
+// step start to `validate` done on examples/imagelists (node alone 0.20 s); before, at 45306af,
+// 1501 s of `npm ci` + `npm run build` (run at nice 19; better-sqlite3 compiles from source here
+// because its prebuilt download is unreachable) and then 2.6 s for the CLI.
+//
 //   node bench/action-startup.mjs                 after only (fast)
 //   node bench/action-startup.mjs --before 45306af
 import { execFileSync, spawnSync } from 'node:child_process'
