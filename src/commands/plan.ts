@@ -2,15 +2,10 @@ import { Flags } from '@oclif/core'
 import { appendFile } from 'node:fs/promises'
 import path from 'node:path'
 import { BaseCommand } from '../base-command.js'
-import { Git } from '../git/git.js'
 import { parseNow } from '../model/time.js'
-import { signingCertificate } from '../publish/cert.js'
-import { PublishTargets, readPublishSettings } from '../publish/config.js'
-import { computePlan, planExitCode, type Plan } from '../publish/plan.js'
+import { planExitCode } from '../publish/plan.js'
 import { formatMarkdown, formatPlan, type PlanFormat } from '../publish/plan-format.js'
-import { sideFromPublished, sideFromRepo, type RepoSide, type Signer } from '../publish/sides.js'
-import type { Repository } from '../model/types.js'
-import type { CertInfo } from '../smime/cert.js'
+import { planRepository } from '../publish/plan-repo.js'
 import { writeFileAtomic } from '../util/fs.js'
 
 export default class PlanCommand extends BaseCommand<typeof PlanCommand> {
@@ -24,7 +19,10 @@ Without --base, the base is what is published now at each list's target (vmgit.y
 with --base REF it is the repository at that git commit. The head is the work tree, or --head REF.
 Nothing is written, signed or uploaded.
 
-Exit codes: 0 no changes, 2 changes (a plan to apply), 1 errors (fix before publishing).`
+Exit codes (like terraform plan -detailed-exitcode, with "changes" on 4): 0 no changes,
+4 changes (a plan to apply), 1 errors in the lists (fix before publishing), 2 usage or
+configuration error (unknown flag, a --base/--head that is not a git ref, a broken vmgit.yaml),
+3 network error. A script may read 4 as "changed": no error ever exits 4.`
   static override examples = [
     '<%= config.bin %> plan',
     '<%= config.bin %> plan --base origin/main --format markdown --out plan.md',
@@ -43,39 +41,17 @@ Exit codes: 0 no changes, 2 changes (a plan to apply), 1 errors (fix before publ
 
   async run(): Promise<void> {
     const f = this.flags
-    const now = parseNow(f.now)
-    const dir = path.resolve(f.repo)
-    // render both sides with the same time and signer so that only real changes show
-    let cert: CertInfo | undefined
-    let certRead = false
-    const signerOf = async (repo: Repository): Promise<Signer> => {
-      if (!certRead) [cert, certRead] = [await signingCertificate(repo, f.cert), true]
-      return cert && { dn: cert.subject, ca: cert.issuer }
-    }
-    const head = f.head ? await this.atRef(dir, f.head, now, signerOf) : await sideFromRepo(dir, 'work tree', now, signerOf)
-    let plan: Plan
-    if (f.base) {
-      const base = await this.atRef(dir, f.base, now, signerOf)
-      plan = computePlan(base.side, head.side, { headIssues: head.issues, now, ...(cert ? { cert } : {}) })
-    } else {
-      const targets = new PublishTargets((await readPublishSettings(dir)).rules, process.env, dir)
-      const pool = targets.pool()
-      try {
-        const pub = await sideFromPublished(head, (u) => targets.resolve(u), pool)
-        plan = computePlan(pub.side, head.side, { headIssues: [...head.issues, ...pub.issues], now, ...(cert ? { cert } : {}) })
-      } finally {
-        await pool.closeAll()
-      }
-    }
+    const plan = await planRepository({
+      dir: f.repo,
+      now: parseNow(f.now),
+      ...(f.base ? { base: f.base } : {}),
+      ...(f.head ? { head: f.head } : {}),
+      ...(f.cert ? { cert: f.cert } : {}),
+    })
     const text = formatPlan(plan, (this.flags.json ? 'json' : f.format) as PlanFormat)
     if (f.out) await writeFileAtomic(path.resolve(f.out), text)
     else process.stdout.write(text)
     if (f.summary) await appendFile(path.resolve(f.summary), formatMarkdown(plan))
     this.exit(planExitCode(plan))
-  }
-
-  private async atRef(dir: string, ref: string, now: Date, signerOf: (repo: Repository) => Promise<Signer>): Promise<RepoSide> {
-    const git = await Git.open(dir)
-    return git.withTreeAt(ref, (tree, commit) => sideFromRepo(tree, `${ref} (${commit.slice(0, 8)})`, now, signerOf))
   }
 }

@@ -1,16 +1,8 @@
 import { Args, Flags } from '@oclif/core'
-import path from 'node:path'
 import { BaseCommand } from '../base-command.js'
-import { loadRepository } from '../model/load.js'
-import { formatProblem, isError } from '../model/problems.js'
 import { durationFlag, parseNow } from '../model/time.js'
-import { PublishTargets, readPublishSettings } from '../publish/config.js'
-import { ImageUploader } from '../publish/images.js'
-import { publish, type PublishReport } from '../publish/publish.js'
-import { readBackList } from '../publish/readback.js'
-import { checkSigningCert, loadCredentials } from '../smime/credentials.js'
-import type { SigningCredentials } from '../smime/sign.js'
-import { Exit, VmgitError } from '../util/errors.js'
+import { publishRepository } from '../publish/publish-repo.js'
+import { Exit } from '../util/errors.js'
 import { progressBar } from '../util/progress.js'
 
 export default class Publish extends BaseCommand<typeof Publish> {
@@ -48,38 +40,18 @@ Exit codes: 0 published or nothing to do, 1 a list was refused (validation, sign
 
   async run(): Promise<void> {
     const f = this.flags
-    const now = parseNow(f.now)
-    const dir = path.resolve(f.repo)
-    const repo = await loadRepository(dir, { now })
-    const errors = repo.problems.filter(isError)
-    if (errors.length) {
-      for (const p of errors) process.stderr.write(formatProblem(p) + '\n')
-      throw new VmgitError('INVALID_REPOSITORY', `the repository has ${errors.length} error(s); fix them (vmgit validate) before publishing`)
-    }
-    const creds = await this.credentials(f, repo.config.signing?.cert ? path.resolve(dir, repo.config.signing.cert) : undefined, now)
-    const settings = await readPublishSettings(dir)
-    const targets = new PublishTargets(settings.rules, process.env, dir)
-    const pool = targets.pool()
     const tty = process.stderr.isTTY && !f.json
-    let report: PublishReport
-    try {
-      report = await publish({
-        repo,
-        lists: this.positional,
-        ...(creds ? { creds } : {}),
-        digest: repo.config.digest,
-        now,
-        dryRun: f['dry-run'],
-        ...(f['refresh-before'] ? { refreshBeforeMs: durationFlag('refresh-before', f['refresh-before']) } : {}),
-        resolveTarget: (uri) => targets.require(uri),
-        pool,
-        images: new ImageUploader(repo, pool, (uri) => targets.resolve(uri), tty ? (title) => progressBar(`upload ${title}`) : undefined),
-        readBack: (uri, expected) => readBackList(uri, expected),
-        log: f.json ? undefined : (line) => process.stdout.write(line + '\n'),
-      })
-    } finally {
-      await pool.closeAll()
-    }
+    const report = await publishRepository({
+      dir: f.repo,
+      lists: this.positional,
+      now: parseNow(f.now),
+      dryRun: f['dry-run'],
+      ...(f['refresh-before'] ? { refreshBeforeMs: durationFlag('refresh-before', f['refresh-before']) } : {}),
+      credentials: { key: f.key, cert: f.cert, p12: f.p12 },
+      allowNoKeyUsage: f['allow-no-key-usage'],
+      ...(tty ? { progress: (title: string) => progressBar(`upload ${title}`) } : {}),
+      ...(f.json ? {} : { log: (line: string) => void process.stdout.write(line + '\n') }),
+    })
     if (f.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n')
     else {
       const n = report.uploaded
@@ -90,13 +62,5 @@ Exit codes: 0 published or nothing to do, 1 a list was refused (validation, sign
     const failed = report.lists.filter((l) => l.action === 'failed')
     // exit: 3 when a transfer failed, else 1 (a list was refused)
     if (failed.length) this.exit(failed.some((l) => l.error?.exit === Exit.NETWORK) ? Exit.NETWORK : Exit.INVALID)
-  }
-
-  private async credentials(f: Publish['flags'], defaultCert: string | undefined, now: Date): Promise<SigningCredentials | undefined> {
-    const given = f.key || f.cert || f.p12 || process.env.VMGIT_SIGNING_KEY || process.env.VMCASTER_X509_KEY
-    if (f['dry-run'] && !given) return undefined
-    const creds = await loadCredentials({ key: f.key, cert: f.cert, p12: f.p12 }, { ...(defaultCert ? { defaultCert } : {}) })
-    for (const w of checkSigningCert(creds.cert, { now, allowNoKeyUsage: f['allow-no-key-usage'] })) process.stderr.write(`warning: ${w}\n`)
-    return creds
   }
 }

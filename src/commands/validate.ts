@@ -3,6 +3,7 @@ import { BaseCommand } from '../base-command.js'
 import { loadRepository } from '../model/load.js'
 import { formatProblem, isError, summarize } from '../model/problems.js'
 import { parseNow } from '../model/time.js'
+import { workflowProblems } from '../model/workflow.js'
 import { interruptSignal, stopOnFirstUsageError, watchRepository } from '../util/watch.js'
 
 export default class Validate extends BaseCommand<typeof Validate> {
@@ -49,6 +50,8 @@ export default class Validate extends BaseCommand<typeof Validate> {
   /** One validation pass: prints the problems, returns the number of errors. */
   private async check(): Promise<number> {
     const repo = await loadRepository(this.flags.repo, { now: parseNow(this.flags.now) })
+    // warnings only: the workflow's vmgit action still the placeholder vmgit init wrote
+    repo.problems.push(...(await workflowProblems(repo.dir)))
     const errors = repo.problems.filter(isError).length
     const counts = { endorsers: repo.endorsers.size, images: repo.images.size, lists: repo.lists.size }
     const prefix = this.flags.repo === '.' ? '' : this.flags.repo

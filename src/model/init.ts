@@ -5,6 +5,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { usageError } from '../util/errors.js'
 import { writeFileAtomic } from '../util/fs.js'
+import { checkActionRef, USES_PLACEHOLDER } from './workflow.js'
 
 /** templates/ ships beside dist/ (package.json "files"). */
 export const TEMPLATE_DIR = fileURLToPath(new URL('../../templates/repo/', import.meta.url))
@@ -32,7 +33,8 @@ async function walk(dir: string, prefix = ''): Promise<string[]> {
  * one image, one list and a pull-request workflow. Fresh UUIDs for the image and the list.
  * Refuses to overwrite any existing file unless `force` (and then writes nothing else first).
  */
-export async function initRepository(dir: string, opts: { force?: boolean } = {}): Promise<InitResult> {
+export async function initRepository(dir: string, opts: { force?: boolean; actionRef?: string } = {}): Promise<InitResult> {
+  const actionRef = opts.actionRef === undefined ? undefined : checkActionRef(opts.actionRef)
   const abs = path.resolve(dir)
   const templates = await walk(TEMPLATE_DIR)
   const existing = templates.map(target).filter((rel) => existsSync(path.join(abs, rel)))
@@ -41,7 +43,9 @@ export async function initRepository(dir: string, opts: { force?: boolean } = {}
   const ids: Record<string, string> = { IMAGE_ID: randomUUID(), LIST_ID: randomUUID() }
   const files: InitResult['files'] = []
   for (const rel of templates) {
-    const text = (await readFile(path.join(TEMPLATE_DIR, rel), 'utf8')).replace(/\{\{([A-Z_]+)\}\}/g, (m, k: string) => ids[k] ?? m)
+    let text = (await readFile(path.join(TEMPLATE_DIR, rel), 'utf8')).replace(/\{\{([A-Z_]+)\}\}/g, (m, k: string) => ids[k] ?? m)
+    // the workflow's `uses:` of the vmgit action: the real reference, or the placeholder validate warns about
+    if (actionRef && rel.startsWith('dot-github/')) text = text.replace(USES_PLACEHOLDER, (_m, uses: string) => uses + actionRef)
     const out = target(rel)
     await writeFileAtomic(path.join(abs, out), text)
     files.push({ file: out, action: existing.includes(out) ? 'overwritten' : 'created' })

@@ -1,5 +1,6 @@
 import type { HepixList, HepixObject, HepixScalar } from '../imagelist/types.js'
 import { compareVersions } from '../imagelist/version.js'
+import { Exit } from '../util/errors.js'
 
 /**
  * `vmgit plan`, the pure part: given the rendered lists at a base and at a head, say what
@@ -233,8 +234,9 @@ export function computePlan(base: ListSide, head: ListSide, ctx: PlanContext = {
   }
 }
 
-/** Exit code contract of `vmgit plan`: 0 no changes, 2 changes, 1 errors. */
-export function planExitCode(plan: Plan): 0 | 1 | 2 {
-  if (plan.summary.errors > 0) return 1
-  return plan.summary.add + plan.summary.change + plan.summary.remove > 0 ? 2 : 0
+/** Exit code contract of `vmgit plan` (EXIT_TABLE): 0 no changes, 4 changes, 1 errors in the
+ *  lists. Usage and configuration errors are 2 and never reach here, so 4 always means a plan. */
+export function planExitCode(plan: Plan): typeof Exit.OK | typeof Exit.INVALID | typeof Exit.CHANGES {
+  if (plan.summary.errors > 0) return Exit.INVALID
+  return plan.summary.add + plan.summary.change + plan.summary.remove > 0 ? Exit.CHANGES : Exit.OK
 }

@@ -4,13 +4,17 @@
  * Commands map `exit` to the process exit code; they never print stack traces for these.
  */
 
-/** Exit codes, the contract with scripts and cron: 0 ok, 1 verification/validation failed,
- *  2 usage/config error, 3 network/transfer error. */
+/** Exit codes, the contract with scripts, cron and CI, the same for every command (EXIT_TABLE):
+ *  0 ok, 1 verification/validation failed, 2 usage/config error, 3 network/transfer error,
+ *  4 `plan` succeeded and there are changes. Anchored on terraform's -detailed-exitcode
+ *  (0 no changes, 1 error, 2 changes), with "changes" moved to 4 because 2 already meant a usage
+ *  error here: a script reading "changes" can never mistake a wrong flag, ref or config for one. */
 export const Exit = {
   OK: 0,
   INVALID: 1,
   USAGE: 2,
   NETWORK: 3,
+  CHANGES: 4,
 } as const
 export type ExitCode = (typeof Exit)[keyof typeof Exit]
 
@@ -47,3 +51,12 @@ export const networkError = (code: string, message: string, options: Omit<VmgitE
   new VmgitError(code, message, { ...options, exit: Exit.NETWORK })
 
 export const isVmgitError = (e: unknown): e is VmgitError => e instanceof VmgitError
+
+/** The exit-code table, as the README and every command's --help print it. */
+export const EXIT_TABLE: readonly { code: ExitCode; meaning: string }[] = [
+  { code: Exit.OK, meaning: 'success (plan: no changes)' },
+  { code: Exit.INVALID, meaning: 'verification or validation failed: a list, image, signature or YAML file was rejected' },
+  { code: Exit.USAGE, meaning: 'usage or configuration error: unknown flag, bad argument or git ref, broken vmgit.yaml, unreadable file' },
+  { code: Exit.NETWORK, meaning: 'network or transfer error (retry later)' },
+  { code: Exit.CHANGES, meaning: 'plan succeeded and there are changes to publish (never used for an error)' },
+]

@@ -23,7 +23,7 @@ afterEach(() => killLeftovers())
 let n = 0
 async function newRepo(): Promise<string> {
   const dir = path.join(tmp, `repo-${++n}`)
-  const r = await runCli(['init', dir])
+  const r = await runCli(['init', dir, '--action-ref', 'my-org/vmgit@0123456789abcdef0123456789abcdef01234567'])
   expect(r.code, r.stderr).toBe(0)
   return dir
 }

@@ -10,12 +10,13 @@ let cleanup: () => void
 beforeEach(() => ({ dir, cleanup } = tempDir('vmgit-cli-')))
 afterEach(() => cleanup())
 
+const REF = 'my-org/vmgit@0123456789abcdef0123456789abcdef01234567'
 const NO_STACK = /\n\s+at .+\(.*:\d+:\d+\)/
 
 describe('vmgit init', () => {
   it('scaffolds a repository that vmgit validate accepts as it is (exit 0)', async () => {
     const repo = path.join(dir, 'x')
-    const init = await runCli(['init', repo])
+    const init = await runCli(['init', repo, '--action-ref', REF])
     expect(init.code).toBe(0)
     for (const f of ['vmgit.yaml', 'endorsers/endorser.yaml', 'images/example-image.yaml', 'imagelists/example.yaml', '.github/workflows/vmgit.yml'])
       expect(existsSync(path.join(repo, f)), f).toBe(true)
@@ -33,14 +34,23 @@ describe('vmgit init', () => {
     expect(readFileSync(path.join(dir, 'vmgit.yaml'), 'utf8')).toMatch(/^# yaml-language-server: \$schema=https:\/\/vmgit\.dev\/schemas\/config\.schema\.json\n/)
   })
 
+  it('warns, without failing, while the workflow keeps the action placeholder (no --action-ref)', async () => {
+    const init = await runCli(['init', dir])
+    expect(init.code).toBe(0)
+    expect(init.stderr).toContain('placeholder OWNER/REPO@REF')
+    const v = await runCli(['validate', '--repo', dir])
+    expect(v.code).toBe(0)
+    expect(v.stdout).toMatch(/\.github\/workflows\/vmgit\.yml:\d+:\d+: warning: uses the placeholder OWNER\/REPO@REF.*\[ACTION_PLACEHOLDER\]/)
+  })
+
   it('writes the GitOps workflow: PR validate+plan without secrets, a comment job, publish in an environment, a daily refresh', async () => {
-    await runCli(['init', dir])
+    await runCli(['init', dir, '--action-ref', REF])
     const wf = parseYaml(readFileSync(path.join(dir, '.github/workflows/vmgit.yml'), 'utf8')) as {
       on: Record<string, unknown>
       jobs: Record<string, { if?: string; environment?: string; permissions?: Record<string, string>; steps: { uses?: string; with?: Record<string, string> }[] }>
     }
     expect(Object.keys(wf.on)).toEqual(expect.arrayContaining(['pull_request', 'push', 'schedule']))
-    const commands = (job: string) => wf.jobs[job]!.steps.filter((s) => s.uses?.startsWith('vmgit/vmgit')).map((s) => s.with!.command)
+    const commands = (job: string) => wf.jobs[job]!.steps.filter((s) => s.uses === REF).map((s) => s.with!.command)
     const secretsIn = (job: string) => JSON.stringify(wf.jobs[job]).includes('secrets.VMGIT')
     expect(commands('plan')).toEqual(['validate', 'plan'])
     expect(secretsIn('plan')).toBe(false)

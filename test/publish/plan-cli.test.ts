@@ -34,9 +34,9 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }))
 
 describe('vmgit plan', () => {
   describe('against what is published, before anything was', () => {
-    it('plans to add the list and exits 2', async () => {
+    it('plans to add the list and exits 4 (changes)', async () => {
       const r = await plan()
-      expect(r.code).toBe(2)
+      expect(r.code).toBe(4)
       expect(r.stdout).toContain('+ list production "Production"')
       expect(r.stdout).toMatch(/^Plan: 1 list\(s\) to add, 0 to change, 0 to remove\.$/m)
     })
@@ -57,9 +57,9 @@ describe('vmgit plan', () => {
       repo.updateImage('alma')
       commit('alma 2.0')
     })
-    it('shows the image change and version move in text, and exits 2', async () => {
+    it('shows the image change and version move in text, and exits 4 (changes)', async () => {
       const r = await plan('--base', 'HEAD~1', '--head', 'HEAD')
-      expect(r.code).toBe(2)
+      expect(r.code).toBe(4)
       expect(r.stdout).toMatch(/^Legend: \+ add, ~ update in place, - remove$/m)
       expect(r.stdout).toContain('~ image "Image alma" (4f2ab0e4-1b39-4c4f-9a8e-3f1c2b7d9e01) will be updated (version 1.0 -> 2.0)')
       expect(r.stdout).toMatch(/hv:uri: "https:\/\/images.example.org\/images\/alma-1.0.qcow2" -> "https:\/\/images.example.org\/images\/alma-2.0.qcow2"/)
@@ -69,7 +69,7 @@ describe('vmgit plan', () => {
       const sum = path.join(tmp, 'summary.md')
       writeFileSync(sum, '# earlier step\n')
       const r = await plan('--base', 'HEAD~1', '--format', 'markdown', '--out', out, '--summary', sum)
-      expect(r.code).toBe(2)
+      expect(r.code).toBe(4)
       expect(readFileSync(out, 'utf8')).toMatch(/^<!-- vmgit-plan -->\n### vmgit plan/)
       expect(readFileSync(sum, 'utf8')).toMatch(/^# earlier step\n<!-- vmgit-plan -->/)
     })

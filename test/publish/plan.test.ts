@@ -36,7 +36,7 @@ describe('plan', () => {
       const a = list([img()])
       const b = list([img({ 'hv:version': '1.1', 'sl:checksum:sha512': SHA_B, 'hv:uri': 'https://x/alma-1.1.qcow2' })])
       const plan = computePlan(side('main', { prod: a }), side('HEAD', { prod: b }))
-      expect(planExitCode(plan)).toBe(2)
+      expect(planExitCode(plan)).toBe(4)
       const l = plan.lists[0]!
       expect(l.action).toBe('change')
       expect(l.images[0]).toMatchObject({ action: 'change', version: { from: '1.0', to: '1.1' } })
