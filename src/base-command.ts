@@ -1,4 +1,5 @@
 import { Command, Flags, Interfaces } from '@oclif/core'
+import { asLocalStateError } from './subscriber/localstate.js'
 import { Exit, VmgitError } from './util/errors.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
@@ -46,7 +47,9 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     process.stderr.write(`warning: ${message}\n`)
   }
 
-  protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
+  protected override async catch(caught: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
+    // S34: a failure of the local state (SQLite, cache permissions) is a typed error with the path and the fix
+    const err = asLocalStateError(caught) as typeof caught
     if (err instanceof VmgitError) {
       if (this.flags?.json) process.stdout.write(JSON.stringify({ ok: false, error: err.toJSON() }, null, 2) + '\n')
       process.stderr.write(`error [${err.code}]: ${err.message}\n`)

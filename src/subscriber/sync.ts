@@ -3,6 +3,7 @@ import { runCache } from './cache.js'
 import { rdbmsUrl, type SubscriberPaths } from './config.js'
 import { describeEventFailure, EventRunner } from './events.js'
 import { DEFAULT_LIMITS, Fetcher, type FetchLimits } from './fetch.js'
+import { checkCacheDirs } from './localstate.js'
 import { acquireSyncLock } from './lock.js'
 import type { Progress } from './progress.js'
 import { Report } from './report.js'
@@ -39,7 +40,9 @@ export interface SyncResult {
 }
 
 export async function runSync(o: SyncOptions): Promise<SyncResult> {
-  const db = openStore(o.paths.db)
+  // S34: an unusable cache is one clear error before anything runs, not one INTERNAL per image
+  checkCacheDirs([o.paths.cache, o.paths.partial, o.paths.expired])
+  const db = openStore(o.paths.db, { mustExist: true })
   const report = new Report()
   let lock
   try {
