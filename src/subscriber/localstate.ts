@@ -83,7 +83,7 @@ export function checkDbAccess(dbPath: string): VmgitError | undefined {
     accessSync(dbPath, constants.R_OK)
   } catch {
     return new VmgitError('DB_PERMISSION', `cannot read the subscriber database ${dbPath} (${who(fst)}) as ${me()}; ` +
-      (owner ? `give the owner access back: chmod 0600 ${dbPath}` : `run vmgit as its owner: ${runAs(userName(fst.uid))}`), { exit: Exit.USAGE, details: { path: dbPath, uid: fst.uid, mode: mode(fst) } })
+      (owner ? `give the owner access back: chmod 0600 ${dbPath}` : `run vmgit as its owner (${runAs(userName(fst.uid))}), or give the state to ${me()} as root: chown -R ${me()}: ${dir}`), { exit: Exit.USAGE, details: { path: dbPath, uid: fst.uid, mode: mode(fst) } })
   }
   for (const [p, isDir] of [[dbPath, false], [dir, true], [`${dbPath}-wal`, false], [`${dbPath}-shm`, false]] as const) {
     if (!existsSync(p)) continue
@@ -98,7 +98,7 @@ export function checkDbAccess(dbPath: string): VmgitError | undefined {
       if (pst.uid === myUid() || isRoot()) {
         return new VmgitError('DB_READONLY', `the ${thing} ${p} is read-only (${who(pst)}); vmgit records every list it accepts and needs to write there: chmod u+w ${p}`, { exit: Exit.USAGE, details: { path: p, uid: pst.uid, mode: mode(pst) } })
       }
-      return new VmgitError('DB_PERMISSION', `cannot write the ${thing} ${p} (${who(pst)}) as ${me()}; run vmgit as its owner: ${runAs(userName(pst.uid))}`, { exit: Exit.USAGE, details: { path: p, uid: pst.uid, mode: mode(pst) } })
+      return new VmgitError('DB_PERMISSION', `cannot write the ${thing} ${p} (${who(pst)}) as ${me()}; run vmgit as its owner (${runAs(userName(pst.uid))}), or give the state to ${me()} as root: chown -R ${me()}: ${dir}`, { exit: Exit.USAGE, details: { path: p, uid: pst.uid, mode: mode(pst) } })
     }
   }
   return undefined
