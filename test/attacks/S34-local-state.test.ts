@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3'
 import { createHash, randomBytes } from 'node:crypto'
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync, writeSync, closeSync, statSync } from 'node:fs'
+import { chmodSync, chownSync, copyFileSync, cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync, writeSync, closeSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CliResult } from '../helpers/cli.js'
@@ -220,6 +220,28 @@ describe('S34 local state: corrupt, truncated, foreign, read-only or foreign-own
       const r = await b.w.cli(['sync', '--now', b.w.nowIso], { env: { VMGIT_DB: c.db, VMGIT_CACHE_DIR: cacheRoot } })
       expectTyped(r, 'CACHE_PERMISSION', cacheRoot)
       expect(stateOf(c.dir)).toEqual(before)
+    })
+
+    it('reports a cached file the user cannot read (sync --check) as CACHE_PERMISSION with its path, never INTERNAL, and keeps it', async () => {
+      const c = damaged(() => {})
+      const cacheRoot = path.join(c.dir, 'cache')
+      cpSync(b.w.cacheRoot, cacheRoot, { recursive: true })
+      chmodSync(b.w.dir, 0o755)
+      // the throwaway test PKI, readable by the second user for this sync
+      for (const d of [path.dirname(b.w.pki.caDir), b.w.pki.caDir]) chmodSync(d, 0o755)
+      for (const f of readdirSync(b.w.pki.caDir)) chmodSync(path.join(b.w.pki.caDir, f), 0o644)
+      const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? [path.join(d, e.name), ...walk(path.join(d, e.name))] : [path.join(d, e.name)]))
+      for (const p of [c.dir, ...walk(c.dir)]) chownSync(p, user.uid, user.gid)
+      const blob = path.join(cacheRoot, 'cache', b.images[0]!.sha512)
+      chmodSync(blob, 0o000)
+      const before = sha(path.join(b.w.cacheRoot, 'cache', b.images[0]!.sha512))
+      const r = await b.w.cli(['sync', '--check', '--now', b.w.nowIso], { env: { VMGIT_DB: c.db, VMGIT_CACHE_DIR: cacheRoot, HOME: c.dir }, ...user.spawn })
+      expect(r.stderr).not.toContain('INTERNAL')
+      expect(r.stderr).toContain('[CACHE_PERMISSION]')
+      expect(r.stderr).toContain(blob)
+      expect(r.code).toBe(1)
+      chmodSync(blob, 0o644)
+      expect(sha(blob)).toBe(before)
     })
 
     it('rejects a cache the user cannot write or search with CACHE_PERMISSION, the owner and the fix', async () => {
