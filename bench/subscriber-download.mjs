@@ -1,14 +1,19 @@
 #!/usr/bin/env node
-// Download + verify of a 1 GiB image from a loopback HTTP server (a separate node process), three ways:
-//   vmgit      downloadImage(): hash while writing, one pass (what `vmgit sync` does per image)
+// Download + verify of a 512 MiB image from a loopback nginx (a real web server, sendfile), several ways:
+//   vmgit      downloadImage(): hash while writing, one pass (what `vmgit sync` does per image), in process
+//   vmgit sync the whole `vmgit sync` process as cron runs it: node start-up, list fetch + verify, database,
+//              download + verify + fsync of the image, events (none) — on a fresh copy of a subscribed state
 //   curl|tee   `curl -s URL | tee FILE | openssl dgst -sha512`: the physical limit of a one-pass shell pipeline
+//   curl|tee;sync  the same, then `sync` (vmgit fsyncs what it verified; this is the fair comparison for it)
 //   two-pass   download to a file, then hash it (vmcatcher's wget-then-hash way), with curl+openssl and in node
-// Targets (issue 6): vmgit / curl|tee <= 1.1. Each variant runs BENCH_RUNS times (default 3), alternating; the
-// best of each is compared. The image is made in /tmp (BENCH_DIR) and deleted afterwards. Run after `npm run build`.
-// BENCH_SIZE_MB changes the size (default 1024). BENCH_FSYNC=0 measures vmgit without the final fsync.
-import { execSync, spawn } from 'node:child_process'
-import { randomFillSync } from 'node:crypto'
-import { mkdirSync, mkdtempSync, openSync, rmSync, writeSync, closeSync } from 'node:fs'
+// Targets (issue 6, 16): vmgit / curl|tee <= 1.1; vmgit sync / curl|tee;sync as close to 1 as the fixed cost allows.
+// Each variant runs BENCH_RUNS times (default 3), alternating; the best of each is compared. The image is made
+// in /tmp (BENCH_DIR) and deleted afterwards. Needs nginx and openssl. Run after `npm run build`.
+// BENCH_SIZE_MB changes the size (default 512). BENCH_FSYNC=0 measures vmgit without the final fsync.
+import { execFileSync, execSync, spawn, spawnSync } from 'node:child_process'
+import { randomFillSync, randomUUID } from 'node:crypto'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync, closeSync } from 'node:fs'
+import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -18,11 +23,13 @@ const { Fetcher, DEFAULT_LIMITS } = await import(path.join(root, 'dist/subscribe
 const { downloadImage } = await import(path.join(root, 'dist/subscriber/download.js'))
 const { hashFile } = await import(path.join(root, 'dist/util/hash.js'))
 
-const SIZE = Number(process.env.BENCH_SIZE_MB ?? 1024) * 1024 * 1024
+const SIZE = Number(process.env.BENCH_SIZE_MB ?? 512) * 1024 * 1024
 const RUNS = Number(process.env.BENCH_RUNS ?? 3)
 const FSYNC = process.env.BENCH_FSYNC !== '0'
 const dir = mkdtempSync(path.join(process.env.BENCH_DIR ?? os.tmpdir(), 'vmgit-bench-dl-'))
-const image = path.join(dir, 'image.raw')
+const www = path.join(dir, 'www')
+mkdirSync(www)
+const image = path.join(www, 'image.raw')
 
 function makeImage() {
   const fd = openSync(image, 'w')
@@ -34,19 +41,79 @@ function makeImage() {
   closeSync(fd)
 }
 
-// the server lives in its own process so that it does not share vmgit's event loop
-const serverSrc = `
-const http = require('node:http'); const fs = require('node:fs')
-const file = process.argv[1]; const size = fs.statSync(file).size
-http.createServer((req, res) => {
-  res.writeHead(200, { 'content-length': size, 'content-type': 'application/octet-stream' })
-  fs.createReadStream(file, { highWaterMark: 1 << 20 }).pipe(res)
-}).listen(0, '127.0.0.1', function () { process.stdout.write(String(this.address().port) + '\\n') })`
+// nginx, as a site's mirror would serve it: one process, sendfile, no access log
+const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find(existsSync)
+if (!NGINX) {
+  console.error('bench/subscriber-download.mjs needs nginx (apt-get install nginx)')
+  process.exit(2)
+}
+const freePort = () => new Promise((resolve) => { const s = net.createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)) }) })
 
 async function startServer() {
-  const child = spawn(process.execPath, ['-e', serverSrc, image], { stdio: ['ignore', 'pipe', 'inherit'] })
-  const port = await new Promise((resolve) => child.stdout.once('data', (d) => resolve(Number(String(d).trim()))))
-  return { child, url: `http://127.0.0.1:${port}/image.raw` }
+  const port = await freePort()
+  for (const t of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(path.join(dir, t))
+  const conf = path.join(dir, 'nginx.conf')
+  writeFileSync(conf, `${process.getuid?.() === 0 ? 'user root;' : ''}
+daemon off;
+master_process off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 64; }
+http {
+  access_log off; sendfile on; tcp_nopush on;
+  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fastcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
+  types { application/octet-stream raw; application/pkcs7-mime smime; }
+  server { listen 127.0.0.1:${port}; root ${www}; etag on; }
+}
+`)
+  const child = spawn(NGINX, ['-e', path.join(dir, 'error.log'), '-p', dir, '-c', conf], { stdio: 'ignore' })
+  for (let i = 0; i < 100; i++) {
+    const up = await new Promise((resolve) => { const c = net.connect(port, '127.0.0.1', () => { c.end(); resolve(true) }).on('error', () => resolve(false)) })
+    if (up) break
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  return { child, host: `127.0.0.1:${port}`, url: `http://127.0.0.1:${port}/image.raw` }
+}
+
+/** A CA with a CRL, a signer, a signed list naming the image, and a subscribed database (not yet synced). */
+async function subscribedState(host, sha512) {
+  const p = (...x) => path.join(dir, 'site', ...x)
+  mkdirSync(p('ca'), { recursive: true })
+  mkdirSync(p('trust'))
+  const ossl = (args, input) => execFileSync('openssl', args, { input, stdio: ['pipe', 'pipe', 'ignore'] })
+  writeFileSync(p('ca/index.txt'), '')
+  writeFileSync(p('ca/crlnumber'), '01\n')
+  writeFileSync(p('ca/ca.cnf'), `[ca]\ndefault_ca=d\n[d]\ndatabase=${p('ca/index.txt')}\ncrlnumber=${p('ca/crlnumber')}\ndefault_md=sha256\ndefault_crl_days=30\n`)
+  ossl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/DC=org/DC=bench/CN=Bench CA', '-keyout', p('ca/ca.key'), '-out', p('ca/ca.pem'), '-days', '30',
+    '-addext', 'basicConstraints=critical,CA:true', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'])
+  ossl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-subj', '/DC=org/DC=bench/CN=Bench Signer', '-keyout', p('signer.key'), '-out', p('signer.csr')])
+  writeFileSync(p('ext'), 'basicConstraints=CA:false\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=emailProtection\n')
+  ossl(['x509', '-req', '-in', p('signer.csr'), '-CA', p('ca/ca.pem'), '-CAkey', p('ca/ca.key'), '-set_serial', '42', '-days', '30', '-extfile', p('ext'), '-out', p('signer.pem')])
+  const hash = ossl(['x509', '-in', p('ca/ca.pem'), '-noout', '-subject_hash']).toString().trim()
+  ossl(['ca', '-gencrl', '-batch', '-config', p('ca/ca.cnf'), '-cert', p('ca/ca.pem'), '-keyfile', p('ca/ca.key'), '-out', p('trust', `${hash}.r0`)])
+  writeFileSync(p('trust', `${hash}.0`), ossl(['x509', '-in', p('ca/ca.pem')]))
+  const subject = '/DC=org/DC=bench/CN=Bench Signer', issuer = '/DC=org/DC=bench/CN=Bench CA'
+  const now = new Date()
+  const iso = (d) => d.toISOString().replace(/\.\d{3}Z$/, 'Z')
+  const listId = randomUUID(), imageId = randomUUID()
+  const json = JSON.stringify({ 'hv:imagelist': {
+    'dc:date:created': iso(new Date(now.getTime() - 3600_000)), 'dc:date:expires': iso(new Date(now.getTime() + 7 * 86400_000)),
+    'dc:description': 'bench', 'dc:identifier': listId, 'dc:source': 'bench', 'dc:title': 'bench',
+    'hv:endorser': { 'hv:x509': { 'dc:creator': 'bench', 'hv:ca': issuer, 'hv:dn': subject, 'hv:email': 'b@example.org' } },
+    'hv:images': [{ 'hv:image': { 'dc:identifier': imageId, 'dc:title': 'img', 'dc:description': '', 'hv:hypervisor': 'kvm', 'hv:size': SIZE,
+      'hv:uri': `http://${host}/image.raw`, 'hv:version': '1', 'sl:arch': 'x86_64', 'sl:checksum:sha512': sha512, 'sl:comments': '', 'sl:os': 'Linux', 'sl:osversion': '9' } }],
+    'hv:uri': `http://${host}/list.smime`, 'hv:version': '1.0',
+  } }, null, 2)
+  writeFileSync(path.join(www, 'list.smime'), ossl(['smime', '-sign', '-md', 'sha256', '-signer', p('signer.pem'), '-inkey', p('signer.key')], json))
+  const env = { ...process.env, VMGIT_DB: p('state/subscriber.db'), VMGIT_CA_DIR: p('trust'), VMGIT_EVENT: '', VMCATCHER_CACHE_EVENT: '' }
+  const cli = (...args) => {
+    const r = spawnSync(process.execPath, [path.join(root, 'bin/run.js'), ...args], { env, encoding: 'utf8' })
+    if (r.status !== 0) throw new Error(`vmgit ${args.join(' ')} failed: ${r.stderr}`)
+  }
+  cli('sub', 'trust', '--name', 'bench', '--subject', subject, '--issuer', issuer)
+  cli('sub', 'add', `http://${host}/list.smime`)
+  cli('sub', 'select', imageId)
+  return { db: p('state/subscriber.db'), env, cacheRoot: p('cache') }
 }
 
 const time = async (fn) => {
@@ -61,6 +128,7 @@ const sha512 = (await hashFile(image)).sha512
 const server = await startServer()
 const out = path.join(dir, 'out')
 mkdirSync(path.join(dir, 'partial'))
+const site = await subscribedState(server.host, sha512)
 const fetcher = new Fetcher({})
 const limits = { ...DEFAULT_LIMITS, deadlineMs: 3_600_000 }
 
@@ -69,6 +137,19 @@ const variants = {
     rmSync(path.join(dir, 'partial', sha512), { force: true })
     const r = await downloadImage(fetcher, { sha512, size: SIZE, uri: server.url }, path.join(dir, 'partial'), { limits, fsync: FSYNC })
     if (r.bytes !== SIZE) throw new Error('short download')
+  },
+  'vmgit sync': async () => {
+    // a fresh copy of the subscribed (never synced) state and an empty cache: the whole cron run
+    const runDir = path.join(dir, 'run')
+    rmSync(runDir, { recursive: true, force: true })
+    mkdirSync(runDir)
+    copyFileSync(site.db, path.join(runDir, 'subscriber.db'))
+    const r = spawnSync(process.execPath, [path.join(root, 'bin/run.js'), 'sync'], { env: { ...site.env, VMGIT_DB: path.join(runDir, 'subscriber.db'), VMGIT_CACHE_DIR: path.join(runDir, 'cache') }, encoding: 'utf8' })
+    if (r.status !== 0) throw new Error(`vmgit sync failed: ${r.stderr}`)
+  },
+  'curl|tee;sync': async () => {
+    const got = execSync(`curl -s ${server.url} | tee ${out} | openssl dgst -sha512 -r; sync`, { shell: '/bin/bash' }).toString().split(' ')[0]
+    if (got !== sha512) throw new Error('curl pipeline hash mismatch')
   },
   'curl|tee': async () => {
     const got = execSync(`curl -s ${server.url} | tee ${out} | openssl dgst -sha512 -r`, { shell: '/bin/bash' }).toString().split(' ')[0]
@@ -106,4 +187,5 @@ const mbps = (ms) => ((SIZE / 1048576) / (ms / 1000)).toFixed(0)
 for (const [name, ms] of Object.entries(best)) console.log(`subscriber download+verify ${SIZE / 1048576} MiB, ${name}: ${ms.toFixed(0)} ms (${mbps(ms)} MiB/s)`)
 const ratio = best.vmgit / best['curl|tee']
 console.log(`subscriber download+verify: vmgit / curl|tee|openssl = ${ratio.toFixed(2)} (target <= 1.1)${FSYNC ? ', vmgit includes fsync of the verified file' : ''}`)
+console.log(`subscriber download+verify from nginx: vmgit sync (whole process) / curl|tee|openssl;sync = ${(best['vmgit sync'] / best['curl|tee;sync']).toFixed(2)}`)
 console.log(`subscriber download+verify: vmgit / two-pass curl+openssl = ${(best.vmgit / best['two-pass curl+openssl']).toFixed(2)}, vmgit / two-pass node = ${(best.vmgit / best['two-pass node']).toFixed(2)}`)

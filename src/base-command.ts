@@ -1,6 +1,8 @@
 import { Command, Flags, Interfaces } from '@oclif/core'
+import { asLocalStateError } from './subscriber/localstate.js'
 import { Exit, VmgitError } from './util/errors.js'
 import { escapeText } from './util/escape.js'
+import { Logger } from './util/log.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
 export type BaseArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>
@@ -53,19 +55,26 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   /** A warning on stderr, escaped for the terminal (S30). */
   protected warn2(message: string): void {
-    process.stderr.write(`warning: ${escapeText(message)}\n`)
+    this.logger().warning(escapeText(message))
   }
 
-  protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
+  /** Lines for people and log systems (journald priorities under systemd; `--log-format json` where a command has it). */
+  protected logger(): Logger {
+    return new Logger({ format: (this.flags as Record<string, unknown> | undefined)?.['log-format'] === 'json' ? 'json' : 'text' })
+  }
+
+  protected override async catch(caught: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
+    // S34: a failure of the local state (SQLite, cache permissions) is a typed error with the path and the fix
+    const err = asLocalStateError(caught) as typeof caught
     if (err instanceof VmgitError) {
       if (this.flags?.json) process.stdout.write(JSON.stringify({ ok: false, error: err.toJSON() }, null, 2) + '\n')
-      process.stderr.write(`error [${err.code}]: ${escapeText(err.message)}\n`)
+      this.logger().error(escapeText(err.message), { code: err.code })
       this.exit(err.exit)
     }
     // oclif's own exits (this.exit) and parse errors keep their codes; parse errors are usage (2).
     if (err.oclif?.exit !== undefined) throw err
     if (process.env.VMGIT_DEBUG) throw err
-    process.stderr.write(`error [INTERNAL]: ${escapeText(err.message)}\n(set VMGIT_DEBUG=1 for a stack trace and report it as a bug)\n`)
+    this.logger().error(`${escapeText(err.message)}\n(set VMGIT_DEBUG=1 for a stack trace and report it as a bug)`, { code: 'INTERNAL' })
     this.exit(Exit.INVALID)
   }
 }

@@ -5,7 +5,12 @@ import { dbFlag, limitsFrom, netFlags, nowFlag, trustFlags } from '../subscriber
 import { makeProgress } from '../subscriber/progress.js'
 import { escapeText } from '../util/escape.js'
 import { redactText } from '../subscriber/redact.js'
-import { runSync } from '../subscriber/sync.js'
+import { runSync, type SyncResult } from '../subscriber/sync.js'
+import { writeMetrics } from '../subscriber/metrics.js'
+import { Exit, isVmgitError } from '../util/errors.js'
+import { LOG_FORMATS, Logger, type LogFormat } from '../util/log.js'
+import path from 'node:path'
+import { performance } from 'node:perf_hooks'
 
 export default class Sync extends BaseCommand<typeof Sync> {
   static override summary = 'Update every subscribed image list and the verified image cache (run it from cron or a systemd timer)'
@@ -44,34 +49,52 @@ dies with its process, wherever that ran (another container or pod sharing the d
     'min-rate': Flags.integer({ description: 'Slowest acceptable download rate in KiB/s; sets each image\'s deadline', default: 256, min: 1, helpGroup: 'NETWORK' }),
     ...nowFlag,
     'break-lock': Flags.boolean({ description: 'Remove a sync lock whose holder is not a live process on this host (a stale lock on a shared or network filesystem), then run; logged. A lock whose holder died is reclaimed without this', default: false }),
+    'metrics-file': Flags.string({ description: 'Write Prometheus metrics for node_exporter\'s textfile collector to this file (atomically): last run, last success, per-list version, expiry, status, images. Env: VMGIT_METRICS_FILE', helpGroup: 'MONITORING' }),
+    'log-format': Flags.string({ description: 'text: one line per change or problem; json: one JSON object per line (for log shippers). Under systemd, lines carry journald priorities either way', options: [...LOG_FORMATS], default: 'text', helpGroup: 'MONITORING' }),
   }
 
   async run(): Promise<void> {
     const f = this.flags
+    const started = performance.now()
     const paths = resolvePaths(f)
-    const r = await runSync({
-      paths,
-      now: resolveNow(f.now),
-      eventCommand: resolveEventCommand(f.event),
-      eventTimeoutMs: f['event-timeout'] * 1000,
-      jobs: f.jobs,
-      check: f.check,
-      download: f.download,
-      crlCheck: f['crl-check'],
-      limits: limitsFrom(f),
-      minRate: f['min-rate'] * 1024,
-      progress: f.json ? undefined : makeProgress(),
-      breakLock: f['break-lock'],
-    })
+    const now = resolveNow(f.now)
+    const metricsFile = f['metrics-file'] ?? process.env.VMGIT_METRICS_FILE
+    let r: SyncResult | undefined
+    let failure: unknown
+    try {
+      r = await runSync({
+        paths,
+        now,
+        eventCommand: resolveEventCommand(f.event),
+        eventTimeoutMs: f['event-timeout'] * 1000,
+        jobs: f.jobs,
+        check: f.check,
+        download: f.download,
+        crlCheck: f['crl-check'],
+        limits: limitsFrom(f),
+        minRate: f['min-rate'] * 1024,
+        progress: f.json || f['log-format'] === 'json' ? undefined : makeProgress(),
+        breakLock: f['break-lock'],
+      })
+    } catch (e) {
+      failure = e
+    }
+    const code = r ? r.report.exitCode() : isVmgitError(failure) ? failure.exit : Exit.INVALID
+    if (metricsFile) {
+      // written even when the run failed: the last-run time moves, the last-success time does not
+      await writeMetrics(path.resolve(metricsFile), { now, durationSeconds: (performance.now() - started) / 1000, exitCode: code, report: r?.report, dbPath: r ? paths.db : undefined })
+    }
+    if (!r) throw failure
     const { report } = r
-    const code = report.exitCode()
-    this.emit(
-      { ok: code === 0, exit: code, session: r.session, subscriptions: r.subscriptions, changes: report.changes, problems: report.problems.map((p) => ({ ...p, message: redactText(p.message) })) },
-      () => report.changes.map((c) => c.message),
-    )
-    if (!f.json) {
+    if (f.json) {
+      this.emit({ ok: code === 0, exit: code, session: r.session, subscriptions: r.subscriptions, changes: report.changes, problems: report.problems.map((p) => ({ ...p, message: redactText(p.message) })) }, () => [])
+    } else {
+      const log = new Logger({ format: f['log-format'] as LogFormat })
+      // S30: list-supplied text is escaped for people; JSON lines carry it exactly
+      const esc = (m: string): string => (f['log-format'] === 'json' ? m : escapeText(m))
+      for (const c of report.changes) log.info(esc(c.message), { kind: c.kind, subscription: c.subscription, image: c.image })
       for (const p of report.problems) {
-        process.stderr.write(`${p.severity === 'warning' ? 'warning' : 'error'} [${p.code}]: ${escapeText(redactText(p.message))}\n`)
+        log.log(p.severity === 'warning' ? 'warning' : 'error', esc(redactText(p.message)), { code: p.code, subscription: p.subscription, image: p.image, mirror: p.mirror === undefined ? undefined : redactText(p.mirror) })
       }
     }
     if (code !== 0) this.exit(code)

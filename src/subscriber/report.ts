@@ -1,4 +1,5 @@
 import { Exit, isVmgitError, type ExitCode } from '../util/errors.js'
+import { asLocalStateError } from './localstate.js'
 
 /**
  * What a sync did: one change per line (quiet when nothing changed, for cron), problems with
@@ -38,7 +39,8 @@ export class Report {
   }
 
   /** Record a caught error as a problem (VmgitError exit 3 = network, else rejected). */
-  error(e: unknown, where: Omit<Problem, 'code' | 'severity' | 'message'>): Problem {
+  error(err: unknown, where: Omit<Problem, 'code' | 'severity' | 'message'>): Problem {
+    const e = asLocalStateError(err) // S34: SQLite and cache permission failures are typed, never INTERNAL
     const p: Problem = isVmgitError(e)
       ? { code: e.code, severity: e.exit === Exit.NETWORK ? 'network' : 'rejected', message: e.message, ...where }
       : { code: 'INTERNAL', severity: 'rejected', message: (e as Error)?.message ?? String(e), ...where }

@@ -1,7 +1,8 @@
 import Database from 'better-sqlite3'
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs'
 import path from 'node:path'
-import { VmgitError } from '../util/errors.js'
+import { isVmgitError, VmgitError } from '../util/errors.js'
+import { checkDbAccess, checkOwner, corruptError, foreignError, rememberDb, sniffDbFile, sqliteError } from './localstate.js'
 import { MIGRATIONS } from './schema.js'
 
 export type DB = Database.Database
@@ -89,17 +90,39 @@ export interface EndorserRow {
 }
 
 /**
- * Open (creating if needed) the subscriber database: WAL journal, foreign keys on, pending
- * migrations applied. The file is private (0600): it holds list-URL credentials.
+ * Open the subscriber database: WAL journal, foreign keys on, pending migrations applied. The file
+ * is private (0600): it holds list-URL credentials.
+ *
+ * S34: only the commands that create state (`sub trust`, `sub add`) may create the file or
+ * initialise an empty one; every other command passes `mustExist` and needs an existing vmgit database, so a
+ * mistyped --db never leaves an empty database behind and a truncated one is never silently
+ * replaced by a fresh schema (which would forget every stored version: a rollback opening).
+ * Damaged, foreign, read-only and foreign-owned databases are typed errors with the path and the fix.
  */
 export function openStore(dbPath: string, opts: { mustExist?: boolean } = {}): DB {
-  if (opts.mustExist && !existsSync(dbPath)) {
-    throw new VmgitError('NO_DATABASE', `no subscriber database at ${dbPath}; subscribe to a list first with \`vmgit sub add URL\` (or point --db / VMGIT_DB at the right file)`, { exit: 2 })
-  }
+  const create = opts.mustExist !== true
+  rememberDb(dbPath)
+  checkOwner(dbPath, 'database')
   if (!existsSync(dbPath)) {
-    mkdirSync(path.dirname(dbPath), { recursive: true, mode: 0o700 })
-    closeSync(openSync(dbPath, 'a', 0o600))
+    if (!create) {
+      throw new VmgitError('NO_DATABASE', `no subscriber database at ${dbPath}; subscribe to a list first with \`vmgit sub add URL\` (or point --db / VMGIT_DB at the right file)`, { exit: 2, details: { path: dbPath } })
+    }
+    try {
+      mkdirSync(path.dirname(dbPath), { recursive: true, mode: 0o700 })
+      closeSync(openSync(dbPath, 'a', 0o600))
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code
+      if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'ENOTDIR') {
+        throw new VmgitError('DB_PERMISSION', `cannot create the subscriber database ${dbPath} (${code}); create its directory for the user running vmgit, e.g. install -d -o vmgit -g vmgit -m 0700 ${path.dirname(dbPath)}, or point --db / VMGIT_DB elsewhere`, { exit: 2, cause: e, details: { path: dbPath } })
+      }
+      throw e
+    }
   }
+  const denied = checkDbAccess(dbPath)
+  if (denied) throw denied
+  const sniff = sniffDbFile(dbPath)
+  if (sniff === 'not-sqlite') throw corruptError(dbPath, 'it is not an SQLite database (damaged, truncated or another kind of file)')
+  if (sniff === 'empty' && !create) throw corruptError(dbPath, 'it is empty (0 bytes: truncated, or never initialised)')
   let db: DB
   try {
     db = new Database(dbPath, { fileMustExist: true })
@@ -110,20 +133,52 @@ export function openStore(dbPath: string, opts: { mustExist?: boolean } = {}): D
       throw new VmgitError('SQLITE_NOT_BUILT', `SQLite support (better-sqlite3) was installed without its native module, so the subscriber database cannot be opened; ` +
         'reinstall allowing its build: npm install -g --allow-scripts=better-sqlite3,ssh2 vmgit', { exit: 2, cause: e })
     }
-    throw new VmgitError('DB_OPEN', `cannot open the subscriber database ${dbPath}: ${msg}`, { exit: 2, cause: e })
+    throw sqliteError(e, dbPath) ?? new VmgitError('DB_OPEN', `cannot open the subscriber database ${dbPath}: ${msg}`, { exit: 2, cause: e })
   }
   try {
-    chmodSync(dbPath, 0o600)
-  } catch {
-    // not the owner: leave the mode alone
+    db.pragma('busy_timeout = 10000')
+    if (sniff === 'short') {
+      const r = db.pragma('quick_check', { simple: true })
+      if (r !== 'ok') throw corruptError(dbPath, `it is shorter than its header says (truncated): ${String(r)}`)
+    }
+    // before anything that writes (mode, journal): another program's database stays byte-for-byte as it was
+    checkSchema(db, dbPath, create)
+    try {
+      chmodSync(dbPath, 0o600)
+    } catch {
+      // not the owner: leave the mode alone
+    }
+    db.pragma('journal_mode = WAL')
+    // WAL + NORMAL survives a killed process with every committed transaction intact
+    db.pragma('synchronous = NORMAL')
+    db.pragma('foreign_keys = ON')
+    migrate(db)
+    const missing = missingTables(db)
+    if (missing.length > 0) throw corruptError(dbPath, `table${missing.length > 1 ? 's' : ''} ${missing.join(', ')} missing (dropped?)`)
+  } catch (e) {
+    db.close()
+    throw isVmgitError(e) ? e : (sqliteError(e, dbPath) ?? e)
   }
-  db.pragma('busy_timeout = 10000')
-  db.pragma('journal_mode = WAL')
-  // WAL + NORMAL survives a killed process with every committed transaction intact
-  db.pragma('synchronous = NORMAL')
-  db.pragma('foreign_keys = ON')
-  migrate(db)
   return db
+}
+
+/** Tables every migrated database has (from the migrations' CREATE TABLE statements). */
+const EXPECTED_TABLES: readonly string[] = [...new Set(MIGRATIONS.flatMap((m) => [...m.sql.matchAll(/CREATE TABLE (?:IF NOT EXISTS )?(\w+)/g)].map((x) => x[1] as string)))]
+
+const tablesOf = (db: DB): string[] =>
+  (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name").all() as { name: string }[]).map((r) => r.name)
+
+/** S34: a database without vmgit's bookkeeping is another program's (DB_FOREIGN) or, when required, a truncated one. */
+function checkSchema(db: DB, dbPath: string, create: boolean): void {
+  const tables = tablesOf(db)
+  if (tables.includes('schema_migrations')) return
+  if (tables.length > 0) throw foreignError(dbPath, tables)
+  if (!create) throw corruptError(dbPath, 'it has no tables (truncated, or never initialised)')
+}
+
+function missingTables(db: DB): string[] {
+  const have = new Set(tablesOf(db))
+  return EXPECTED_TABLES.filter((t) => !have.has(t))
 }
 
 export function schemaVersion(db: DB): number {

@@ -4,6 +4,7 @@ import { ensureDirs } from './cachefs.js'
 import { rdbmsUrl, type SubscriberPaths } from './config.js'
 import { describeEventFailure, EventRunner } from './events.js'
 import { DEFAULT_LIMITS, Fetcher, type FetchLimits } from './fetch.js'
+import { checkCacheDirs } from './localstate.js'
 import { acquireSyncLock } from './lock.js'
 import type { Progress } from './progress.js'
 import { Report } from './report.js'
@@ -42,9 +43,17 @@ export interface SyncResult {
 }
 
 export async function runSync(o: SyncOptions): Promise<SyncResult> {
-  // S27: unsafe cache directories are a configuration error (exit 2), found before anything is written
-  await ensureDirs({ cache: o.paths.cache, partial: o.paths.partial, expired: o.paths.expired })
-  const db = openStore(o.paths.db)
+  // S34: an unusable cache is one clear error before anything runs, not one INTERNAL per image
+  checkCacheDirs([o.paths.cache, o.paths.partial, o.paths.expired])
+  // S34: sync never creates a database (a mistyped path is NO_DATABASE, not an empty healthy run)
+  const db = openStore(o.paths.db, { mustExist: true })
+  try {
+    // S27: unsafe cache directories are a configuration error (exit 2), found before anything is written
+    await ensureDirs({ cache: o.paths.cache, partial: o.paths.partial, expired: o.paths.expired })
+  } catch (e) {
+    db.close()
+    throw e
+  }
   const report = new Report()
   let lock
   try {

@@ -124,8 +124,8 @@ export class World {
     return { VMGIT_DB: this.db, VMGIT_CACHE_DIR: this.cacheRoot, VMGIT_CA_DIR: this.pki.caDir, VMGIT_EVENT: undefined, VMCATCHER_CACHE_EVENT: undefined, VMCATCHER_RDBMS: undefined }
   }
 
-  cli(args: string[], opts: { env?: Record<string, string | undefined>; timeoutMs?: number } = {}): Promise<CliResult> {
-    return runCli(args, { env: { ...this.env, ...opts.env }, timeoutMs: opts.timeoutMs })
+  cli(args: string[], opts: { env?: Record<string, string | undefined>; timeoutMs?: number; uid?: number; gid?: number } = {}): Promise<CliResult> {
+    return runCli(args, { env: { ...this.env, ...opts.env }, timeoutMs: opts.timeoutMs, uid: opts.uid, gid: opts.gid })
   }
 
   sync(extra: string[] = [], opts: { env?: Record<string, string | undefined>; now?: Date } = {}): Promise<CliResult> {

@@ -13,7 +13,7 @@ sha512, the cached file and why an image cannot be used.`
   static override flags = { ...dbFlag, ...nowFlag }
 
   async run(): Promise<void> {
-    const db = openStore(resolveDbPath(this.flags.db))
+    const db = openStore(resolveDbPath(this.flags.db), { mustExist: true })
     try {
       const images = listImages(db, resolveNow(this.flags.now))
       this.emit({ images }, () => images.map((i) => [i.identifier, i.state, i.subscription, i.cached ? 'cached' : '-', i.title ?? '']))

@@ -11,7 +11,7 @@ export default class SubList extends BaseCommand<typeof SubList> {
   static override flags = { ...dbFlag }
 
   async run(): Promise<void> {
-    const db = openStore(resolveDbPath(this.flags.db))
+    const db = openStore(resolveDbPath(this.flags.db), { mustExist: true })
     try {
       const views = listSubscriptions(db).map((s) => subscriptionView(db, s))
       this.emit({ subscriptions: views }, () => views.map(listLine))

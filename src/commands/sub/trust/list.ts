@@ -11,7 +11,7 @@ export default class SubTrustList extends BaseCommand<typeof SubTrustList> {
   static override flags = { ...dbFlag }
 
   async run(): Promise<void> {
-    const db = openStore(resolveDbPath(this.flags.db))
+    const db = openStore(resolveDbPath(this.flags.db), { mustExist: true })
     try {
       const es = listEndorsers(db)
       this.emit({ endorsers: es }, () => es.map((e) => [`'${e.name}'`, `'${e.subject}'`, `'${e.issuer}'`, e.subscriptions.join(',')]))
