@@ -106,7 +106,7 @@ async function reconcile(o: CacheOptions): Promise<void> {
 
 /** partial/ keeps only downloads that are still wanted (they are resumed); anything else goes. */
 async function prunePartial(o: CacheOptions, wanted: Map<string, Wanted>): Promise<void> {
-  const keep = new Set([...wanted.values()].map((w) => w.sha512))
+  const keep = new Set([...wanted.values()].flatMap((w) => [w.sha512, `${w.sha512}.${w.size}`]))
   const swept = await listFiles(o.dirs.partial, 'partial')
   reportForeign(o, swept.foreign)
   for (const f of swept.files) {

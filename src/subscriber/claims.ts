@@ -21,11 +21,29 @@ export interface Refused {
   message: string
 }
 
+/** Subscriptions in the order they were made (created_at, then insertion): earlier ranks lower. */
+export function subscriptionRank(db: DB): (sid: string) => number {
+  const order = new Map((db.prepare('SELECT id FROM subscription ORDER BY created_at, rowid').all() as { id: string }[]).map((r, i) => [r.id, i]))
+  return (sid) => order.get(sid) ?? Number.MAX_SAFE_INTEGER
+}
+
+/**
+ * partial/ name of a download. The size claimed by the list subscribed first downloads to
+ * partial/<sha512>; another size claimed for the same sha512 (S28: one of them lies) to
+ * partial/<sha512>.<size>, so a lie can never truncate or spoil the resumable download of the truth.
+ */
+export function partialNames(db: DB, ws: Wanted[]): Map<number, string> {
+  const rank = subscriptionRank(db)
+  const first = [...ws].sort((a, b) => rank(a.subscriptionId) - rank(b.subscriptionId))[0]
+  const out = new Map<number, string>()
+  for (const w of ws) out.set(w.size, w.size === first?.size ? w.sha512 : `${w.sha512}.${w.size}`)
+  return out
+}
+
 export function claimsRefused(db: DB, wanted: Map<string, Wanted>, holdersAtStart: CacheEntryRow[]): Refused[] {
   const byId = new Map<string, Wanted[]>()
   for (const w of wanted.values()) byId.set(w.identifier, [...(byId.get(w.identifier) ?? []), w])
-  const order = new Map((db.prepare('SELECT id FROM subscription ORDER BY created_at, rowid').all() as { id: string }[]).map((r, i) => [r.id, i]))
-  const rank = (sid: string): number => order.get(sid) ?? Number.MAX_SAFE_INTEGER
+  const rank = subscriptionRank(db)
   // every list that names the identifier claims it, selected here or not
   const listed = db.prepare('SELECT subscription_id, sha512 FROM image WHERE identifier = ? AND sha512 IS NOT NULL')
   const refused: Refused[] = []

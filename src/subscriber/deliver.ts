@@ -2,6 +2,7 @@ import path from 'node:path'
 import { VmgitError } from '../util/errors.js'
 import { DiskBudget, lstatOrUndefined, nameTaken, renameRegular } from '../util/safefs.js'
 import { blobPath, type CacheDirs, linkNameFor, placeLink } from './cachefs.js'
+import { partialNames } from './claims.js'
 import { entryKey, type Wanted } from './desired.js'
 import { type DownloadOutcome, downloadImage } from './download.js'
 import type { EventRunner } from './events.js'
@@ -77,7 +78,8 @@ export async function deliver(o: CacheOptions, wanted: Map<string, Wanted>): Pro
 
 /**
  * One content (sha512) for one or more images. S28: lists may disagree on its hv:size; only one size
- * is true. Each claimed size is tried with the URIs of the lists that claim it, smallest first, so a
+ * is true. Each claimed size is tried with the URIs of the lists that claim it, into its own partial
+ * file (claims.ts partialNames), the first-subscribed list's size first, then smallest first, so a
  * lie (a huge size, an endless URI) costs only the liar; once the bytes are verified, every image
  * claiming another size is refused (IMAGE_SIZE_CONFLICT, charged to its list).
  */
@@ -87,9 +89,12 @@ async function deliverContent(o: CacheOptions, sha512: string, ws: Wanted[], ser
   let fetched: DownloadOutcome | undefined
   const charged = new Set<Wanted>()
   if (size === undefined) {
-    for (const s of [...new Set(ws.map((w) => w.size))].sort((a, b) => a - b)) {
+    const names = partialNames(o.db, ws)
+    // the first-subscribed list's size first, then the others smallest first
+    const sizes = [...names.keys()].sort((a, b) => Number(names.get(a) !== sha512) - Number(names.get(b) !== sha512) || a - b)
+    for (const s of sizes) {
       const claim = ws.filter((w) => w.size === s)
-      fetched = await fetchOne(o, sha512, claim, budget)
+      fetched = await fetchOne(o, sha512, claim, budget, names.get(s)!)
       if (fetched) {
         size = s
         break
@@ -110,7 +115,7 @@ async function deliverContent(o: CacheOptions, sha512: string, ws: Wanted[], ser
 }
 
 /** Download one content (trying each listed URI for it in turn); undefined when it failed. */
-async function fetchOne(o: CacheOptions, sha512: string, ws: Wanted[], budget: DiskBudget): Promise<DownloadOutcome | undefined> {
+async function fetchOne(o: CacheOptions, sha512: string, ws: Wanted[], budget: DiskBudget, partialName: string): Promise<DownloadOutcome | undefined> {
   const first = ws[0]!
   const uris = [...new Set(ws.map((w) => w.uri))]
   let lastErr: unknown
@@ -122,6 +127,7 @@ async function fetchOne(o: CacheOptions, sha512: string, ws: Wanted[], budget: D
         onProgress: (n) => bar?.update(n),
         fsync: o.fsync,
         budget,
+        partialName,
         onForeign: (message) => o.report.problem({ code: 'CACHE_FOREIGN_FILE', severity: 'warning', message }),
       })
       bar?.done()

@@ -41,6 +41,8 @@ export interface DownloadOptions {
   fsync?: boolean
   /** the run's space reservations (one per running download); a fresh budget when absent */
   budget?: DiskBudget
+  /** the name in partial/ (default the sha512); another list's size claim for the same bytes gets its own */
+  partialName?: string
   /** told about a planted entry removed from partial/ */
   onForeign?: (message: string) => void
 }
@@ -89,7 +91,7 @@ async function openPartial(file: string, have: number): Promise<FileHandle> {
 
 export async function downloadImage(fetcher: Fetcher, spec: DownloadSpec, partialDir: string, opts: DownloadOptions): Promise<DownloadOutcome> {
   if (!SHA512_HEX.test(spec.sha512)) throw new VmgitError('BAD_SHA512', 'the image checksum is not 128 lowercase hex digits')
-  const file = path.join(partialDir, spec.sha512)
+  const file = path.join(partialDir, opts.partialName ?? spec.sha512)
   let have = await resumable(file, opts)
   if (have > spec.size) {
     await removeEntry(file)

@@ -175,6 +175,29 @@ describe('S28 cross-list claims', () => {
       expect(lstatSync(path.join(w.cacheRoot, 'cache', real.id)).isFile()).toBe(true)
     })
 
+    it('never spoils the resumable partial download of the production image with a smaller lie', async () => {
+      const { w } = b
+      const real = w.image('resumable.qcow2', 200_000)
+      const lieBytes = w.image('resumable-lie.qcow2', 50_000)
+      await prodNext([real])
+      await other([])
+      expect((await sync(['--no-download'])).code).toBe(0)
+      expect((await w.cli(['sub', 'select', real.id, '--subscription', w.listId])).code).toBe(0)
+      w.server.set(real.route, { file: real.path, stallAfter: 100_000 })
+      expect((await sync(['--idle-timeout', '1'])).code).toBe(3)
+      expect(w.filesIn('partial')).toEqual([real.sha512])
+      await other([imageEntry(real, { 'dc:identifier': randomUUID(), 'hv:size': lieBytes.size, 'hv:uri': lieBytes.url })])
+      w.server.set(real.route, { file: real.path })
+      w.server.reset()
+      const r = await sync()
+      expect(r.code).toBe(1)
+      const req = w.server.requests.find((q) => q.path === real.route)!
+      expect(req.headers.range).toMatch(/^bytes=[1-9]\d*-$/)
+      expect(req.status).toBe(206)
+      expect(delivered()).toContainEqual([w.listId, real.id, real.sha512])
+      expect(w.filesIn('partial')).toEqual([])
+    })
+
     it('refuses a claim with another size for bytes already cached, and keeps them', async () => {
       const { w } = b
       const held = prodImages.at(-1) as ImageFile // cached by the production list in the test before
