@@ -134,7 +134,7 @@ export function trustEndorser(db: DB, e: Credential, now: Date): { name: string;
     const sameNames = !der || (same.subject_der != null && credentialMatches(same, e as SignerNames))
     if (e.subscriptionId !== undefined) {
       // a credential for one subscription (--auto-endorse) never changes another credential's names or scope
-      if (same.subscription_id == null && sameNames) return
+      if ((same.subscription_id == null || same.subscription_id === e.subscriptionId) && sameNames) return
       throw usageError('DN_COLLISION', `endorser ${name} already has a credential that prints as ${e.subject} (issuer ${e.issuer}) but is not this certificate${same.subscription_id != null ? `, or is valid for subscription ${same.subscription_id} only` : ''}; subscribe with another --endorser name (or none)`)
     }
     if (der && same.subject_der && !sameNames) {

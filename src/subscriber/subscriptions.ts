@@ -119,6 +119,8 @@ export function removeSubscription(db: DB, id: string, now: Date): void {
     const r = db.prepare('DELETE FROM subscription WHERE id = ?').run(id)
     if (r.changes === 0) throw usageError('NO_SUCH_SUBSCRIPTION', `no subscription ${id}; \`vmgit sub list\` shows them`)
     db.prepare('DELETE FROM subscription_status WHERE subscription_id = ?').run(id)
+    // S20: a credential trusted for this subscription only (--auto-endorse) goes with it
+    db.prepare('DELETE FROM endorser WHERE subscription_id = ?').run(id)
     logAction(db, now, id, 'unsubscribed', 'subscription removed; cached images expire at the next sync')
   })()
 }

@@ -184,6 +184,13 @@ describe('S20 identity: made-up endorser names never join an existing endorser',
     expect(snapshot(w)).toEqual(before)
   })
 
+  it('drops an auto-endorsed credential with its subscription (a later list reusing that identifier gains nothing)', async () => {
+    const { w } = b
+    const other = (await trustList(w)).find((c) => c.name === 'Endorser-good-2')!
+    expect((await w.cli(['sub', 'remove', other.onlyFor!])).code).toBe(0)
+    expect((await trustList(w)).filter((c) => c.name === 'Endorser-good-2')).toEqual([])
+  })
+
   it('adds a credential to an existing endorser only with an explicit --name (a key rotation)', async () => {
     const { w } = b
     const r = await w.cli(['sub', 'trust', '--cert', lookalike.cert, '--name', 'Endorser-good', '--json'])
