@@ -1,4 +1,3 @@
-import { CERT_LABELS, parseCert, pemBlocks } from '../smime/cert.js'
 import { isPlainName, onelineDNFromDer, sameDer } from '../smime/dn.js'
 import { usageError } from '../util/errors.js'
 import { type DB, type EndorserRow, credentialsOf, logAction } from './store.js'
@@ -85,8 +84,12 @@ export interface Credential {
   subscriptionId?: string
 }
 
-/** The subject and issuer of the first certificate in a PEM or DER file (`sub trust --cert`). */
-export function credentialFromCertificate(bytes: Buffer, file: string): { subject: string; issuer: string; subjectDer: Uint8Array; issuerDer: Uint8Array } {
+/**
+ * The subject and issuer of the first certificate in a PEM or DER file (`sub trust --cert`).
+ * The certificate parser (pkijs) loads only here: a sync that sees no new list never pays for it.
+ */
+export async function credentialFromCertificate(bytes: Buffer, file: string): Promise<{ subject: string; issuer: string; subjectDer: Uint8Array; issuerDer: Uint8Array }> {
+  const { CERT_LABELS, parseCert, pemBlocks } = await import('../smime/cert.js')
   const der = pemBlocks(bytes, CERT_LABELS)[0]
   let cert
   try {

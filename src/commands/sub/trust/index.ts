@@ -39,7 +39,7 @@ untrust NAME\` removes them.`
       const bytes = await readFile(f.cert).catch((e: NodeJS.ErrnoException) => {
         throw usageError('CERT_UNREADABLE', `cannot read the certificate ${f.cert}: ${e.code ?? e.message}; check the path`)
       })
-      cred = credentialFromCertificate(bytes, f.cert)
+      cred = await credentialFromCertificate(bytes, f.cert)
       if ((f.subject !== undefined && f.subject !== cred.subject) || (f.issuer !== undefined && f.issuer !== cred.issuer)) {
         throw usageError('CERT_DN_MISMATCH', `the certificate ${f.cert} is ${cred.subject} (issuer ${cred.issuer}), not what --subject/--issuer say; drop them or give the right certificate`)
       }
