@@ -3,7 +3,7 @@ import { BaseCommand } from '../base-command.js'
 import { importList } from '../model/import.js'
 import { parseNow } from '../model/time.js'
 import { caDirFromEnv, loadTrustStore } from '../smime/trust.js'
-import { verifySmime } from '../smime/verify.js'
+import { verifyImageList } from '../smime/imagelist.js'
 
 export default class Import extends BaseCommand<typeof Import> {
   static override summary = 'Import an existing HEPiX image list into the repository'
@@ -18,8 +18,11 @@ dc:identifier) is reused, and never downgraded to an older hv:version. File name
 of the titles; --name chooses the list's. This is how to migrate from vmcaster.
 
 A signed source is verified first, exactly as vmgit verify does (chain to --ca-dir, CRL, validity
-at --at): a bad signature is refused. --insecure-skip-verify reads the signed content without any
-check (for a list whose signer expired long ago); it says so loudly.`
+at --at, and the endorser: hv:dn/hv:ca must be the signer's subject and issuer, ENDORSER_MISMATCH
+unless --allow-endorser-mismatch): a bad signature is refused. An http(s) source must be signed: a
+plain JSON served there is refused (UNSIGNED_SOURCE) unless --allow-unsigned. Re-importing a list
+whose endorser file names another hv:dn/hv:ca is refused (ENDORSER_CHANGED). --insecure-skip-verify
+reads the signed content without any check (for a list whose signer expired long ago); it says so loudly.`
   static override examples = [
     '<%= config.bin %> import https://vm-images.example.org/lists/production.list',
     '<%= config.bin %> import current.smime --repo ./my-images --name production --ca-dir /etc/grid-security/certificates',
@@ -33,17 +36,30 @@ check (for a list whose signer expired long ago); it says so loudly.`
     'crl-check': Flags.boolean({ description: 'Require a current CRL of the signer\'s CA (--no-crl-check to skip).', default: true, allowNo: true }),
     at: Flags.string({ description: 'Check the signature at this time (ISO 8601) instead of now, for a historical list.' }),
     'insecure-skip-verify': Flags.boolean({ description: 'Import a signed source WITHOUT checking its signature.', default: false }),
+    'allow-unsigned': Flags.boolean({ description: 'Accept a plain (unsigned) JSON list from an http(s) URL.', default: false }),
+    'allow-endorser-mismatch': Flags.boolean({ description: 'Accept a signed list whose hv:dn/hv:ca differ from the signer (reported).', default: false }),
   }
 
   async run(): Promise<void> {
     const f = this.flags
     const at = parseNow(f.at)
     // trust: the signature of a signed source is checked before any of its bytes are used
+    // S33: the endorser is checked as `vmgit verify` checks it (hv:dn/hv:ca = the signer's subject/issuer)
+    const problems: string[] = []
     const verify = f['insecure-skip-verify']
       ? undefined
-      : async (smime: Buffer) => (await verifySmime(smime, { trust: await loadTrustStore(caDirFromEnv(f['ca-dir'])), at, crlCheck: f['crl-check'] })).content
-    const r = await importList(f.repo, this.args.source, { ...(f.name ? { name: f.name } : {}), ...(verify ? { verify } : {}) })
+      : async (smime: Buffer) => {
+        const v = await verifyImageList(smime, { trust: await loadTrustStore(caDirFromEnv(f['ca-dir'])), at, crlCheck: f['crl-check'], allowEndorserMismatch: f['allow-endorser-mismatch'] })
+        problems.push(...v.problems.map((p) => `[${p.code}] ${p.message}`))
+        return v.content
+      }
+    const r = await importList(f.repo, this.args.source, {
+      ...(f.name ? { name: f.name } : {}), ...(verify ? { verify } : {}),
+      allowUnsigned: f['allow-unsigned'], insecureSkipVerify: f['insecure-skip-verify'],
+    })
+    for (const p of problems) this.warn2(p)
     if (r.signature === 'unverified') this.warn2('INSECURE: the S/MIME signature was NOT verified (--insecure-skip-verify); the list was imported as it is')
+    if (r.signature === 'none' && /^https?:\/\//i.test(this.args.source)) this.warn2('INSECURE: the list was not signed (--allow-unsigned); it was imported as it is')
     this.emit({ ok: true, ...r }, () => [
       `${r.list.action} ${r.list.file} (${r.list.identifier}, layout ${r.layout})`,
       `${r.endorser.action} ${r.endorser.file}`,

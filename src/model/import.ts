@@ -11,6 +11,7 @@ import { byKey, FIELDS, IMAGE_LOCAL, NAMESPACED_KEY, RESERVED_KEYS, type Kind } 
 import { CONFIG_FILE, DIRS, FILE_NAME, loadRepository } from './load.js'
 import { commonName, slug, uniqueName } from './names.js'
 import { readSource, type ReadSourceOptions } from '../net/source.js'
+import { redactUrl } from '../transfer/redact.js'
 import type { Repository } from './types.js'
 import { updateYamlText, yamlText } from './yaml-write.js'
 
@@ -41,8 +42,15 @@ export interface ImportOptions {
    * signed content, or throw a VmgitError. Without it the content is unwrapped unverified.
    */
   verify?: (smime: Buffer) => Promise<Buffer>
+  /** S33: import a plain JSON list from an http(s) URL (default: refused, UNSIGNED_SOURCE) */
+  allowUnsigned?: boolean
+  /** S33: unwrap a signed list from an http(s) URL without `verify` (default: refused, SIGNATURE_NOT_VERIFIED) */
+  insecureSkipVerify?: boolean
   fetch?: ReadSourceOptions
 }
+
+/** S33: a list fetched over the network is trusted only through its signature. */
+const isRemote = (source: string): boolean => /^https?:\/\//i.test(source)
 
 /**
  * Import an HEPiX list (JSON or S/MIME, file or URL) into the repository at `dir`: writes the
@@ -56,6 +64,14 @@ export async function importList(dir: string, source: string, opts: ImportOption
   const bytes = await readSource(source, opts.fetch)
   let content = bytes
   let signature: ImportResult['signature'] = 'none'
+  // S33: a bare JSON served where the signed list should be is refused unless asked for explicitly
+  if (isRemote(source) && !isSmime(bytes) && !opts.allowUnsigned) {
+    throw new VmgitError('UNSIGNED_SOURCE', `${redactUrl(source)} served an unsigned document, not a signed (S/MIME) image list; anyone on the path could have written it. ` +
+      'Import the signed list URL, or pass --allow-unsigned if this list is really published without a signature')
+  }
+  if (isRemote(source) && isSmime(bytes) && !opts.verify && !opts.insecureSkipVerify) {
+    throw new VmgitError('SIGNATURE_NOT_VERIFIED', `${redactUrl(source)} is a signed list but no signature check was given; verify it against a trust directory (or pass --insecure-skip-verify)`)
+  }
   if (isSmime(bytes)) {
     // the one place where imported bytes are trusted: verify the signature here
     content = opts.verify ? await opts.verify(bytes) : parseSmime(bytes).content
@@ -81,6 +97,14 @@ export async function importList(dir: string, source: string, opts: ImportOption
     (e) => e.ok && str(x509['hv:dn']) && e.hepix['hv:dn'] === x509['hv:dn'] && e.hepix['hv:ca'] === x509['hv:ca'],
   )
   const prevEndorser = prevList && repo?.endorsers.get(prevList.endorser)
+  // S33: re-importing a list never swaps the identity the repository signs it with
+  if (prevEndorser?.ok) {
+    const changed = (['hv:dn', 'hv:ca'] as const).filter((k) => prevEndorser.hepix[k] !== undefined && prevEndorser.hepix[k] !== '' && prevEndorser.hepix[k] !== x509[k])
+    if (changed.length) {
+      throw new VmgitError('ENDORSER_CHANGED', `this list (${listId}) is endorsed in ${prevEndorser.file} by ${changed.map((k) => `${k} ${JSON.stringify(prevEndorser.hepix[k])}`).join(', ')}, ` +
+        `but the imported list names ${changed.map((k) => `${k} ${JSON.stringify(x509[k] ?? '')}`).join(', ')}; nothing was written. If the endorser really changed, update ${prevEndorser.file} first and import again`)
+    }
+  }
   const eName =
     (prevEndorser?.ok ? prevEndorser.name : undefined) ??
     sameDn?.name ??

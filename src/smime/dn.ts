@@ -1,33 +1,51 @@
 /**
- * Distinguished names as the HEPiX tools write them (spec §2.4): OpenSSL `X509_NAME_oneline`,
- * i.e. `/SN=value` per entry in certificate order, OpenSSL short names, bytes outside 0x20–0x7E
- * as `\xHH` (of the raw string bytes, so UTF-8 becomes `\xC3\xA9`). Also OpenSSL's subject hash
- * (`X509_NAME_hash`, the `<hash>.0` file names of a CA directory).
+ * Distinguished names as the HEPiX tools write them (spec §2.4): OpenSSL 3's `X509_NAME_oneline`
+ * (what `openssl x509 -noout -subject -nameopt compat` prints), i.e. `/SN=value` per RDN and
+ * `+SN=value` for further entries of a multi-valued RDN, in certificate order, OpenSSL short names,
+ * bytes outside 0x20–0x7E as `\xHH` (of the raw string bytes, so UTF-8 becomes `\xC3\xA9`), and
+ * `/` and `+` inside a value escaped as `\/` and `\+` (OpenSSL 3.0+). Also OpenSSL's subject hash
+ * (`X509_NAME_hash`, the `<hash>.0` file names of a CA directory), its canonical name encoding, and
+ * the test that tells whether a name's one-line form can be confused with another name's (S20).
+ *
+ * S20: the one-line form is for display and for hv:dn / hv:ca only. It is not injective even with
+ * OpenSSL 3's escaping (a backslash inside a value is not escaped: OU=`x\` + CN=`y` and OU=`x/CN=y`
+ * both print `/OU=x\/CN=y`), so identities are compared as DER (see subscriber/endorsers.ts).
  */
 import { createHash } from 'node:crypto'
 import type * as pkijs from 'pkijs'
-import { children, content, oidToString, readTlv, setOf, tlv } from './der.js'
+import { children, content, readTlv, setOf, tlv } from './der.js'
+import { OPENSSL_SHORT_NAMES } from './openssl-names.js'
 
-/** OpenSSL short names (objects.txt) for the attribute types seen in grid DNs. */
-const SHORT_NAMES: Record<string, string> = {
-  '2.5.4.3': 'CN', '2.5.4.4': 'SN', '2.5.4.5': 'serialNumber', '2.5.4.6': 'C', '2.5.4.7': 'L', '2.5.4.8': 'ST',
-  '2.5.4.9': 'street', '2.5.4.10': 'O', '2.5.4.11': 'OU', '2.5.4.12': 'title', '2.5.4.13': 'description',
-  '2.5.4.14': 'searchGuide', '2.5.4.15': 'businessCategory', '2.5.4.16': 'postalAddress', '2.5.4.17': 'postalCode',
-  '2.5.4.18': 'postOfficeBox', '2.5.4.19': 'physicalDeliveryOfficeName', '2.5.4.20': 'telephoneNumber',
-  '2.5.4.41': 'name', '2.5.4.42': 'GN', '2.5.4.43': 'initials', '2.5.4.44': 'generationQualifier',
-  '2.5.4.45': 'x500UniqueIdentifier', '2.5.4.46': 'dnQualifier', '2.5.4.51': 'houseIdentifier', '2.5.4.54': 'dmdName',
-  '2.5.4.65': 'pseudonym', '2.5.4.72': 'role', '2.5.4.97': 'organizationIdentifier',
-  '0.9.2342.19200300.100.1.1': 'UID', '0.9.2342.19200300.100.1.3': 'mail', '0.9.2342.19200300.100.1.25': 'DC',
-  '1.2.840.113549.1.9.1': 'emailAddress', '1.2.840.113549.1.9.2': 'unstructuredName',
-  '1.2.840.113549.1.9.8': 'unstructuredAddress',
-  '1.3.6.1.4.1.311.60.2.1.1': 'jurisdictionL', '1.3.6.1.4.1.311.60.2.1.2': 'jurisdictionST',
-  '1.3.6.1.4.1.311.60.2.1.3': 'jurisdictionC',
+/** OpenSSL's short name of an attribute type (OBJ_nid2sn), or the dotted OID when it has none (i2t_ASN1_OBJECT). */
+export const shortName = (oid: string): string => OPENSSL_SHORT_NAMES.get(oid) ?? oid
+
+/** Dotted text of OBJECT IDENTIFIER content octets, arcs of any size (OBJ_obj2txt uses bignums too). */
+function oidText(b: Uint8Array): string {
+  const parts: string[] = []
+  let v = 0n
+  for (const byte of b) {
+    v = (v << 7n) | BigInt(byte & 0x7f)
+    if (byte & 0x80) continue
+    if (parts.length === 0) {
+      const first = v < 80n ? v / 40n : 2n
+      parts.push(String(first), String(v - first * 40n))
+    } else parts.push(String(v))
+    v = 0n
+  }
+  return parts.join('.')
 }
 
-export const shortName = (oid: string): string => SHORT_NAMES[oid] ?? oid
+/** X509_NAME_oneline prints an unnamed type with i2t_ASN1_OBJECT into an 80-byte buffer: at most 79 characters. */
+const typeName = (b: Uint8Array): string => {
+  const oid = oidText(b)
+  return OPENSSL_SHORT_NAMES.get(oid) ?? oid.slice(0, 79)
+}
 
 const HEX = '0123456789ABCDEF'
 const GENERALSTRING = 0x1b
+const SLASH = 0x2f
+const PLUS = 0x2b
+const BACKSLASH = 0x5c
 
 /** `X509_NAME_oneline` of a DER-encoded Name (SEQUENCE OF RDN). */
 export function onelineDNFromDer(der: Uint8Array): string {
@@ -38,7 +56,7 @@ export function onelineDNFromDer(der: Uint8Array): string {
       const [type, value] = children(der, ava)
       if (!type || !value) continue
       // OpenSSL 3 joins the entries of one multi-valued RDN with '+'
-      out += sep + shortName(oidToString(content(der, type))) + '='
+      out += sep + typeName(content(der, type)) + '='
       const q = content(der, value)
       // x509_obj.c: a GeneralString whose length is a multiple of 4 and whose first three bytes
       // of each quad are zero is printed from every 4th byte only (UCS-4 in disguise).
@@ -51,7 +69,9 @@ export function onelineDNFromDer(der: Uint8Array): string {
       for (let j = 0; j < q.length; j++) {
         if (!doit[j & 3]) continue
         const n = q[j] as number
-        out += n < 0x20 || n > 0x7e ? '\\x' + HEX[n >> 4] + HEX[n & 15] : String.fromCharCode(n)
+        // x509_obj.c (OpenSSL 3): control and non-ASCII bytes as \xHH, '/' and '+' behind a backslash
+        if (n < 0x20 || n > 0x7e) out += '\\x' + HEX[n >> 4] + HEX[n & 15]
+        else out += (n === SLASH || n === PLUS ? '\\' : '') + String.fromCharCode(n)
       }
       sep = '+'
     }
@@ -128,3 +148,35 @@ export function nameHash(der: Uint8Array): string {
 /** Do two DER names denote the same entity by OpenSSL's rules (canonical encodings equal)? */
 export const sameName = (a: Uint8Array, b: Uint8Array): boolean =>
   Buffer.compare(Buffer.from(a), Buffer.from(b)) === 0 || canonicalName(a).equals(canonicalName(b))
+
+// ASCII-compatible string types whose bytes print as themselves (no GeneralString UCS-4 quirk, no
+// BMP/Universal zero bytes, no T61 high bytes): UTF8String, NumericString, PrintableString, IA5String
+const PLAIN_TYPES = new Set([UTF8, 0x12, PRINTABLE, IA5])
+
+/**
+ * S20: can this name be identified by its one-line form alone? True when every RDN holds exactly
+ * one attribute, every value is a plain string type and no value contains a backslash. For such
+ * names the one-line form decodes back to exactly one sequence of (type, text): `\/`, `\+` and
+ * `\xHH` can only be escapes, and no `+` can join a multi-valued RDN. Two plain names with the same
+ * one-line form differ at most in the string type of an ASCII-compatible value, which OpenSSL's
+ * own name comparison (X509_NAME_cmp, canonical form) treats as the same name too.
+ */
+export function isPlainName(der: Uint8Array): boolean {
+  try {
+    const top = readTlv(der, 0)
+    if (top.tag !== 0x30 || top.end !== der.length) return false
+    for (const rdn of children(der, top)) {
+      const avas = rdn.tag === 0x31 ? children(der, rdn) : []
+      if (avas.length !== 1) return false
+      const parts = avas[0]!.tag === 0x30 ? children(der, avas[0]!) : []
+      if (parts.length !== 2 || parts[0]!.tag !== 0x06 || !PLAIN_TYPES.has(parts[1]!.tag)) return false
+      if (content(der, parts[1]!).includes(BACKSLASH)) return false
+    }
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Are two DER names byte-for-byte the same encoding? (S20: identities are compared this way.) */
+export const sameDer = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0

@@ -2,6 +2,7 @@ import type { HepixList, HepixObject } from '../imagelist/types.js'
 import { compareVersions } from '../imagelist/version.js'
 import { SAFE_ID } from '../imagelist/identifiers.js'
 import { checkEndorser } from '../smime/credentials.js'
+import { credentialMatches } from './endorsers.js'
 import { isVmgitError, VmgitError } from '../util/errors.js'
 import { SHA512_HEX } from '../util/hash.js'
 import type { EndorserRow, SubscriptionMeta } from './store.js'
@@ -18,6 +19,9 @@ export interface Signer {
   issuer: string
   serial: string
   notAfter: Date
+  /** S20: the certificate's subject and issuer Names as DER (credentials are compared with these) */
+  subjectDer: Uint8Array
+  issuerDer: Uint8Array
 }
 
 export interface CandidateImage {
@@ -161,13 +165,12 @@ export function toCandidate(list: HepixList): Candidate {
   }
 }
 
-const sameSigner = (a: { subject: string; issuer: string }, b: { subject: string; issuer: string }): boolean => a.subject === b.subject && a.issuer === b.issuer
-
 export function decide(input: DecideInput): Decision {
   const { signer, now, stored } = input
   const warnings: Warning[] = []
   // vmcatcher 13 / S03: the signer must be a credential of the endorser bound to this subscription
-  if (!input.credentials.some((c) => sameSigner(c, signer))) {
+  // S20: compared as DER names (endorsers.ts credentialMatches), never as one-line strings alone
+  if (!input.credentials.some((c) => credentialMatches(c, signer))) {
     throw new VmgitError('ENDORSER_NOT_AUTHORISED', `the list is signed by ${signer.subject} (issuer ${signer.issuer}), which is not a trusted credential for this subscription; if that is right, trust it with \`vmgit sub trust --subject ... --issuer ... --name NAME\``, { details: { subject: signer.subject, issuer: signer.issuer } })
   }
   // vmcatcher 12 / S03: the list's own endorser claim must name its signer (the check `vmgit verify` makes)

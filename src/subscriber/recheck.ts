@@ -75,7 +75,7 @@ async function storedListProblem(ctx: UpdateContext, meta: SubscriptionMeta): Pr
       signer: v.signer,
       stored: meta,
       storedImageIds: getImages(ctx.db, meta.id).map((i) => i.identifier),
-      credentials: credentialsOf(ctx.db, meta.endorser),
+      credentials: credentialsOf(ctx.db, meta.endorser, meta.id), // S20: including credentials valid for this subscription only
       endorserCheck: meta.endorser_check,
       newImages: meta.new_images,
       storedSignerRevoked: false,

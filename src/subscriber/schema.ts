@@ -2,10 +2,45 @@
  * Versioned schema migrations for the subscriber database. Each entry runs once, in its own
  * transaction, and is recorded in `schema_migrations`. Never edit a released migration: append one.
  */
+import type Database from 'better-sqlite3'
+import { certNames } from '../smime/der.js'
+import { onelineDNFromDer } from '../smime/dn.js'
+
 export interface Migration {
   version: number
   name: string
   sql: string
+  /** data step after `sql`, in the same transaction */
+  run?: (db: Database.Database) => void
+}
+
+/**
+ * Schema 2 (S20): a credential made before names were compared as DER knows only its one-line
+ * strings. Store what is known: when a subscription bound to that endorser holds the certificate
+ * that signed its stored list, and that certificate's names print exactly as the credential's
+ * strings (OpenSSL 3 form), the credential is pinned to those DER names. Credentials with no such
+ * certificate (or with two different ones) stay string-only: they still match a signer whose names
+ * cannot be confused with another's (dn.ts isPlainName), never any other.
+ */
+function pinStringCredentials(db: Database.Database): void {
+  const rows = db.prepare('SELECT name, subject, issuer FROM endorser WHERE subject_der IS NULL').all() as { name: string; subject: string; issuer: string }[]
+  const certs = db.prepare('SELECT signer_cert FROM subscription WHERE endorser = ? AND length(signer_cert) > 0')
+  const pin = db.prepare('UPDATE endorser SET subject_der = ?, issuer_der = ? WHERE name = ? AND subject = ? AND issuer = ?')
+  for (const r of rows) {
+    const found = new Map<string, { subject: Uint8Array; issuer: Uint8Array }>()
+    for (const { signer_cert: der } of certs.all(r.name) as { signer_cert: Buffer }[]) {
+      try {
+        const n = certNames(der)
+        if (onelineDNFromDer(n.subject) === r.subject && onelineDNFromDer(n.issuer) === r.issuer) {
+          found.set(Buffer.concat([n.subject, n.issuer]).toString('hex'), n)
+        }
+      } catch {
+        // an unreadable stored certificate pins nothing
+      }
+    }
+    const only = found.size === 1 ? [...found.values()][0] : undefined
+    if (only) pin.run(Buffer.from(only.subject), Buffer.from(only.issuer), r.name, r.subject, r.issuer)
+  }
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -162,5 +197,15 @@ INSERT OR IGNORE INTO list_history
   SELECT id, version, list_created, content_sha512, signer_issuer, signer_serial, signer_cert, imported_at
   FROM subscription WHERE version <> '' AND length(signer_cert) > 0;
 `,
+  },
+  {
+    version: 3,
+    name: 'endorser credentials compared as DER names; --auto-endorse credentials scoped to their subscription (S20)',
+    sql: `
+ALTER TABLE endorser ADD COLUMN subject_der BLOB;      -- DER of the certificate subject Name; NULL: known by its one-line form only
+ALTER TABLE endorser ADD COLUMN issuer_der BLOB;       -- DER of the issuer Name (NULL with subject_der)
+ALTER TABLE endorser ADD COLUMN subscription_id TEXT;  -- NULL: valid for every subscription bound to the name; else for this one only
+`,
+    run: pinStringCredentials,
   },
 ]

@@ -87,6 +87,11 @@ export interface EndorserRow {
   subject: string
   issuer: string
   created_at: string
+  /** S20: DER of the subject and issuer Names (null: a credential known by its one-line strings only) */
+  subject_der?: Buffer | null
+  issuer_der?: Buffer | null
+  /** null: any subscription bound to `name`; else only this one (`sub add --auto-endorse`) */
+  subscription_id?: string | null
 }
 
 /**
@@ -197,6 +202,7 @@ function migrate(db: DB): void {
     for (const m of MIGRATIONS) {
       if (m.version <= current) continue
       db.exec(m.sql)
+      m.run?.(db)
       db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString())
     }
   })
@@ -228,8 +234,9 @@ export const getImages = (db: DB, id: string): ImageRow[] =>
 export const getStatus = (db: DB, id: string): StatusRow | undefined =>
   db.prepare('SELECT * FROM subscription_status WHERE subscription_id = ?').get(id) as StatusRow | undefined
 
-export const credentialsOf = (db: DB, name: string): EndorserRow[] =>
-  db.prepare('SELECT * FROM endorser WHERE name = ? ORDER BY subject, issuer').all(name) as EndorserRow[]
+/** The credentials of endorser `name` valid for `subscriptionId` (S20: without it, only those valid for every subscription). */
+export const credentialsOf = (db: DB, name: string, subscriptionId?: string): EndorserRow[] =>
+  db.prepare('SELECT * FROM endorser WHERE name = ? AND (subscription_id IS NULL OR subscription_id = ?) ORDER BY subject, issuer').all(name, subscriptionId ?? null) as EndorserRow[]
 
 export function logAction(db: DB, at: Date, subscriptionId: string | null, action: string, detail: string): void {
   db.prepare('INSERT INTO log (at, subscription_id, action, detail) VALUES (?, ?, ?, ?)').run(at.toISOString(), subscriptionId, action, detail)

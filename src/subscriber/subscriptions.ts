@@ -3,7 +3,7 @@ import { usageError, VmgitError } from '../util/errors.js'
 import { shCommand } from '../util/escape.js'
 import { applyNew } from './apply.js'
 import { decide, type Warning } from './decide.js'
-import { endorserOf, defaultEndorserName, trustEndorser } from './endorsers.js'
+import { credentialMatches, endorserOf, defaultEndorserName, trustEndorser, uniqueEndorserName } from './endorsers.js'
 import { DEFAULT_LIMITS, Fetcher, type FetchLimits } from './fetch.js'
 import { fetchList } from './listsource.js'
 import { splitCredentials } from './redact.js'
@@ -17,8 +17,10 @@ import { forgetHistory } from './history.js'
  *
  * Endorser binding:
  * - the signer (certificate subject + issuer) already trusted → bound to that endorser name;
- * - `--auto-endorse` → the ACTUAL signer is trusted (never the list's own hv:dn/hv:ca claim) and
- *   the subscription pins it. If the list's hv:dn/hv:ca do not name that signer (the cloudkeeper
+ * - `--auto-endorse` → the ACTUAL signer's certificate names (DER) are trusted, never the list's own
+ *   hv:dn/hv:ca claim, for THIS subscription only (S20), under a fresh endorser name (the CN, or
+ *   CN-2, … when an endorser or subscription already uses it) unless --endorser names one; the
+ *   subscription pins it. If the list's hv:dn/hv:ca do not name that signer (the cloudkeeper
  *   fixture lists), the subscription is recorded with endorser_check 'signer': later versions
  *   must still be signed by a credential of that endorser, and the mismatch is reported as a
  *   warning instead of ENDORSER_MISMATCH. Without --auto-endorse the claim must match (strict).
@@ -81,19 +83,22 @@ export async function addSubscription(db: DB, o: AddOptions): Promise<AddResult>
   }
   const signer = v.signer
   const claimMatches = v.list.endorser['hv:dn'] === signer.subject && v.list.endorser['hv:ca'] === signer.issuer
-  let name = o.endorser ?? endorserOf(db, signer.subject, signer.issuer)
+  // S20: the signer is looked up by its DER names among credentials valid for every subscription
+  let name = o.endorser ?? endorserOf(db, signer)
   let trusted: AddResult['trusted']
-  if (name !== undefined && !credentialsOf(db, name).some((c) => c.subject === signer.subject && c.issuer === signer.issuer) && !o.autoEndorse) {
+  if (name !== undefined && !credentialsOf(db, name).some((c) => credentialMatches(c, signer)) && !o.autoEndorse) {
     throw new VmgitError('ENDORSER_NOT_AUTHORISED', `the list is signed by ${signer.subject} (issuer ${signer.issuer}), which is not a credential of endorser ${JSON.stringify(name)}; add it with \`${trustHint(signer, name)}\` or use --auto-endorse`, { details: { subject: signer.subject, issuer: signer.issuer, suggestion: trustHint(signer, name) } })
   }
   if (name === undefined && !o.autoEndorse) {
     throw new VmgitError('ENDORSER_NOT_TRUSTED', `the list is signed by ${signer.subject} (issuer ${signer.issuer}), which this host does not trust; trust it with \`${trustHint(signer)}\` after checking it out of band, or subscribe with --auto-endorse`, { details: { subject: signer.subject, issuer: signer.issuer, suggestion: trustHint(signer) } })
   }
-  name ??= defaultEndorserName(signer.subject)
+  // S20: --auto-endorse without --endorser never joins an existing endorser: a fresh name (CN, CN-2, …)
+  name ??= uniqueEndorserName(db, defaultEndorserName(signer.subject))
   const endorserCheck: 'strict' | 'signer' = o.autoEndorse && !claimMatches ? 'signer' : 'strict'
   const credentials = [...credentialsOf(db, name)]
-  if (o.autoEndorse && !credentials.some((c) => c.subject === signer.subject && c.issuer === signer.issuer)) {
-    credentials.push({ name, subject: signer.subject, issuer: signer.issuer, created_at: o.now.toISOString() })
+  if (o.autoEndorse && !credentials.some((c) => credentialMatches(c, signer))) {
+    // the actual signer's certificate names, valid for this subscription only (recorded below)
+    credentials.push({ name, subject: signer.subject, issuer: signer.issuer, created_at: o.now.toISOString(), subject_der: Buffer.from(signer.subjectDer), issuer_der: Buffer.from(signer.issuerDer) })
     trusted = { name, subject: signer.subject, issuer: signer.issuer }
   }
   const primary = urls[0]!
@@ -104,7 +109,7 @@ export async function addSubscription(db: DB, o: AddOptions): Promise<AddResult>
   if (d.kind !== 'accept') throw new VmgitError('INTERNAL', 'a first version cannot be unchanged')
   const boundName = name
   db.transaction(() => {
-    if (trusted) trustEndorser(db, trusted, o.now)
+    if (trusted) trustEndorser(db, { ...trusted, subjectDer: signer.subjectDer, issuerDer: signer.issuerDer, subscriptionId: d.candidate.identifier }, o.now)
     applyNew(db, { candidate: d.candidate, smime: fetched.bytes, content: v.content, contentSha512: v.contentSha512, signer, certificate: v.certificate, newImages: [], recovered: false },
       { endorser: boundName, endorserCheck, newImages: o.newImages, urls },
       { position: fetched.position, ...(fetched.etag ? { etag: fetched.etag } : {}), ...(fetched.lastModified ? { lastModified: fetched.lastModified } : {}) }, o.now)
@@ -121,6 +126,8 @@ export function removeSubscription(db: DB, id: string, now: Date): void {
     const r = db.prepare('DELETE FROM subscription WHERE id = ?').run(id)
     if (r.changes === 0) throw usageError('NO_SUCH_SUBSCRIPTION', `no subscription ${id}; \`vmgit sub list\` shows them`)
     db.prepare('DELETE FROM subscription_status WHERE subscription_id = ?').run(id)
+    // S20: a credential trusted for this subscription only (--auto-endorse) goes with it
+    db.prepare('DELETE FROM endorser WHERE subscription_id = ?').run(id)
     logAction(db, now, id, 'unsubscribed', 'subscription removed; cached images expire at the next sync')
   })()
 }

@@ -55,7 +55,7 @@ type Reply =
 
 export async function updateSubscription(ctx: UpdateContext, sub: SubscriptionMeta): Promise<void> {
   const { db, report, now } = ctx
-  const credentials = credentialsOf(db, sub.endorser)
+  const credentials = credentialsOf(db, sub.endorser, sub.id) // S20: including credentials valid for this subscription only
   const mirrors: Record<number, string> = {}
   if (credentials.length === 0) {
     // the endorser was untrusted: nothing from this subscription is offered any more

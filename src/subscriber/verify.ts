@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { HepixList } from '../imagelist/types.js'
 import { crlSignedBy, parseCert } from '../smime/cert.js'
+import { certNames } from '../smime/der.js'
 import type { TrustStore } from '../smime/trust.js'
 import { verifyImageList } from '../smime/imagelist.js'
 import type { Signer } from './decide.js'
@@ -35,11 +36,12 @@ export async function verifyListBytes(bytes: Buffer, ctx: VerifyContext): Promis
   // endorser: decided per subscription in decide.ts, so a mismatch is not fatal here
   const r = await verifyImageList(bytes, { trust: ctx.trust, at: ctx.now, crlCheck: ctx.crlCheck, allowEndorserMismatch: true })
   checkImageCount(r.list.images.length, ctx.maxImages ?? DEFAULT_MAX_IMAGES)
+  const names = certNames(r.certificate) // S20: the signer's identity as DER names
   return {
     list: r.list,
     content: r.content,
     contentSha512: createHash('sha512').update(r.content).digest('hex'),
-    signer: { subject: r.signer.subject, issuer: r.signer.issuer, serial: r.signer.serial, notAfter: r.signer.notAfter, notBefore: r.signer.notBefore },
+    signer: { subject: r.signer.subject, issuer: r.signer.issuer, serial: r.signer.serial, notAfter: r.signer.notAfter, notBefore: r.signer.notBefore, subjectDer: names.subject, issuerDer: names.issuer },
     certificate: r.certificate,
   }
 }

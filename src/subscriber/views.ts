@@ -38,7 +38,7 @@ export function subscriptionView(db: DB, s: SubscriptionRow): SubscriptionView {
     id: s.id,
     title: s.title,
     description: s.description,
-    authorised: credentialsOf(db, s.endorser).length > 0,
+    authorised: credentialsOf(db, s.endorser, s.id).length > 0,
     status: s.status,
     endorser: s.endorser,
     endorserCheck: s.endorser_check,

@@ -39,10 +39,13 @@ describe('the cloudkeeper (AppDB-style) fixture lists', () => {
     }
     const subs = w.query<{ endorser: string; endorser_check: string; vo: string }>('SELECT endorser, endorser_check, vo FROM subscription')
     expect(subs).toHaveLength(4)
-    expect(new Set(subs.map((s) => `${s.endorser}/${s.endorser_check}`))).toEqual(new Set(['Internet-Widgits-Pty-Ltd/signer']))
-    // one credential: the certificate that signed them, not the lists' claim
+    // S20: each --auto-endorse trusts the signer for its own subscription, under a fresh endorser name
+    expect(new Set(subs.map((s) => `${s.endorser}/${s.endorser_check}`))).toEqual(new Set(['', '-2', '-3', '-4'].map((n) => `Internet-Widgits-Pty-Ltd${n}/signer`)))
+    // the certificate that signed them, not the lists' claim, once per subscription
     const trust = await w.cli(['sub', 'trust', 'list', '--json'])
-    expect((JSON.parse(trust.stdout) as { endorsers: { subject: string }[] }).endorsers.map((e) => e.subject)).toEqual(['/C=AU/ST=Some-State/O=Internet Widgits Pty Ltd'])
+    const endorsers = (JSON.parse(trust.stdout) as { endorsers: { subject: string; onlyFor: string | null }[] }).endorsers
+    expect(endorsers.map((e) => e.subject)).toEqual(Array(4).fill('/C=AU/ST=Some-State/O=Internet Widgits Pty Ltd'))
+    expect(endorsers.every((e) => e.onlyFor !== null)).toBe(true)
   })
 
   it('sync quietly afterwards (one 304 per list), with CRL checking on', async () => {
