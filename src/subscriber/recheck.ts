@@ -1,8 +1,8 @@
 import { isVmgitError, VmgitError } from '../util/errors.js'
 import { markExpiredIfDue, markSignerRevoked } from './apply.js'
 import { decide } from './decide.js'
-import type { Problem } from './report.js'
-import type { UpdateContext } from './update.js'
+import type { Problem, Report } from './report.js'
+import type { TrustStore } from '../smime/trust.js'
 import { credentialsOf, type DB, getImages, getSubscription, getSubscriptionMeta, getUrls, logAction, type SubscriptionMeta } from './store.js'
 import { isRevoked, verifyListBytes } from './verify.js'
 
@@ -19,8 +19,17 @@ import { isRevoked, verifyListBytes } from './verify.js'
  * every check again (the CA put back, fetch-crl caught up): that is exactly what accepting those
  * bytes afresh would require, so the subscription is offered again (logged).
  */
+/** What a re-check needs of the sync run (a subset of update.ts's UpdateContext). */
+export interface RecheckContext {
+  db: DB
+  trust: TrustStore
+  now: Date
+  crlCheck: boolean
+  report: Report
+}
+
 /** Returns the problem reported for the stored list, if any (for the subscription's status record). */
-export async function recheckStored(ctx: UpdateContext, id: string, acceptedThisRun: boolean): Promise<Problem | undefined> {
+export async function recheckStored(ctx: RecheckContext, id: string, acceptedThisRun: boolean): Promise<Problem | undefined> {
   const { db, report, now } = ctx
   const fresh = getSubscriptionMeta(db, id)
   if (!fresh) return undefined
@@ -62,7 +71,7 @@ export async function recheckStored(ctx: UpdateContext, id: string, acceptedThis
 }
 
 /** Why the stored list would not be accepted today (null: it would). */
-async function storedListProblem(ctx: UpdateContext, meta: SubscriptionMeta): Promise<VmgitError | null> {
+async function storedListProblem(ctx: RecheckContext, meta: SubscriptionMeta): Promise<VmgitError | null> {
   const row = getSubscription(ctx.db, meta.id)
   if (!row || row.smime.length === 0) return null
   try {
@@ -95,7 +104,7 @@ function markUntrusted(db: DB, id: string, now: Date, cause: VmgitError): boolea
   return r.changes > 0
 }
 
-function reportUntrusted(ctx: UpdateContext, meta: SubscriptionMeta, cause: VmgitError): Problem {
+function reportUntrusted(ctx: RecheckContext, meta: SubscriptionMeta, cause: VmgitError): Problem {
   const p: Problem = {
     code: 'STORED_LIST_UNTRUSTED',
     severity: 'rejected',
@@ -106,7 +115,7 @@ function reportUntrusted(ctx: UpdateContext, meta: SubscriptionMeta, cause: Vmgi
   return p
 }
 
-function reportExpired(ctx: UpdateContext, id: string): Problem | undefined {
+function reportExpired(ctx: RecheckContext, id: string): Problem | undefined {
   const fresh = getSubscriptionMeta(ctx.db, id)
   if (fresh?.status !== 'expired') return undefined
   const p: Problem = { code: 'LIST_EXPIRED', severity: 'rejected', subscription: id, message: `list ${id}: the stored version ${fresh.version} is expired or its signer is no longer valid, and no newer verified version was found; its images are not offered` }
