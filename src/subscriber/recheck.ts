@@ -1,10 +1,11 @@
 import { isVmgitError, VmgitError } from '../util/errors.js'
 import { markExpiredIfDue, markSignerRevoked } from './apply.js'
 import { decide } from './decide.js'
-import type { Problem } from './report.js'
-import type { UpdateContext } from './update.js'
+import { recordHistory } from './history.js'
+import type { Problem, Report } from './report.js'
+import type { TrustStore } from '../smime/trust.js'
 import { credentialsOf, type DB, getImages, getSubscription, getSubscriptionMeta, getUrls, logAction, type SubscriptionMeta } from './store.js'
-import { isRevoked, verifyListBytes } from './verify.js'
+import { isRevoked, type VerifiedList, verifyListBytes } from './verify.js'
 
 /**
  * Attack S23 (stale trust): the STORED list is re-verified on every run that did not replace it —
@@ -19,8 +20,17 @@ import { isRevoked, verifyListBytes } from './verify.js'
  * every check again (the CA put back, fetch-crl caught up): that is exactly what accepting those
  * bytes afresh would require, so the subscription is offered again (logged).
  */
+/** What a re-check needs of the sync run (a subset of update.ts's UpdateContext). */
+export interface RecheckContext {
+  db: DB
+  trust: TrustStore
+  now: Date
+  crlCheck: boolean
+  report: Report
+}
+
 /** Returns the problem reported for the stored list, if any (for the subscription's status record). */
-export async function recheckStored(ctx: UpdateContext, id: string, acceptedThisRun: boolean): Promise<Problem | undefined> {
+export async function recheckStored(ctx: RecheckContext, id: string, acceptedThisRun: boolean): Promise<Problem | undefined> {
   const { db, report, now } = ctx
   const fresh = getSubscriptionMeta(db, id)
   if (!fresh) return undefined
@@ -62,7 +72,7 @@ export async function recheckStored(ctx: UpdateContext, id: string, acceptedThis
 }
 
 /** Why the stored list would not be accepted today (null: it would). */
-async function storedListProblem(ctx: UpdateContext, meta: SubscriptionMeta): Promise<VmgitError | null> {
+export async function storedListProblem(ctx: RecheckContext, meta: SubscriptionMeta): Promise<VmgitError | null> {
   const row = getSubscription(ctx.db, meta.id)
   if (!row || row.smime.length === 0) return null
   try {
@@ -95,7 +105,7 @@ function markUntrusted(db: DB, id: string, now: Date, cause: VmgitError): boolea
   return r.changes > 0
 }
 
-function reportUntrusted(ctx: UpdateContext, meta: SubscriptionMeta, cause: VmgitError): Problem {
+function reportUntrusted(ctx: RecheckContext, meta: SubscriptionMeta, cause: VmgitError): Problem {
   const p: Problem = {
     code: 'STORED_LIST_UNTRUSTED',
     severity: 'rejected',
@@ -106,10 +116,30 @@ function reportUntrusted(ctx: UpdateContext, meta: SubscriptionMeta, cause: Vmgi
   return p
 }
 
-function reportExpired(ctx: UpdateContext, id: string): Problem | undefined {
+function reportExpired(ctx: RecheckContext, id: string): Problem | undefined {
   const fresh = getSubscriptionMeta(ctx.db, id)
   if (fresh?.status !== 'expired') return undefined
   const p: Problem = { code: 'LIST_EXPIRED', severity: 'rejected', subscription: id, message: `list ${id}: the stored version ${fresh.version} is expired or its signer is no longer valid, and no newer verified version was found; its images are not offered` }
   ctx.report.problem(p)
   return p
+}
+
+/**
+ * The stored list no longer verifies, but a mirror serves the very same signed content with a
+ * signature that verifies now (the publisher re-signed it with another trusted credential, e.g.
+ * after its CA was withdrawn): adopt that signature instead of withdrawing an endorsement that is
+ * valid today. Same content, so no rollback is possible; one transaction, logged.
+ */
+export function adoptSignature(db: DB, id: string, r: { smime: Buffer; v: VerifiedList; position: number; etag?: string; lastModified?: string }, now: Date): void {
+  const { v } = r
+  db.transaction(() => {
+    const meta = getSubscriptionMeta(db, id)
+    if (!meta || meta.content_sha512 !== v.contentSha512) throw new VmgitError('INTERNAL', `subscription ${id} changed while its list was being signed again`)
+    db.prepare(
+      `UPDATE subscription SET smime = ?, signer_subject = ?, signer_issuer = ?, signer_serial = ?, signer_not_after = ?, signer_cert = ?, status = 'ok' WHERE id = ?`,
+    ).run(r.smime, v.signer.subject, v.signer.issuer, v.signer.serial, v.signer.notAfter.toISOString(), v.certificate, id)
+    db.prepare('UPDATE subscription_url SET etag = ?, last_modified = ? WHERE subscription_id = ? AND position = ?').run(r.etag ?? null, r.lastModified ?? null, id, r.position)
+    recordHistory(db, id, { version: meta.version, created: new Date(meta.list_created), contentSha512: v.contentSha512, issuer: v.signer.issuer, serial: v.signer.serial, certificate: v.certificate }, now)
+    logAction(db, now, id, 'list-signed-again', `stored version ${meta.version} no longer verified (signer serial ${meta.signer_serial}); the same content signed by ${v.signer.subject} (serial ${v.signer.serial}) replaces its signature`)
+  }).immediate()
 }

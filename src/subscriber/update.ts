@@ -8,9 +8,9 @@ import type { Fetcher, FetchLimits } from './fetch.js'
 import { recoveryFloor } from './history.js'
 import { fetchList } from './listsource.js'
 import { announceNewImages } from './newimages.js'
-import { recheckStored } from './recheck.js'
+import { adoptSignature, recheckStored, storedListProblem } from './recheck.js'
 import type { Report } from './report.js'
-import { credentialsOf, type DB, getImages, getUrls, type SubscriptionMeta, type UrlRow } from './store.js'
+import { credentialsOf, type DB, getImages, getSubscriptionMeta, getUrls, type SubscriptionMeta, type UrlRow } from './store.js'
 import { isRevoked, verifyListBytes, type VerifiedList } from './verify.js'
 
 /**
@@ -49,7 +49,7 @@ interface Validators {
 
 type Reply =
   | { url: UrlRow; kind: 'not-modified' }
-  | { url: UrlRow; kind: 'unchanged'; validators: Validators }
+  | { url: UrlRow; kind: 'unchanged'; validators: Validators; resigned?: { bytes: Buffer; v: VerifiedList } }
   | { url: UrlRow; kind: 'eligible'; validators: Validators; bytes: Buffer; v: VerifiedList; d: Extract<Decision, { kind: 'accept' }> }
   | { url: UrlRow; kind: 'failed'; error: unknown }
 
@@ -129,8 +129,24 @@ export async function updateSubscription(ctx: UpdateContext, sub: SubscriptionMe
   for (const l of lagging) {
     report.problem({ code: 'MIRROR_LAGGING', severity: 'warning', subscription: sub.id, mirror: l.url.url, message: `list ${sub.id} from ${l.url.url}: this mirror lags behind: it ${l.what}; tell its operator` })
   }
+  // S23: the same content signed again by another credential rescues a stored signature that no longer verifies
+  let resigned = false
+  const again = best ? undefined : replies.find((r): r is Extract<Reply, { kind: 'unchanged' }> => r.kind === 'unchanged' && r.resigned !== undefined)
+  if (again?.resigned) {
+    const meta = getSubscriptionMeta(db, sub.id)
+    const problem = meta && (await storedListProblem(ctx, meta))
+    if (meta && problem && !(meta.list_expires <= now.toISOString())) {
+      try {
+        adoptSignature(db, sub.id, { smime: again.resigned.bytes, v: again.resigned.v, ...again.validators }, now)
+        resigned = true
+        report.change({ kind: 'list-updated', subscription: sub.id, message: `list ${sub.id}: its stored signature no longer verifies (${problem.code}); the same version ${meta.version}, signed again by ${again.resigned.v.signer.subject}, replaces it` })
+      } catch (e) {
+        report.error(e, { subscription: sub.id, mirror: again.url.url })
+      }
+    }
+  }
   // S23: a stored list that was not replaced is verified again against this run's trust store
-  const stored = await recheckStored(ctx, sub.id, best !== undefined)
+  const stored = await recheckStored(ctx, sub.id, best !== undefined || resigned)
   const last = failures[failures.length - 1]
   const lastErr = last && isVmgitError(last.error) ? last.error : undefined
   recordStatus(db, sub.id, now, stored
@@ -163,7 +179,7 @@ async function askMirror(ctx: UpdateContext, sub: SubscriptionMeta, credentials:
       now: ctx.now,
     })
     const validators: Validators = { position: u.position, ...(f.etag ? { etag: f.etag } : {}), ...(f.lastModified ? { lastModified: f.lastModified } : {}) }
-    if (d.kind === 'unchanged') return { url: u, kind: 'unchanged', validators }
+    if (d.kind === 'unchanged') return { url: u, kind: 'unchanged', validators, ...(sameCert ? {} : { resigned: { bytes: f.bytes, v } }) }
     return { url: u, kind: 'eligible', validators, bytes: f.bytes, v, d }
   } catch (error) {
     return { url: u, kind: 'failed', error }

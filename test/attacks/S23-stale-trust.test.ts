@@ -1,6 +1,7 @@
-import { cpSync, rmSync } from 'node:fs'
+import { cpSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { execText, type PkiCert } from '../helpers/pki.js'
 import { type Baseline, snapshot, subscribed, type World } from '../subscriber/world.js'
 
 /**
@@ -151,5 +152,45 @@ describe('S23 stale trust', () => {
       expect(w.query<{ version: string; status: string }>('SELECT version, status FROM subscription')).toEqual([{ version: '2.0', status: 'expired' }])
       expect(withoutStatus(snapshot(w).db)).toEqual(withoutStatus(before.db))
     })
+  })
+})
+
+/** The good signer's certificate renewed: same subject and issuer, new key and serial, valid longer. */
+async function renewed(w: World): Promise<PkiCert> {
+  const key = path.join(w.dir, 'renewed.key')
+  const csr = path.join(w.dir, 'renewed.csr')
+  const cert = path.join(w.dir, 'renewed.pem')
+  const ext = path.join(w.dir, 'renewed.ext')
+  writeFileSync(ext, 'basicConstraints=CA:false\nkeyUsage=critical,digitalSignature,nonRepudiation\nextendedKeyUsage=emailProtection\n')
+  await execText('openssl', ['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-subj', w.pki.signer.subject, '-keyout', key, '-out', csr])
+  await execText('openssl', ['x509', '-req', '-in', csr, '-CA', w.pki.ca.cert, '-CAkey', w.pki.ca.key, '-set_serial', '0x5E51', '-days', '900', '-extfile', ext, '-out', cert])
+  return { ...w.pki.signer, name: 'renewed', key, cert, serial: '5E51', notAfter: new Date(Date.now() + 900 * 86_400_000) }
+}
+
+describe('S23 when the stored signature stops verifying but the same list is served signed again', () => {
+  let b: Baseline
+  beforeAll(async () => {
+    b = await subscribed()
+  })
+  afterAll(async () => b.w.close())
+
+  it('adopts the new signature (logged) instead of withdrawing a list that is validly signed today', async () => {
+    const { w } = b
+    const spec = { id: w.listId, version: '2.0', images: b.images, expires: w.hours(24 * 365 * 3) }
+    await w.publish(spec)
+    expect((await w.sync()).code).toBe(0)
+    // the publisher renews its certificate and signs the very same content again
+    w.server.set('/list.smime', { body: await w.signed(spec, await renewed(w)) })
+    const after = new Date(w.pki.signer.notAfter.getTime() + 86_400_000)
+    const r = await w.sync(['--no-crl-check'], { now: after })
+    expect(r.stderr).toBe('')
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain('signed again by')
+    expect(w.query<{ version: string; status: string; signer_serial: string }>('SELECT version, status, signer_serial FROM subscription')).toEqual([{ version: '2.0', status: 'ok', signer_serial: '5E51' }])
+    expect(w.filesIn('cache')).toHaveLength(2)
+    expect(w.query("SELECT action FROM log WHERE action = 'list-signed-again'")).toHaveLength(1)
+    // and the next run is quiet (one 304)
+    const again = await w.sync(['--no-crl-check'], { now: after })
+    expect([again.code, again.stdout, again.stderr]).toEqual([0, '', ''])
   })
 })
