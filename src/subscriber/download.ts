@@ -132,6 +132,8 @@ async function attempt(fetcher: Fetcher, spec: DownloadSpec, file: string, have:
     if (fh) await fh.close().catch(() => undefined)
     fh = undefined
     if (e instanceof VmgitError && DELETE_ON.has(e.code)) await removeEntry(file).catch(() => undefined)
+    // nothing arrived (refused before connecting, S32; no answer): an empty partial file resumes nothing
+    else if ((await lstatOrUndefined(file))?.size === 0) await removeEntry(file).catch(() => undefined)
     throw e
   } finally {
     reservation.release()

@@ -147,7 +147,8 @@ describe('S30 when the signer DN holds shell metacharacters and the suggested `v
   afterAll(async () => w.close())
 
   it('refuses the untrusted signer, keeps state, and suggests a command that passes each DN as exactly one argument', async () => {
-    expect((await w.cli(['sub', 'list'])).code).toBe(0)
+    // a database with an unrelated endorser (read-only commands never create one)
+    expect((await w.cli(['sub', 'trust', '--name', 'unrelated', '--subject', '/DC=org/CN=Unrelated', '--issuer', '/DC=org/CN=Unrelated CA'])).code).toBe(0)
     const before = snapshot(w)
     const r = await w.add(w.listUrl, ['--json'])
     expect(r.code).toBe(1)
@@ -175,10 +176,10 @@ describe('S30 when the signer DN holds shell metacharacters and the suggested `v
     mkdirSync(cwd, { recursive: true })
     execFileSync('/bin/sh', ['-c', `vmgit() { "${process.execPath}" "${BIN}" "$@" --name evil-endorser; }\n${suggestion}`], { cwd, env: childEnv(w.env), encoding: 'utf8' })
     expect(existsSync(path.join(cwd, marker))).toBe(false)
-    expect(w.query<{ subject: string }>('SELECT subject FROM endorser')).toEqual([{ subject }])
+    expect(w.query<{ subject: string }>("SELECT subject FROM endorser WHERE name <> 'unrelated'")).toEqual([{ subject }])
     const list = await w.cli(['sub', 'trust', 'list'])
     expect(list.stdout).not.toMatch(RAW)
-    expect(list.stdout.split('\n').filter(Boolean).map((l) => l.split('\t').length)).toEqual([4])
+    expect(list.stdout.split('\n').filter(Boolean).map((l) => l.split('\t').length)).toEqual([6, 6])
     // the list's hv:dn is a placeholder, so only --auto-endorse's signer pinning accepts it: the credential matched exactly
     const add = await w.add(w.listUrl, ['--endorser', 'evil-endorser', '--auto-endorse'])
     expect(add.stderr).not.toMatch(RAW)

@@ -28,7 +28,7 @@ Images are not downloaded until selected (\`vmgit sub select\`), or --new-images
     id: Flags.string({ description: 'The list identifier (UUID) you expect; refused if the list says otherwise' }),
     'auto-endorse': Flags.boolean({ description: 'Trust the list\'s actual signer (certificate subject + issuer) for this subscription', default: false }),
     endorser: Flags.string({ description: 'Endorser name to bind (default: the trusted endorser that signed it, or the signer\'s CN with --auto-endorse)' }),
-    mirror: Flags.string({ description: 'Another URL serving the same list, tried in order when the first fails (repeatable)', multiple: true }),
+    mirror: Flags.string({ description: 'Another URL serving the same list (repeatable): every mirror is asked on each sync and the highest verified version wins; a lagging mirror is reported', multiple: true }),
     'new-images': Flags.string({ description: 'When a later version adds images: refuse the version, accept them (listed, not selected) or subscribe (select them)', options: ['refuse', 'accept', 'subscribe'], default: 'accept' }),
     ...netFlags,
     ...nowFlag,
