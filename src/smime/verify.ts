@@ -11,9 +11,10 @@ import { createHash } from 'node:crypto'
 import * as asn1js from 'asn1js'
 import * as pkijs from 'pkijs'
 import { VmgitError } from '../util/errors.js'
+import { isWeakDigest } from './algorithms.js'
 import { DIGEST_OIDS, hexSerial, parseCert, publicKey, verifySignature, type CertInfo } from './cert.js'
 import { buildChain, checkRevocation, checkSignerValidity } from './chain.js'
-import { children, readTlv, whole } from './der.js'
+import { children, DerError, readBer, readTlv, toDefinite, whole } from './der.js'
 import { canonicalName } from './dn.js'
 import './engine.js'
 import { parseSmime } from './mime.js'
@@ -95,6 +96,11 @@ function checkSignerInfo(si: pkijs.SignerInfo, content: Buffer, certs: CertInfo[
   }
   const digest = DIGEST_OIDS[si.digestAlgorithm.algorithmId]
   if (!digest) throw new VmgitError('UNSUPPORTED_ALGORITHM', `digest algorithm ${si.digestAlgorithm.algorithmId} is not supported; sign with sha256`)
+  // rules.ts WEAK_DIGEST: MD5 collisions are practical, so an MD5 digest proves nothing about the content
+  if (isWeakDigest(digest)) {
+    throw new VmgitError('WEAK_ALGORITHM', `the signature uses the ${digest} digest, which is too weak to rely on; re-sign the list with sha256 (vmgit sign, or openssl smime -sign -md sha256)`,
+      { details: { digest } })
+  }
   const actual = createHash(digest).update(content).digest()
   let signed: Uint8Array = content
   let signingTime: Date | undefined
@@ -113,9 +119,12 @@ function checkSignerInfo(si: pkijs.SignerInfo, content: Buffer, certs: CertInfo[
     }
     const st = attr(si, OID_SIGNING_TIME)?.values[0] as { toDate?: () => Date } | undefined
     signingTime = st?.toDate?.()
-    signed = new Uint8Array(si.signedAttrs.encodedValue)
+    // RFC 5652 §5.4: the DER of the SET OF attributes is signed (a BER message may carry them indefinite)
+    signed = toDefinite(new Uint8Array(si.signedAttrs.encodedValue))
   }
-  const ok = verifySignature(si.signatureAlgorithm.algorithmId, digest, signed, si.signature.valueBlock.valueHexView, publicKey(cert))
+  const params = si.signatureAlgorithm.algorithmParams
+  const paramsDer = params && !(params instanceof asn1js.Null) ? new Uint8Array(params.toBER()) : undefined
+  const ok = verifySignature(si.signatureAlgorithm.algorithmId, digest, signed, si.signature.valueBlock.valueHexView, publicKey(cert), paramsDer)
   if (!ok) {
     throw new VmgitError(si.signedAttrs ? 'BAD_SIGNATURE' : 'DIGEST_MISMATCH',
       `the signature of ${cert.subject} does not verify with its certificate's key; the signature was forged or damaged — re-sign the list`)
@@ -123,10 +132,36 @@ function checkSignerInfo(si: pkijs.SignerInfo, content: Buffer, certs: CertInfo[
   return { cert, digest, signingTime }
 }
 
-/** Verify already-separated content (CRLF bytes) and DER signature. */
-export async function verifyDetached(content: Buffer, signatureDer: Buffer, opts: VerifyOptions): Promise<VerifyResult> {
+/**
+ * S22: the signature part is exactly one ContentInfo, in DER or BER (indefinite lengths, as
+ * `openssl cms -sign -stream` writes); BER is rewritten to definite lengths, leaving every
+ * definite TLV (certificates, signed attributes) byte for byte. Bytes after it are refused
+ * (rules.ts TRAILING_BYTES: OpenSSL ignores them).
+ */
+function oneContentInfo(raw: Buffer): Buffer {
+  let top
+  try {
+    top = readBer(raw, 0)
+  } catch (e) {
+    throw malformed((e as Error).message)
+  }
+  if (top.end !== raw.length) {
+    throw new VmgitError('CMS_TRAILING_BYTES', `the signature part has ${raw.length - top.end} byte(s) after the PKCS#7/CMS structure; ` +
+      'a signature is exactly one ContentInfo — re-sign the list, or fetch the original file', { details: { trailing: raw.length - top.end } })
+  }
+  try {
+    return toDefinite(raw, top)
+  } catch (e) {
+    if (e instanceof DerError) throw malformed(e.message)
+    throw e
+  }
+}
+
+/** Verify already-separated content (CRLF bytes) and DER or BER signature. */
+export async function verifyDetached(content: Buffer, signatureBer: Buffer, opts: VerifyOptions): Promise<VerifyResult> {
   let sd: pkijs.SignedData
   let certs: CertInfo[]
+  const signatureDer = oneContentInfo(signatureBer)
   try {
     const ci = pkijs.ContentInfo.fromBER(signatureDer)
     if (ci.contentType !== OID_SIGNED_DATA) throw new Error(`content type ${ci.contentType}`)
