@@ -30,6 +30,10 @@ export interface CaseSpec {
   /** signer key (the CMS signature), CA keys */
   key?: KeyKind
   caKey?: KeyKind
+  /** key type of one level (a CA re-keyed under the same name) */
+  keyOverride?: Record<number, KeyKind>
+  /** replace the SignerInfo's signature algorithm OID by an unknown one (S22: UNSUPPORTED_ALGORITHM) */
+  unknownSigAlg?: boolean
   /** digest of certificate signatures, per level (default sha256 for all) */
   certMd?: Md | Record<number, Md>
   /** certificate signatures with RSA-PSS */
@@ -226,7 +230,7 @@ export async function buildChain(s: CaseSpec, dir: string, keys: KeyPool, now: D
   const trust = path.join(dir, 'trust')
   await mkdir(trust, { recursive: true })
   const subj = (l: number): string => s.subject?.[l] ?? `/DC=org/DC=vmgit-diff/O=Level${l}/CN=${l === 0 ? 'Diff Signer' : l === root ? 'Diff Root CA' : `Diff Intermediate ${l}`}`
-  const keyOf = (l: number): Promise<string> => keys.key(l === 0 ? (s.key ?? 'rsa') : (s.caKey ?? 'rsa'), l)
+  const keyOf = (l: number): Promise<string> => keys.key(s.keyOverride?.[l] ?? (l === 0 ? (s.key ?? 'rsa') : (s.caKey ?? 'rsa')), l)
   const certFile = (l: number): string => path.join(dir, `l${l}.pem`)
   const caDirOf = (l: number): string => path.join(dir, `ca${l}`)
   const exts: Record<string, string> = {}
@@ -301,6 +305,14 @@ export async function signList(s: CaseSpec, chain: BuiltChain, content: Buffer, 
   }
   await ossl(signArgs)
   let sig: Buffer = await readFile(sigFile)
+  if (s.unknownSigAlg) {
+    // the last rsaEncryption / ecPublicKey OID is the SignerInfo's signatureAlgorithm; 1.2.840.113549.1.1.99 is no algorithm
+    const rsa = Buffer.from('06092a864886f70d010101', 'hex')
+    const at = sig.lastIndexOf(rsa)
+    if (at < 0) throw new Error('unknownSigAlg needs an RSA PKCS#1 v1.5 signer')
+    sig = Buffer.from(sig)
+    sig[at + rsa.length - 1] = 99
+  }
   if (s.ber) sig = berify(sig)
   if (s.trailing) sig = Buffer.concat([sig, Buffer.from([0, 0, 0x30, 0x00])])
   return smime(crlf, sig)
