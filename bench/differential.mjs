@@ -3,7 +3,7 @@
 // Generates a few hundred signed lists over many chains with openssl and compares `vmgit verify`
 // with `openssl cms -verify -crl_check_all -purpose smimesign`; prints cases generated, agreements,
 // documented stricter cases and disagreements in vmgit's disfavour (must be 0). Exit 1 otherwise.
-// VMGIT_DIFFERENTIAL=bounded runs the small corpus of `npm test` instead.
+// VMGIT_DIFFERENTIAL=bounded runs the small corpus of `npm test` instead; VMGIT_DIFFERENTIAL_ONLY=<regex> picks cases by name.
 import { spawnSync } from 'node:child_process'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'

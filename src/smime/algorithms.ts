@@ -6,7 +6,7 @@
  */
 import { constants, verify as cryptoVerify, type KeyObject } from 'node:crypto'
 import { VmgitError } from '../util/errors.js'
-import { children, content, oidToString, readTlv, type Tlv } from './der.js'
+import { children, content, DerError, oidToString, readTlv, type Tlv } from './der.js'
 
 /** Digest algorithm OID → node hash name. */
 export const DIGEST_OIDS: Record<string, string> = {
@@ -94,7 +94,14 @@ function pssScheme(params: Uint8Array | undefined): SigScheme {
  * as the signature algorithm) the hash is the SignerInfo's digest algorithm.
  */
 export function sigScheme(alg: SigAlg, digest?: string): SigScheme {
-  if (alg.oid === RSA_PSS) return pssScheme(alg.params)
+  if (alg.oid === RSA_PSS) {
+    try {
+      return pssScheme(alg.params)
+    } catch (e) {
+      if (e instanceof DerError) throw unsupported(`RSA-PSS with malformed parameters (${e.message})`)
+      throw e
+    }
+  }
   const hash = SIG_HASH[alg.oid]
   if (hash !== undefined) return { hash, name: `${alg.oid}(${hash ?? 'implicit'})` }
   if ((alg.oid === RSA_ENCRYPTION || alg.oid === EC_PUBLIC_KEY) && digest) return { hash: digest, name: `${alg.oid}(${digest})` }

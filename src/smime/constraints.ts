@@ -8,7 +8,7 @@
  */
 import { VmgitError } from '../util/errors.js'
 import type { CertInfo } from './cert.js'
-import { children, content, oidToString, readTlv, type Tlv } from './der.js'
+import { children, content, DerError, oidToString, readTlv, type Tlv } from './der.js'
 import { canonicalName } from './dn.js'
 
 type Kind = 'dn' | 'email' | 'dns' | 'uri' | 'ip'
@@ -145,6 +145,20 @@ function wellFormed(kind: Kind, v: Buffer): boolean {
 
 /** S21: every certificate below a CA with nameConstraints must satisfy them. `certs` is signer first. */
 export function checkNameConstraints(certs: CertInfo[]): void {
+  try {
+    check(certs)
+  } catch (e) {
+    // a malformed nameConstraints or subjectAltName fails closed, with the constraint's code
+    if (e instanceof DerError) {
+      const leaf = certs[0]!
+      throw new VmgitError('NAME_CONSTRAINTS', `signer ${leaf.subject} is not trusted: a nameConstraints or subjectAltName extension in its chain is malformed (${e.message}); ` +
+        'the CA must re-issue the certificate', { details: { signer: leaf.subject } })
+    }
+    throw e
+  }
+}
+
+function check(certs: CertInfo[]): void {
   const leaf = certs[0]!
   for (let j = certs.length - 1; j > 0; j--) {
     const ca = certs[j]!

@@ -35,7 +35,7 @@ export const STRICTER_RULES: readonly StricterRule[] = [
   },
   {
     id: 'CA_WITHOUT_BASIC_CONSTRAINTS', codes: ['UNTRUSTED_SIGNER'],
-    rule: 'an intermediate CA without basicConstraints cA=TRUE (OpenSSL takes keyUsage keyCertSign or a netscape CA type instead)',
+    rule: 'a CA (root or intermediate) without basicConstraints cA=TRUE, unless it is a v1 self-signed root (OpenSSL takes keyUsage keyCertSign or a netscape CA type instead)',
     why: 'RFC 5280 §4.2.1.9: conforming CAs mark themselves; the looser reading lets an end-entity certificate act as a CA',
   },
   {

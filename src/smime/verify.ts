@@ -1,11 +1,16 @@
 /**
- * Verify a detached S/MIME signature the way the HEPiX consumers rely on (spec §2, attacks S01,
- * S02, S19). Checks run in this order and each failure has its own code:
- *   1. MIME structure (MIME_*)                       5. chain to an anchor (UNTRUSTED_SIGNER, TRUST_ANCHOR_EXPIRED, CA_CERT_EXPIRED)
- *   2. digest over the exact CRLF bytes (DIGEST_MISMATCH)  6. signer validity at `at` (SIGNER_EXPIRED, SIGNER_NOT_YET_VALID)
- *   3. signature (BAD_SIGNATURE)                     7. CRL of the issuing CA (CRL_MISSING, CRL_EXPIRED, SIGNER_REVOKED)
- *   4. exactly one signer (MULTIPLE_SIGNERS)       (6b. signer keyUsage allows signing: SIGNER_KEY_USAGE)
- * `trust: null` turns 5–7 off (digest and signature only, like `openssl smime -verify -noverify`).
+ * Verify a detached S/MIME signature as `openssl cms -verify -crl_check_all -purpose smimesign`
+ * does, never looser (spec §2, attacks S01, S02, S19, S21, S22; docs/verification.md lists every
+ * check and the stricter rules of rules.ts). Checks run in this order and each failure has its own code:
+ *   1. MIME structure (MIME_*)                     5. exactly one signer (MULTIPLE_SIGNERS)
+ *   2. one DER/BER ContentInfo (CMS_MALFORMED, CMS_TRAILING_BYTES)
+ *   3. digest over the exact CRLF bytes (DIGEST_MISMATCH; MD5: WEAK_ALGORITHM)
+ *   4. signature (BAD_SIGNATURE; unknown algorithm: UNSUPPORTED_ALGORITHM, never "forged")
+ *   6. chain to an anchor and its constraints (chain.ts: UNTRUSTED_SIGNER, UNSUPPORTED_CRITICAL_EXTENSION,
+ *      PATH_LENGTH_EXCEEDED, SIGNER_PURPOSE, CA_PURPOSE, NAME_CONSTRAINTS, WEAK_ALGORITHM, WEAK_KEY, TRUST_ANCHOR_EXPIRED, CA_CERT_EXPIRED)
+ *   7. signer validity at `at` (SIGNER_EXPIRED, SIGNER_NOT_YET_VALID), keyUsage (SIGNER_KEY_USAGE)
+ *   8. a current CRL of the issuer of every certificate below the anchor (CRL_MISSING, CRL_EXPIRED, SIGNER_REVOKED, CA_REVOKED)
+ * `trust: null` turns 6–8 off (digest and signature only, like `openssl smime -verify -noverify`).
  */
 import { createHash } from 'node:crypto'
 import * as asn1js from 'asn1js'
