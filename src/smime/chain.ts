@@ -169,20 +169,24 @@ export function checkSignerValidity(leaf: CertInfo, at: Date): void {
  * does not list it. A revoked intermediate CA therefore rejects whatever it signed, even when only
  * the root's CRL lists it (vmcatcher checked only the issuing CA's CRL). Returns the signer's CRL.
  */
-export async function checkRevocation(chain: Chain, trust: TrustStore, at: Date): Promise<CrlInfo> {
+export async function checkRevocation(chain: Chain, trust: TrustStore, at: Date, embedded: CrlInfo[] = []): Promise<CrlInfo> {
   const below = chain.certs.length > 1 ? chain.certs.slice(0, -1) : chain.certs
   let signerCrl: CrlInfo | undefined
   for (const [i, cert] of below.entries()) {
-    const crl = await currentCrl(cert, chain.certs[i + 1] ?? cert, trust, at)
+    const issuer = chain.certs[i + 1] ?? cert
+    const crl = await currentCrl(cert, issuer, trust, at)
     signerCrl ??= crl
-    const when = crl.revoked.get(cert.serial)
-    if (!when) continue
+    // CRLs in the signature (OpenSSL uses them as well) may add a revocation, never remove one or stand in for the directory's
+    const extra = embedded.filter((e) => sameName(e.issuerDer, cert.issuerDer) && e.thisUpdate <= at && e.revoked.has(cert.serial) && crlSignedBy(e, issuer))
+    const by = crl.revoked.has(cert.serial) ? crl : extra[0]
+    const when = by?.revoked.get(cert.serial)
+    if (!by || !when) continue
     if (i === 0) {
       throw new VmgitError('SIGNER_REVOKED', `signer certificate ${cert.subject} (serial ${cert.serial}) was revoked on ${isoDate(when)} ` +
-        `(CRL ${crl.file}); the list must be re-signed with a valid certificate`, { details: { signer: cert.subject, serial: cert.serial, revoked: isoDate(when) } })
+        `(CRL ${by.file}); the list must be re-signed with a valid certificate`, { details: { signer: cert.subject, serial: cert.serial, revoked: isoDate(when) } })
     }
     throw new VmgitError('CA_REVOKED', `intermediate CA ${cert.subject} (serial ${cert.serial}), which issued the signer's chain, was revoked on ` +
-      `${isoDate(when)} (CRL ${crl.file}); nothing it signed may be trusted — the list must be re-signed under a valid CA`,
+      `${isoDate(when)} (CRL ${by.file}); nothing it signed may be trusted — the list must be re-signed under a valid CA`,
     { details: { signer: chain.certs[0]!.subject, ca: cert.subject, serial: cert.serial, revoked: isoDate(when) } })
   }
   return signerCrl!

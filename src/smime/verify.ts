@@ -16,8 +16,9 @@ import { createHash } from 'node:crypto'
 import * as asn1js from 'asn1js'
 import * as pkijs from 'pkijs'
 import { VmgitError } from '../util/errors.js'
-import { isWeakDigest } from './algorithms.js'
-import { DIGEST_OIDS, hexSerial, parseCert, publicKey, verifySignature, type CertInfo } from './cert.js'
+import { isWeakDigest, sigScheme } from './algorithms.js'
+import { checkCmsShape } from './cms-shape.js'
+import { DIGEST_OIDS, hexSerial, parseCert, parseCrl, publicKey, verifySignature, type CertInfo, type CrlInfo } from './cert.js'
 import { buildChain, checkRevocation, checkSignerValidity } from './chain.js'
 import { children, DerError, readBer, readTlv, toDefinite, whole } from './der.js'
 import { canonicalName } from './dn.js'
@@ -66,14 +67,28 @@ const OID_SKI = '2.5.29.14'
 const malformed = (why: string): VmgitError =>
   new VmgitError('CMS_MALFORMED', `the signature part is not a PKCS#7/CMS SignedData structure (${why}); re-sign the list`)
 
-/** Raw DER of the certificates embedded in SignedData (kept byte-exact, not re-encoded). */
-function embeddedCertDers(der: Buffer): Buffer[] {
+/** Raw DER of the certificates ([0]) or CRLs ([1]) embedded in SignedData (kept byte-exact, not re-encoded). */
+function embeddedDers(der: Buffer, tag: 0xa0 | 0xa1): Buffer[] {
   const ci = readTlv(der, 0)
   const [, explicit] = children(der, ci)
   if (!explicit) return []
   const sd = readTlv(der, explicit.body)
-  const certs = children(der, sd).find((t) => t.tag === 0xa0)
-  return certs ? children(der, certs).filter((t) => t.tag === 0x30).map((t) => Buffer.from(whole(der, t))) : []
+  const set = children(der, sd).find((t) => t.tag === tag)
+  return set ? children(der, set).filter((t) => t.tag === 0x30).map((t) => Buffer.from(whole(der, t))) : []
+}
+
+/** CRLs carried in the signature: OpenSSL's -crl_check_all uses them too, so vmgit lets them revoke (never vouch). */
+function embeddedCrls(der: Buffer): CrlInfo[] {
+  const out: CrlInfo[] = []
+  for (const d of embeddedDers(der, 0xa1)) {
+    try {
+      out.push(parseCrl(d, 'embedded in the signature'))
+    } catch {
+      // an unreadable embedded CRL revokes nothing; OpenSSL would refuse the whole structure, which checkCmsShape does not see: fail closed
+      throw malformed('an embedded CRL is not a CRL')
+    }
+  }
+  return out
 }
 
 function findSignerCert(si: pkijs.SignerInfo, certs: CertInfo[]): CertInfo | undefined {
@@ -129,6 +144,11 @@ function checkSignerInfo(si: pkijs.SignerInfo, content: Buffer, certs: CertInfo[
   }
   const params = si.signatureAlgorithm.algorithmParams
   const paramsDer = params && !(params instanceof asn1js.Null) ? new Uint8Array(params.toBER()) : undefined
+  const scheme = sigScheme({ oid: si.signatureAlgorithm.algorithmId, params: paramsDer }, digest)
+  if (isWeakDigest(scheme.hash)) {
+    throw new VmgitError('WEAK_ALGORITHM', `the signature uses ${scheme.name}, whose ${scheme.hash} hash is too weak to rely on; re-sign the list with sha256`,
+      { details: { algorithm: scheme.name } })
+  }
   const ok = verifySignature(si.signatureAlgorithm.algorithmId, digest, signed, si.signature.valueBlock.valueHexView, publicKey(cert), paramsDer)
   if (!ok) {
     throw new VmgitError(si.signedAttrs ? 'BAD_SIGNATURE' : 'DIGEST_MISMATCH',
@@ -154,12 +174,15 @@ function oneContentInfo(raw: Buffer): Buffer {
     throw new VmgitError('CMS_TRAILING_BYTES', `the signature part has ${raw.length - top.end} byte(s) after the PKCS#7/CMS structure; ` +
       'a signature is exactly one ContentInfo — re-sign the list, or fetch the original file', { details: { trailing: raw.length - top.end } })
   }
+  let der: Buffer
   try {
-    return toDefinite(raw, top)
+    der = toDefinite(raw, top)
   } catch (e) {
     if (e instanceof DerError) throw malformed(e.message)
     throw e
   }
+  checkCmsShape(der)
+  return der
 }
 
 /** Verify already-separated content (CRLF bytes) and DER or BER signature. */
@@ -171,7 +194,7 @@ export async function verifyDetached(content: Buffer, signatureBer: Buffer, opts
     const ci = pkijs.ContentInfo.fromBER(signatureDer)
     if (ci.contentType !== OID_SIGNED_DATA) throw new Error(`content type ${ci.contentType}`)
     sd = new pkijs.SignedData({ schema: ci.content })
-    certs = embeddedCertDers(signatureDer).map((d) => parseCert(d))
+    certs = embeddedDers(signatureDer, 0xa0).map((d) => parseCert(d))
   } catch (e) {
     if (e instanceof VmgitError) throw e
     throw malformed((e as Error).message)
@@ -193,7 +216,7 @@ export async function verifyDetached(content: Buffer, signatureBer: Buffer, opts
       throw new VmgitError('SIGNER_KEY_USAGE', `signer certificate ${cert.subject} may not sign (keyUsage ${[...cert.keyUsage].join(', ')}); ` +
         'the list must be signed with a certificate whose keyUsage includes digitalSignature')
     }
-    if (opts.crlCheck) await checkRevocation(c, opts.trust, opts.at)
+    if (opts.crlCheck) await checkRevocation(c, opts.trust, opts.at, embeddedCrls(signatureDer))
     chain = c.certs.map((x) => x.subject)
   }
   return {

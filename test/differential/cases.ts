@@ -122,6 +122,9 @@ function encodings(depth: number): CaseSpec[] {
     { name: `d${depth} 40 extra certificates (>100 KB)`, depth, extraCerts: 40, expectOpenssl: true },
     { name: `d${depth} 40 extra certificates, BER`, depth, extraCerts: 40, ber: true },
     { name: `d${depth} trailing bytes after the ContentInfo`, depth, trailing: true, stricter: 'TRAILING_BYTES' },
+    { name: `d${depth} an extra field in ContentInfo`, depth, extraField: 'contentInfo' },
+    { name: `d${depth} an extra field in SignedData`, depth, extraField: 'signedData' },
+    { name: `d${depth} an extra field in a digest AlgorithmIdentifier`, depth, extraField: 'digestAlgorithm' },
     { name: `d${depth} BER with trailing bytes`, depth, ber: true, trailing: true, stricter: 'TRAILING_BYTES' },
   ]
 }
@@ -139,7 +142,7 @@ export function bounded(): CaseSpec[] {
     /^d1 rsa signer, CMS (md5|sha1|sha512|RSA-PSS sha256)$/, /^d1 ec256 signer, CMS sha384$/,
     /^d1 all certificates signed with (md5|sha1)$/, /^d1 CRLs signed with sha1$/, /^d1 certificates RSA-PSS sha256$/,
     /^d1 (EC P-384 CAs and P-256 signer|RSA-512 signer)$/,
-    /^d1 (BER indefinite lengths|40 extra certificates \(>100 KB\)|trailing bytes after the ContentInfo)$/,
+    /^d1 (BER indefinite lengths|40 extra certificates \(>100 KB\)|trailing bytes after the ContentInfo|an extra field in SignedData)$/,
   ]
   return large().filter((c) => want.some((w) => w.test(c.name)))
 }

@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { promisify } from 'node:util'
+import { children, readTlv, tlv, type Tlv } from '../../src/smime/der.js'
 import { BIN, childEnv } from '../helpers/cli.js'
 
 const exec = promisify(execFile)
@@ -34,6 +35,8 @@ export interface CaseSpec {
   keyOverride?: Record<number, KeyKind>
   /** replace the SignerInfo's signature algorithm OID by an unknown one (S22: UNSUPPORTED_ALGORITHM) */
   unknownSigAlg?: boolean
+  /** add an extra element where RFC 5652 allows none (OpenSSL's decoder refuses it; pkijs would not) */
+  extraField?: 'contentInfo' | 'signedData' | 'digestAlgorithm'
   /** digest of certificate signatures, per level (default sha256 for all) */
   certMd?: Md | Record<number, Md>
   /** certificate signatures with RSA-PSS */
@@ -210,6 +213,24 @@ function smime(content: Buffer, sig: Buffer): Buffer {
   ])
 }
 
+/** Re-encode a DER ContentInfo with one NULL too many in the chosen SEQUENCE. */
+function addExtraField(der: Buffer, where: NonNullable<CaseSpec['extraField']>): Buffer {
+  const NULL = Buffer.from([5, 0])
+  const w = (t: Tlv): Buffer => Buffer.from(der.subarray(t.start, t.end))
+  const [oidT, explT] = children(der, readTlv(der, 0)) as [Tlv, Tlv]
+  const sdT = readTlv(der, explT.body)
+  const sd = children(der, sdT)
+  if (where === 'contentInfo') return tlv(0x30, Buffer.concat([w(oidT), w(explT), NULL]))
+  let fields = sd.map(w)
+  if (where === 'signedData') fields = [...fields, NULL]
+  else {
+    // digestAlgorithms { AlgorithmIdentifier { OID, [params,] NULL, NULL } }
+    const algs = children(der, sd[1]!).map((a) => tlv(0x30, Buffer.concat([...children(der, a).map(w), NULL, NULL])))
+    fields[1] = tlv(0x31, Buffer.concat(algs))
+  }
+  return tlv(0x30, Buffer.concat([w(oidT), tlv(0xa0, tlv(0x30, Buffer.concat(fields)))]))
+}
+
 /** A built chain: the trust directory and the signer's credentials. */
 export interface BuiltChain {
   caDir: string
@@ -313,6 +334,7 @@ export async function signList(s: CaseSpec, chain: BuiltChain, content: Buffer, 
     sig = Buffer.from(sig)
     sig[at + rsa.length - 1] = 99
   }
+  if (s.extraField) sig = addExtraField(sig, s.extraField)
   if (s.ber) sig = berify(sig)
   if (s.trailing) sig = Buffer.concat([sig, Buffer.from([0, 0, 0x30, 0x00])])
   return smime(crlf, sig)
