@@ -102,6 +102,24 @@ function findSignerCert(si: pkijs.SignerInfo, certs: CertInfo[]): CertInfo | und
     Buffer.from(e.extnValue.valueBlock.valueHexView).subarray(2).equals(ski)))
 }
 
+const OID_COUNTER_SIGNATURE = '1.2.840.113549.1.9.6'
+
+/**
+ * OpenSSL 3's attribute rules (cms_att.c): contentType, messageDigest and signingTime appear at
+ * most once, with exactly one value, and only among the signed attributes; a counterSignature only
+ * among the unsigned ones. A second messageDigest must not let the first one vouch (S01/S22).
+ */
+function checkAttributeRules(si: pkijs.SignerInfo): void {
+  const signedOnly = [OID_CONTENT_TYPE, OID_MESSAGE_DIGEST, OID_SIGNING_TIME]
+  const signed = si.signedAttrs?.attributes ?? []
+  for (const oid of signedOnly) {
+    const found = signed.filter((a) => a.type === oid)
+    if (found.length > 1 || found.some((a) => a.values.length !== 1)) throw malformed(`attribute ${oid} must appear once with one value`)
+    if (si.unsignedAttrs?.attributes.some((a) => a.type === oid)) throw malformed(`attribute ${oid} may only be a signed attribute`)
+  }
+  if (signed.some((a) => a.type === OID_COUNTER_SIGNATURE)) throw malformed('a counterSignature may not be a signed attribute')
+}
+
 function attr(si: pkijs.SignerInfo, oid: string): pkijs.Attribute | undefined {
   return si.signedAttrs?.attributes.find((a) => a.type === oid)
 }
@@ -124,6 +142,7 @@ function checkSignerInfo(si: pkijs.SignerInfo, content: Buffer, certs: CertInfo[
   const actual = createHash(digest).update(content).digest()
   let signed: Uint8Array = content
   let signingTime: Date | undefined
+  checkAttributeRules(si)
   if (si.signedAttrs) {
     const md = attr(si, OID_MESSAGE_DIGEST)?.values[0]
     if (!(md instanceof asn1js.OctetString)) throw malformed('signed attributes lack messageDigest')

@@ -96,3 +96,46 @@ describe('S21 CRLs vmgit cannot fully interpret (rules.ts CRL_CRITICAL_EXTENSION
     })
   })
 })
+
+describe('S22 signed attributes (OpenSSL cms_att.c rules)', () => {
+  let tmp: string
+  let pki: Pki
+  beforeAll(async () => {
+    tmp = await mkdtemp(path.join(tmpdir(), 'vmgit-attrs-'))
+    pki = await makePki(path.join(tmp, 'pki'))
+  })
+  afterAll(async () => rm(tmp, { recursive: true, force: true }))
+
+  /** Re-sign an openssl signature whose signed attributes get a second messageDigest (for other content). */
+  async function withSecondDigest(content: Buffer, other: Buffer): Promise<Buffer> {
+    const asn1js = await import('asn1js')
+    const pkijs = await import('pkijs')
+    const { createHash, createPrivateKey, sign } = await import('node:crypto')
+    const { readFile } = await import('node:fs/promises')
+    const { parseSmime } = await import('../../src/smime/mime.js')
+    const der = parseSmime(await opensslSign(content, pki.signer)).signature
+    const ci = pkijs.ContentInfo.fromBER(der)
+    const sd = new pkijs.SignedData({ schema: ci.content })
+    const si = sd.signerInfos[0]!
+    si.signedAttrs!.attributes.push(new pkijs.Attribute({ type: '1.2.840.113549.1.9.4', values: [new asn1js.OctetString({ valueHex: createHash('sha256').update(other).digest() })] }))
+    const attrs = new asn1js.Set({ value: si.signedAttrs!.attributes.map((a) => a.toSchema()) })
+    const key = createPrivateKey(await readFile(pki.signer.key))
+    si.signature = new asn1js.OctetString({ valueHex: sign('sha256', Buffer.from(attrs.toBER()), key) })
+    si.signedAttrs = new pkijs.SignedAndUnsignedAttributes({ type: 0, attributes: si.signedAttrs!.attributes })
+    const out = new pkijs.ContentInfo({ contentType: '1.2.840.113549.1.7.2', content: sd.toSchema(true) })
+    return Buffer.from(out.toSchema().toBER())
+  }
+
+  describe('when the signed attributes hold two messageDigest attributes', () => {
+    it('rejects with CMS_MALFORMED, whichever content is offered', async () => {
+      const { verifyDetached } = await import('../../src/smime/verify.js')
+      const a = Buffer.from('{"a":1}')
+      const b = Buffer.from('{"b":2}')
+      const sig = await withSecondDigest(a, b)
+      for (const c of [a, b]) {
+        const e = await failure(verifyDetached(c, sig, { trust: null, at: new Date(), crlCheck: false }))
+        expect(e.code).toBe('CMS_MALFORMED')
+      }
+    })
+  })
+})
