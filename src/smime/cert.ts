@@ -2,10 +2,11 @@
  * Certificates and CRLs: parsed with pkijs (structure) plus the raw DER pieces vmgit compares
  * byte-exactly; signatures checked with node's crypto (the same OpenSSL underneath).
  */
-import { createPublicKey, verify as cryptoVerify, X509Certificate, type KeyObject } from 'node:crypto'
+import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto'
 import * as asn1js from 'asn1js'
 import * as pkijs from 'pkijs'
-import { certNames, children, content, DerError, oidToString, readTlv, whole } from './der.js'
+import { sigScheme, unsupported, verifyWith, type SigAlg } from './algorithms.js'
+import { certNames, children, content, DerError, oidToString, readTlv, whole, type Tlv } from './der.js'
 import { onelineDNFromDer } from './dn.js'
 import './engine.js'
 
@@ -27,8 +28,29 @@ export interface CertInfo {
   keyUsage?: Set<KeyUsageBit>
   /** subject == issuer (byte-equal) */
   selfIssued: boolean
+  /** basicConstraints pathLenConstraint (undefined: none) */
+  pathLen?: number
+  /** extendedKeyUsage OIDs (undefined: no extension) */
+  eku?: Set<string>
+  /** netscape-cert-type bits (undefined: no extension) */
+  nsCertType?: number
+  /** nameConstraints extension value (DER), subjectAltName extension value (DER) */
+  nameConstraints?: Uint8Array
+  subjectAltName?: Uint8Array
+  /** critical extensions vmgit does not process (S21: rejected) */
+  unknownCritical: string[]
+  /** the certificate's own signature algorithm */
+  sigAlg: SigAlg
   file?: string
 }
+
+/**
+ * Critical extensions vmgit processes (S21). OpenSSL also tolerates critical certificatePolicies
+ * (without -policy options any policy is acceptable), CRL distribution points and netscape-cert-type;
+ * vmgit takes those three as understood too. Critical policyConstraints, policyMappings,
+ * inhibitAnyPolicy, proxyCertInfo, RFC 3779 and OCSP no-check are refused (rules.ts CRITICAL_POLICY).
+ */
+export const KNOWN_CRITICAL = new Set(['2.5.29.15', '2.5.29.19', '2.5.29.37', '2.5.29.30', '2.5.29.17', '2.5.29.32', '2.5.29.31', '2.16.840.1.113730.1.1'])
 
 export type KeyUsageBit = 'digitalSignature' | 'nonRepudiation' | 'keyEncipherment' | 'dataEncipherment' |
   'keyAgreement' | 'keyCertSign' | 'cRLSign' | 'encipherOnly' | 'decipherOnly'
@@ -50,28 +72,66 @@ function parseKeyUsage(ext: Uint8Array): Set<KeyUsageBit> {
   return out
 }
 
-function parseBasicConstraints(ext: Uint8Array): boolean {
+function parseBasicConstraints(ext: Uint8Array): { ca: boolean; pathLen?: number } {
   const seq = readTlv(ext, 0)
-  const first = children(ext, seq)[0]
-  return first?.tag === 0x01 && content(ext, first)[0] !== 0
+  const kids = children(ext, seq)
+  const first = kids[0]
+  const ca = first?.tag === 0x01 && content(ext, first)[0] !== 0
+  const len = kids.find((k) => k.tag === 0x02)
+  if (!len) return { ca }
+  const v = content(ext, len)
+  // a negative or huge pathLen is malformed: treat it as 0 (the strictest reading)
+  if (v.length > 4 || ((v[0] ?? 0) & 0x80)) return { ca, pathLen: 0 }
+  return { ca, pathLen: v.reduce((a, b) => a * 256 + b, 0) }
+}
+
+function parseEku(ext: Uint8Array): Set<string> {
+  return new Set(children(ext, readTlv(ext, 0)).filter((t) => t.tag === 0x06).map((t) => oidToString(content(ext, t))))
 }
 
 export function parseCert(der: Buffer, file?: string): CertInfo {
   const pk = pkijs.Certificate.fromBER(der)
   const { issuer, subject } = certNames(der)
   let isCA: boolean | undefined
+  let pathLen: number | undefined
   let keyUsage: Set<KeyUsageBit> | undefined
+  let eku: Set<string> | undefined
+  let nsCertType: number | undefined
+  let nameConstraints: Uint8Array | undefined
+  let subjectAltName: Uint8Array | undefined
+  const unknownCritical: string[] = []
+  const seen = new Set<string>()
   for (const e of pk.extensions ?? []) {
     const v = e.extnValue.valueBlock.valueHexView
+    // RFC 5280 §4.2: an extension appears at most once; OpenSSL marks such a certificate invalid
+    if (seen.has(e.extnID)) unknownCritical.push(`${e.extnID} (repeated)`)
+    seen.add(e.extnID)
+    if (e.critical && !KNOWN_CRITICAL.has(e.extnID)) unknownCritical.push(e.extnID)
     if (e.extnID === '2.5.29.15') keyUsage = parseKeyUsage(v)
-    else if (e.extnID === '2.5.29.19') isCA = parseBasicConstraints(v)
+    else if (e.extnID === '2.5.29.19') ({ ca: isCA, pathLen } = parseBasicConstraints(v))
+    else if (e.extnID === '2.5.29.37') eku = parseEku(v)
+    else if (e.extnID === '2.5.29.30') nameConstraints = v
+    else if (e.extnID === '2.5.29.17') subjectAltName = v
+    else if (e.extnID === '2.16.840.1.113730.1.1') {
+      const bits = content(v, readTlv(v, 0))
+      nsCertType = bits[1] ?? 0
+    }
   }
+  const sigAlg: SigAlg = { oid: pk.signatureAlgorithm.algorithmId, params: certSigParams(der) }
   return {
     der, pk, subjectDer: subject, issuerDer: issuer,
     subject: onelineDNFromDer(subject), issuer: onelineDNFromDer(issuer),
     serial: hexSerial(pk.serialNumber), notBefore: pk.notBefore.value, notAfter: pk.notAfter.value,
-    isCA, keyUsage, selfIssued: Buffer.compare(Buffer.from(subject), Buffer.from(issuer)) === 0, file,
+    isCA, keyUsage, selfIssued: Buffer.compare(Buffer.from(subject), Buffer.from(issuer)) === 0,
+    pathLen: isCA ? pathLen : undefined, eku, nsCertType, nameConstraints, subjectAltName, unknownCritical, sigAlg, file,
   }
+}
+
+/** DER of the outer signatureAlgorithm's parameters (RSA-PSS), read from the certificate bytes. */
+function certSigParams(der: Uint8Array): Uint8Array | undefined {
+  const [, alg] = children(der, readTlv(der, 0))
+  const p = alg ? children(der, alg)[1] : undefined
+  return p ? whole(der, p) : undefined
 }
 
 const keys = new WeakMap<CertInfo, KeyObject>()
@@ -79,7 +139,11 @@ const keys = new WeakMap<CertInfo, KeyObject>()
 export function publicKey(c: CertInfo): KeyObject {
   let k = keys.get(c)
   if (!k) {
-    k = createPublicKey({ key: Buffer.from(c.pk.subjectPublicKeyInfo.toSchema().toBER()), format: 'der', type: 'spki' })
+    try {
+      k = createPublicKey({ key: Buffer.from(c.pk.subjectPublicKeyInfo.toSchema().toBER()), format: 'der', type: 'spki' })
+    } catch (e) {
+      throw unsupported(`the public key of ${c.subject} (${c.pk.subjectPublicKeyInfo.algorithm.algorithmId}: ${(e as Error).message})`)
+    }
     keys.set(c, k)
   }
   return k
@@ -87,6 +151,7 @@ export function publicKey(c: CertInfo): KeyObject {
 
 /** Is `child`'s signature made by `issuer`'s key? (any algorithm OpenSSL supports) */
 export function signedBy(child: CertInfo, issuer: CertInfo): boolean {
+  sigScheme(child.sigAlg) // S22: an algorithm vmgit does not know is UNSUPPORTED_ALGORITHM, not "untrusted"
   try {
     return new X509Certificate(child.der).verify(publicKey(issuer))
   } catch {
@@ -94,34 +159,15 @@ export function signedBy(child: CertInfo, issuer: CertInfo): boolean {
   }
 }
 
-/** Signature algorithm OID → node hash name (null: the key type implies it, e.g. Ed25519). */
-const SIG_HASH: Record<string, string | null> = {
-  '1.2.840.113549.1.1.4': 'md5', '1.2.840.113549.1.1.5': 'sha1', '1.2.840.113549.1.1.14': 'sha224',
-  '1.2.840.113549.1.1.11': 'sha256', '1.2.840.113549.1.1.12': 'sha384', '1.2.840.113549.1.1.13': 'sha512',
-  '1.2.840.10045.4.1': 'sha1', '1.2.840.10045.4.3.1': 'sha224', '1.2.840.10045.4.3.2': 'sha256',
-  '1.2.840.10045.4.3.3': 'sha384', '1.2.840.10045.4.3.4': 'sha512', '1.3.101.112': null, '1.3.101.113': null,
-}
-export const DIGEST_OIDS: Record<string, string> = {
-  '1.2.840.113549.2.5': 'md5', '1.3.14.3.2.26': 'sha1', '2.16.840.1.101.3.4.2.4': 'sha224',
-  '2.16.840.1.101.3.4.2.1': 'sha256', '2.16.840.1.101.3.4.2.2': 'sha384', '2.16.840.1.101.3.4.2.3': 'sha512',
-}
-const RSA_ENCRYPTION = '1.2.840.113549.1.1.1'
+export { DIGEST_OIDS } from './algorithms.js'
 
 /**
- * Verify `sig` over `data` with `key`. `sigAlg` is a signature algorithm OID; for the CMS form
- * (rsaEncryption / plain key OIDs) the hash comes from `digest`.
+ * Verify `sig` over `data` with `key`. `sigAlg` is a signature algorithm OID (with its DER
+ * parameters for RSA-PSS); for the CMS form (rsaEncryption / plain key OIDs) the hash comes from
+ * `digest`. An unknown algorithm throws UNSUPPORTED_ALGORITHM (S22), a bad signature is false.
  */
-export function verifySignature(sigAlg: string, digest: string | undefined, data: Uint8Array, sig: Uint8Array, key: KeyObject): boolean {
-  let hash: string | null | undefined = SIG_HASH[sigAlg]
-  if (hash === undefined) {
-    if (sigAlg === RSA_ENCRYPTION || sigAlg === '1.2.840.10045.2.1') hash = digest
-    if (!hash) return false
-  }
-  try {
-    return cryptoVerify(hash, data, key, sig)
-  } catch {
-    return false
-  }
+export function verifySignature(sigAlg: string, digest: string | undefined, data: Uint8Array, sig: Uint8Array, key: KeyObject, params?: Uint8Array): boolean {
+  return verifyWith({ oid: sigAlg, params }, digest, data, sig, key)
 }
 
 export interface CrlInfo {
@@ -135,7 +181,10 @@ export interface CrlInfo {
   /** signed bytes, signature algorithm OID and signature, for crlSignedBy */
   tbs: Uint8Array
   sigAlg: string
+  sigParams?: Uint8Array
   signature: Uint8Array
+  /** OIDs of critical CRL extensions (S21: a CRL vmgit cannot fully interpret is not used) */
+  criticalExtensions: string[]
   file?: string
 }
 
@@ -175,24 +224,43 @@ export function parseCrl(der: Buffer, file?: string): CrlInfo {
     i++
   }
   const revoked = new Map<string, Date>()
+  let criticalEntry = false
   const list = f[i]
   if (list && list.tag === 0x30) {
     for (const entry of children(der, list)) {
-      const [serial, when] = children(der, entry)
+      const [serial, when, entryExts] = children(der, entry)
       if (serial && when) revoked.set(serialHex(content(der, serial)), asn1Date(when.tag, content(der, when)))
+      // a critical entry extension (e.g. certificateIssuer of an indirect CRL) changes what the entry means
+      if (entryExts && criticalOids(der, entryExts).length) criticalEntry = true
     }
   }
   const issuerDer = whole(der, issuer)
-  const oidT = children(der, algT)[0]
+  const [oidT, paramT] = children(der, algT)
+  // crlExtensions [0] EXPLICIT Extensions, after the revoked list
+  const criticalExtensions: string[] = []
+  const extsT = f.find((t) => t.tag === 0xa0)
+  if (extsT) criticalExtensions.push(...criticalOids(der, readTlv(der, extsT.body)))
+  if (criticalEntry) criticalExtensions.push('crlEntryExtension')
   return {
     der, issuerDer, issuer: onelineDNFromDer(issuerDer), thisUpdate: asn1Date(thisT.tag, content(der, thisT)), nextUpdate, revoked,
-    tbs: whole(der, tbsT), sigAlg: oidT ? oidToString(content(der, oidT)) : '', signature: content(der, sigT).subarray(1), file,
+    tbs: whole(der, tbsT), sigAlg: oidT ? oidToString(content(der, oidT)) : '', sigParams: paramT ? whole(der, paramT) : undefined,
+    signature: content(der, sigT).subarray(1), criticalExtensions, file,
   }
 }
 
 /** Is the CRL signed by `ca`? */
 export function crlSignedBy(crl: CrlInfo, ca: CertInfo): boolean {
-  return verifySignature(crl.sigAlg, undefined, crl.tbs, crl.signature, publicKey(ca))
+  return verifySignature(crl.sigAlg, undefined, crl.tbs, crl.signature, publicKey(ca), crl.sigParams)
+}
+
+/** OIDs of the critical extensions in an Extensions SEQUENCE. */
+function criticalOids(der: Uint8Array, exts: Tlv): string[] {
+  const out: string[] = []
+  for (const e of children(der, exts)) {
+    const [o, crit] = children(der, e)
+    if (o && crit?.tag === 0x01 && content(der, crit)[0] !== 0) out.push(oidToString(content(der, o)))
+  }
+  return out
 }
 
 /** All `-----BEGIN <label>-----` blocks in a text, DER-decoded; a file without PEM armour is taken as DER. */

@@ -124,3 +124,69 @@ export function int(v: number): Buffer {
 
 export const seq = (...items: Buffer[]): Buffer => tlv(0x30, Buffer.concat(items))
 export const NULL = Buffer.from([0x05, 0x00])
+
+/**
+ * S22: BER as OpenSSL accepts it (`openssl cms -sign -stream` writes indefinite lengths).
+ * Read one TLV that may use the indefinite form (0x80 … 00 00); `end` is past the end-of-contents
+ * octets, `contentEnd` where the content stops. Nesting is bounded so a hostile input cannot
+ * exhaust the stack.
+ */
+export interface BerTlv extends Tlv {
+  /** offset just past the content (before the end-of-contents octets of an indefinite TLV) */
+  contentEnd: number
+  indefinite: boolean
+}
+
+const MAX_BER_DEPTH = 64
+
+export function readBer(buf: Uint8Array, off: number, depth = 0): BerTlv {
+  if (depth > MAX_BER_DEPTH) throw new DerError('BER: nested too deeply')
+  if (off + 2 > buf.length) throw new DerError('BER: truncated')
+  const tag = buf[off] as number
+  if ((tag & 0x1f) === 0x1f) throw new DerError('BER: high tag numbers are not supported')
+  if (buf[off + 1] !== 0x80) {
+    const t = readTlv(buf, off)
+    return { ...t, contentEnd: t.end, indefinite: false }
+  }
+  if (!(tag & 0x20)) throw new DerError('BER: indefinite length on a primitive value')
+  let p = off + 2
+  for (;;) {
+    if (p + 2 > buf.length) throw new DerError('BER: end-of-contents missing')
+    if (buf[p] === 0 && buf[p + 1] === 0) return { tag, start: off, body: off + 2, contentEnd: p, end: p + 2, indefinite: true }
+    p = readBer(buf, p, depth + 1).end
+  }
+}
+
+/** The TLVs directly inside a constructed BER TLV. */
+export function berChildren(buf: Uint8Array, parent: BerTlv, depth = 0): BerTlv[] {
+  const out: BerTlv[] = []
+  for (let off = parent.body; off < parent.contentEnd;) {
+    const t = readBer(buf, off, depth + 1)
+    out.push(t)
+    off = t.end
+  }
+  return out
+}
+
+/**
+ * Rewrite every indefinite length as a definite one, copying all other TLVs byte for byte
+ * (signed certificates and attributes keep their exact encoding). Input without indefinite
+ * lengths comes back as it is.
+ */
+export function toDefinite(buf: Uint8Array, t: BerTlv = readBer(buf, 0), depth = 0): Buffer {
+  if (!hasIndefinite(buf, t, depth)) return Buffer.from(whole(buf, t))
+  const inner = berChildren(buf, t, depth).map((c) => toDefinite(buf, c, depth + 1))
+  return tlv(t.tag, Buffer.concat(inner))
+}
+
+function hasIndefinite(buf: Uint8Array, t: BerTlv, depth: number): boolean {
+  if (t.indefinite) return true
+  if (!(t.tag & 0x20)) return false
+  // a definite constructed TLV may still hold indefinite children; a primitive-looking body that
+  // does not parse as TLVs (e.g. an OCTET STRING wrapper) is left alone
+  try {
+    return berChildren(buf, t, depth).some((c) => hasIndefinite(buf, c, depth + 1))
+  } catch {
+    return false
+  }
+}

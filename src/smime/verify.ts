@@ -1,19 +1,26 @@
 /**
- * Verify a detached S/MIME signature the way the HEPiX consumers rely on (spec §2, attacks S01,
- * S02, S19). Checks run in this order and each failure has its own code:
- *   1. MIME structure (MIME_*)                       5. chain to an anchor (UNTRUSTED_SIGNER, TRUST_ANCHOR_EXPIRED, CA_CERT_EXPIRED)
- *   2. digest over the exact CRLF bytes (DIGEST_MISMATCH)  6. signer validity at `at` (SIGNER_EXPIRED, SIGNER_NOT_YET_VALID)
- *   3. signature (BAD_SIGNATURE)                     7. CRL of the issuing CA (CRL_MISSING, CRL_EXPIRED, SIGNER_REVOKED)
- *   4. exactly one signer (MULTIPLE_SIGNERS)       (6b. signer keyUsage allows signing: SIGNER_KEY_USAGE)
- * `trust: null` turns 5–7 off (digest and signature only, like `openssl smime -verify -noverify`).
+ * Verify a detached S/MIME signature as `openssl cms -verify -crl_check_all -purpose smimesign`
+ * does, never looser (spec §2, attacks S01, S02, S19, S21, S22; docs/verification.md lists every
+ * check and the stricter rules of rules.ts). Checks run in this order and each failure has its own code:
+ *   1. MIME structure (MIME_*)                     5. exactly one signer (MULTIPLE_SIGNERS)
+ *   2. one DER/BER ContentInfo (CMS_MALFORMED, CMS_TRAILING_BYTES)
+ *   3. digest over the exact CRLF bytes (DIGEST_MISMATCH; MD5: WEAK_ALGORITHM)
+ *   4. signature (BAD_SIGNATURE; unknown algorithm: UNSUPPORTED_ALGORITHM, never "forged")
+ *   6. chain to an anchor and its constraints (chain.ts: UNTRUSTED_SIGNER, UNSUPPORTED_CRITICAL_EXTENSION,
+ *      PATH_LENGTH_EXCEEDED, SIGNER_PURPOSE, CA_PURPOSE, NAME_CONSTRAINTS, WEAK_ALGORITHM, WEAK_KEY, TRUST_ANCHOR_EXPIRED, CA_CERT_EXPIRED)
+ *   7. signer validity at `at` (SIGNER_EXPIRED, SIGNER_NOT_YET_VALID), keyUsage (SIGNER_KEY_USAGE)
+ *   8. a current CRL of the issuer of every certificate below the anchor (CRL_MISSING, CRL_EXPIRED, SIGNER_REVOKED, CA_REVOKED)
+ * `trust: null` turns 6–8 off (digest and signature only, like `openssl smime -verify -noverify`).
  */
 import { createHash } from 'node:crypto'
 import * as asn1js from 'asn1js'
 import * as pkijs from 'pkijs'
 import { VmgitError } from '../util/errors.js'
-import { DIGEST_OIDS, hexSerial, parseCert, publicKey, verifySignature, type CertInfo } from './cert.js'
+import { isWeakDigest, sigScheme } from './algorithms.js'
+import { checkCmsShape } from './cms-shape.js'
+import { DIGEST_OIDS, hexSerial, parseCert, parseCrl, publicKey, verifySignature, type CertInfo, type CrlInfo } from './cert.js'
 import { buildChain, checkRevocation, checkSignerValidity } from './chain.js'
-import { children, readTlv, whole } from './der.js'
+import { children, DerError, readBer, readTlv, toDefinite, whole } from './der.js'
 import { canonicalName } from './dn.js'
 import './engine.js'
 import { parseSmime } from './mime.js'
@@ -60,14 +67,28 @@ const OID_SKI = '2.5.29.14'
 const malformed = (why: string): VmgitError =>
   new VmgitError('CMS_MALFORMED', `the signature part is not a PKCS#7/CMS SignedData structure (${why}); re-sign the list`)
 
-/** Raw DER of the certificates embedded in SignedData (kept byte-exact, not re-encoded). */
-function embeddedCertDers(der: Buffer): Buffer[] {
+/** Raw DER of the certificates ([0]) or CRLs ([1]) embedded in SignedData (kept byte-exact, not re-encoded). */
+function embeddedDers(der: Buffer, tag: 0xa0 | 0xa1): Buffer[] {
   const ci = readTlv(der, 0)
   const [, explicit] = children(der, ci)
   if (!explicit) return []
   const sd = readTlv(der, explicit.body)
-  const certs = children(der, sd).find((t) => t.tag === 0xa0)
-  return certs ? children(der, certs).filter((t) => t.tag === 0x30).map((t) => Buffer.from(whole(der, t))) : []
+  const set = children(der, sd).find((t) => t.tag === tag)
+  return set ? children(der, set).filter((t) => t.tag === 0x30).map((t) => Buffer.from(whole(der, t))) : []
+}
+
+/** CRLs carried in the signature: OpenSSL's -crl_check_all uses them too, so vmgit lets them revoke (never vouch). */
+function embeddedCrls(der: Buffer): CrlInfo[] {
+  const out: CrlInfo[] = []
+  for (const d of embeddedDers(der, 0xa1)) {
+    try {
+      out.push(parseCrl(d, 'embedded in the signature'))
+    } catch {
+      // an unreadable embedded CRL revokes nothing; OpenSSL would refuse the whole structure, which checkCmsShape does not see: fail closed
+      throw malformed('an embedded CRL is not a CRL')
+    }
+  }
+  return out
 }
 
 function findSignerCert(si: pkijs.SignerInfo, certs: CertInfo[]): CertInfo | undefined {
@@ -79,6 +100,24 @@ function findSignerCert(si: pkijs.SignerInfo, certs: CertInfo[]): CertInfo | und
   const ski = Buffer.from((si.sid as { valueBlock?: { valueHexView?: Uint8Array } }).valueBlock?.valueHexView ?? [])
   return certs.find((c) => c.pk.extensions?.some((e) => e.extnID === OID_SKI &&
     Buffer.from(e.extnValue.valueBlock.valueHexView).subarray(2).equals(ski)))
+}
+
+const OID_COUNTER_SIGNATURE = '1.2.840.113549.1.9.6'
+
+/**
+ * OpenSSL 3's attribute rules (cms_att.c): contentType, messageDigest and signingTime appear at
+ * most once, with exactly one value, and only among the signed attributes; a counterSignature only
+ * among the unsigned ones. A second messageDigest must not let the first one vouch (S01/S22).
+ */
+function checkAttributeRules(si: pkijs.SignerInfo): void {
+  const signedOnly = [OID_CONTENT_TYPE, OID_MESSAGE_DIGEST, OID_SIGNING_TIME]
+  const signed = si.signedAttrs?.attributes ?? []
+  for (const oid of signedOnly) {
+    const found = signed.filter((a) => a.type === oid)
+    if (found.length > 1 || found.some((a) => a.values.length !== 1)) throw malformed(`attribute ${oid} must appear once with one value`)
+    if (si.unsignedAttrs?.attributes.some((a) => a.type === oid)) throw malformed(`attribute ${oid} may only be a signed attribute`)
+  }
+  if (signed.some((a) => a.type === OID_COUNTER_SIGNATURE)) throw malformed('a counterSignature may not be a signed attribute')
 }
 
 function attr(si: pkijs.SignerInfo, oid: string): pkijs.Attribute | undefined {
@@ -95,9 +134,15 @@ function checkSignerInfo(si: pkijs.SignerInfo, content: Buffer, certs: CertInfo[
   }
   const digest = DIGEST_OIDS[si.digestAlgorithm.algorithmId]
   if (!digest) throw new VmgitError('UNSUPPORTED_ALGORITHM', `digest algorithm ${si.digestAlgorithm.algorithmId} is not supported; sign with sha256`)
+  // rules.ts WEAK_DIGEST: MD5 collisions are practical, so an MD5 digest proves nothing about the content
+  if (isWeakDigest(digest)) {
+    throw new VmgitError('WEAK_ALGORITHM', `the signature uses the ${digest} digest, which is too weak to rely on; re-sign the list with sha256 (vmgit sign, or openssl smime -sign -md sha256)`,
+      { details: { digest } })
+  }
   const actual = createHash(digest).update(content).digest()
   let signed: Uint8Array = content
   let signingTime: Date | undefined
+  checkAttributeRules(si)
   if (si.signedAttrs) {
     const md = attr(si, OID_MESSAGE_DIGEST)?.values[0]
     if (!(md instanceof asn1js.OctetString)) throw malformed('signed attributes lack messageDigest')
@@ -113,9 +158,17 @@ function checkSignerInfo(si: pkijs.SignerInfo, content: Buffer, certs: CertInfo[
     }
     const st = attr(si, OID_SIGNING_TIME)?.values[0] as { toDate?: () => Date } | undefined
     signingTime = st?.toDate?.()
-    signed = new Uint8Array(si.signedAttrs.encodedValue)
+    // RFC 5652 §5.4: the DER of the SET OF attributes is signed (a BER message may carry them indefinite)
+    signed = toDefinite(new Uint8Array(si.signedAttrs.encodedValue))
   }
-  const ok = verifySignature(si.signatureAlgorithm.algorithmId, digest, signed, si.signature.valueBlock.valueHexView, publicKey(cert))
+  const params = si.signatureAlgorithm.algorithmParams
+  const paramsDer = params && !(params instanceof asn1js.Null) ? new Uint8Array(params.toBER()) : undefined
+  const scheme = sigScheme({ oid: si.signatureAlgorithm.algorithmId, params: paramsDer }, digest)
+  if (isWeakDigest(scheme.hash)) {
+    throw new VmgitError('WEAK_ALGORITHM', `the signature uses ${scheme.name}, whose ${scheme.hash} hash is too weak to rely on; re-sign the list with sha256`,
+      { details: { algorithm: scheme.name } })
+  }
+  const ok = verifySignature(si.signatureAlgorithm.algorithmId, digest, signed, si.signature.valueBlock.valueHexView, publicKey(cert), paramsDer)
   if (!ok) {
     throw new VmgitError(si.signedAttrs ? 'BAD_SIGNATURE' : 'DIGEST_MISMATCH',
       `the signature of ${cert.subject} does not verify with its certificate's key; the signature was forged or damaged — re-sign the list`)
@@ -123,15 +176,44 @@ function checkSignerInfo(si: pkijs.SignerInfo, content: Buffer, certs: CertInfo[
   return { cert, digest, signingTime }
 }
 
-/** Verify already-separated content (CRLF bytes) and DER signature. */
-export async function verifyDetached(content: Buffer, signatureDer: Buffer, opts: VerifyOptions): Promise<VerifyResult> {
+/**
+ * S22: the signature part is exactly one ContentInfo, in DER or BER (indefinite lengths, as
+ * `openssl cms -sign -stream` writes); BER is rewritten to definite lengths, leaving every
+ * definite TLV (certificates, signed attributes) byte for byte. Bytes after it are refused
+ * (rules.ts TRAILING_BYTES: OpenSSL ignores them).
+ */
+function oneContentInfo(raw: Buffer): Buffer {
+  let top
+  try {
+    top = readBer(raw, 0)
+  } catch (e) {
+    throw malformed((e as Error).message)
+  }
+  if (top.end !== raw.length) {
+    throw new VmgitError('CMS_TRAILING_BYTES', `the signature part has ${raw.length - top.end} byte(s) after the PKCS#7/CMS structure; ` +
+      'a signature is exactly one ContentInfo — re-sign the list, or fetch the original file', { details: { trailing: raw.length - top.end } })
+  }
+  let der: Buffer
+  try {
+    der = toDefinite(raw, top)
+  } catch (e) {
+    if (e instanceof DerError) throw malformed(e.message)
+    throw e
+  }
+  checkCmsShape(der)
+  return der
+}
+
+/** Verify already-separated content (CRLF bytes) and DER or BER signature. */
+export async function verifyDetached(content: Buffer, signatureBer: Buffer, opts: VerifyOptions): Promise<VerifyResult> {
   let sd: pkijs.SignedData
   let certs: CertInfo[]
+  const signatureDer = oneContentInfo(signatureBer)
   try {
     const ci = pkijs.ContentInfo.fromBER(signatureDer)
     if (ci.contentType !== OID_SIGNED_DATA) throw new Error(`content type ${ci.contentType}`)
     sd = new pkijs.SignedData({ schema: ci.content })
-    certs = embeddedCertDers(signatureDer).map((d) => parseCert(d))
+    certs = embeddedDers(signatureDer, 0xa0).map((d) => parseCert(d))
   } catch (e) {
     if (e instanceof VmgitError) throw e
     throw malformed((e as Error).message)
@@ -153,7 +235,7 @@ export async function verifyDetached(content: Buffer, signatureDer: Buffer, opts
       throw new VmgitError('SIGNER_KEY_USAGE', `signer certificate ${cert.subject} may not sign (keyUsage ${[...cert.keyUsage].join(', ')}); ` +
         'the list must be signed with a certificate whose keyUsage includes digitalSignature')
     }
-    if (opts.crlCheck) await checkRevocation(c, opts.trust, opts.at)
+    if (opts.crlCheck) await checkRevocation(c, opts.trust, opts.at, embeddedCrls(signatureDer))
     chain = c.certs.map((x) => x.subject)
   }
   return {
