@@ -52,11 +52,16 @@ describe('kill -9 during downloads', () => {
 
   it('leaves a consistent database and only verified files, every time', async () => {
     const caughtMidDownload: boolean[] = []
-    for (const delay of [700, 1200, 1700, 2200, 900]) {
+    // kill points are measured from the moment the big image is requested, not from spawn, so a
+    // slow start on a loaded machine cannot make every kill land before the download begins
+    for (const delay of [0, 500, 1000, 1500, 200]) {
+      const requested = w.server.count(big.route)
       const child = spawn(process.execPath, [BIN, 'sync', '--jobs', '1', '--now', w.nowIso], {
         env: { ...process.env, VMGIT_DB: w.db, VMGIT_CACHE_DIR: w.cacheRoot, VMGIT_CA_DIR: w.pki.caDir }, stdio: 'ignore',
       })
-      const exited = new Promise((r) => child.once('exit', r))
+      let done = false
+      const exited = new Promise((r) => child.once('exit', (c) => { done = true; r(c) }))
+      for (let waited = 0; !done && w.server.count(big.route) === requested && waited < 20_000; waited += 20) await new Promise((r) => setTimeout(r, 20))
       await new Promise((r) => setTimeout(r, delay))
       child.kill('SIGKILL')
       await exited
