@@ -1,6 +1,7 @@
 import type { HepixList, HepixObject } from '../imagelist/types.js'
 import { compareVersions } from '../imagelist/version.js'
-import { toHepix } from '../model/hepix.js'
+import { findList, toHepix } from '../model/hepix.js'
+import { versionStamp } from '../model/time.js'
 import type { Repository } from '../model/types.js'
 import { signRepoList } from '../smime/repo.js'
 import type { Digest, SigningCredentials } from '../smime/sign.js'
@@ -106,8 +107,16 @@ async function publishOne(name: string, o: PublishOptions, report: PublishReport
   }
 
   // rollback: the list's hv:version must increase over the published one (subscribers reject equal or lower)
-  const newVersion = String(head.list['hv:version'])
   const oldVersion = published?.list ? String(published.list.list['hv:version'] ?? '') : ''
+  // rollback: a stamped version (no `version:` in the YAML) that is not above the published stamp
+  // (two publishes within one second, or a published clock ahead) moves one second past it
+  const entry = findList(o.repo, name)
+  if (entry.ok && entry.hepix['hv:version'] === undefined && /^\d{14}$/.test(oldVersion) && compareVersions(String(head.list['hv:version']), oldVersion) <= 0) {
+    const old = oldVersion.replace(/^(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)$/, '$1-$2-$3T$4:$5:$6Z')
+    const next = Date.parse(old) + 1000
+    if (Number.isFinite(next)) head.list['hv:version'] = versionStamp(new Date(next))
+  }
+  const newVersion = String(head.list['hv:version'])
   if (oldVersion && compareVersions(newVersion, oldVersion) <= 0) {
     throw new VmgitError('LIST_VERSION_NOT_INCREASED', `list ${name}: hv:version ${newVersion} is not higher than the published ${oldVersion}; subscribers would reject it: remove the explicit version from imagelists/${name}.yaml or raise it`)
   }
@@ -133,9 +142,11 @@ async function publishOne(name: string, o: PublishOptions, report: PublishReport
   }
   if (!o.creds) throw new VmgitError('NO_CREDENTIALS', 'publishing needs the signing key and certificate: give --key and --cert, --p12, or set VMGIT_SIGNING_KEY and VMGIT_SIGNING_CERT', { exit: 2 })
   // the same rendering as `head` (same now, same signer), checked against the certificate and signed
-  const signed = await signRepoList(o.repo, o.repo.lists.get(name)!, o.creds, { now: o.now, digest: o.digest, signingTime: o.now })
+  const signed = await signRepoList(o.repo, o.repo.lists.get(name)!, o.creds, { now: o.now, digest: o.digest, signingTime: o.now, version: newVersion })
   r.warnings.push(...signed.warnings)
   const smime = signed.smime
+  // what is signed is what was checked against the published version
+  if (signed.version !== newVersion) throw new VmgitError('INTERNAL', `list ${name}: signed hv:version ${signed.version}, checked ${newVersion}`)
   const { transfer, target: t } = await o.pool.get(target)
   await transfer.put(smime, t.path, { contentType: 'application/pkcs7-mime' })
   const st = await transfer.stat(t.path)

@@ -19,6 +19,8 @@ export interface RepoSignOptions {
   signingTime?: Date
   boundary?: string
   layout?: Layout
+  /** hv:version to sign instead of the stamp of `now` (publish moves a stamp past the published one) */
+  version?: string
 }
 
 export interface SignedList {
@@ -40,6 +42,7 @@ export async function signRepoList(repo: Repository, list: ListEntry, creds: Sig
   }
   const cert = creds.cert
   const hepix = toHepix(repo, list.name, { now: opts.now, signer: { dn: cert.subject, ca: cert.issuer } })
+  if (opts.version !== undefined) hepix.list['hv:version'] = opts.version
   // an endorser may leave dn/ca out: they come from the certificate; given ones must match it
   hepix.endorser = fillEndorser(hepix.endorser, cert)
   checkEndorser(hepix.endorser, cert)

@@ -173,15 +173,31 @@ describe.each(Object.entries(BACKENDS))('vmgit publish to %s', (_name, b) => {
     expect(r.stdout).toContain('Nothing to publish')
   })
 
+  // one signing second shared by the next two publishes
+  let stamped = ''
+  let lastNow = ''
   it.skipIf(missing)('publishes a changed image under its new uri with a higher list version', async () => {
     const before = (await backend.read('lists/production.list'))!
     const img = repo.updateImage('alma')
-    const r = await cli(['--json', '--now', new Date(Date.now() + 2000).toISOString()])
+    lastNow = new Date(Date.now() + 2000).toISOString().replace(/\.\d{3}Z$/, '.000Z')
+    const r = await cli(['--json', '--now', lastNow])
     expect(r.code).toBe(0)
     const report = JSON.parse(r.stdout)
     expect(report.uploaded).toEqual({ images: 1, lists: 1 })
+    stamped = report.lists[0].version
+    expect(stamped).toMatch(/^\d{14}$/)
     expect((await backend.read(`images/alma-${img.version}.qcow2`))?.length).toBe(img.size)
     expect((await backend.read('lists/production.list'))!.equals(before)).toBe(false)
+  })
+
+  it.skipIf(missing)('moves a stamped hv:version one second past the published one when two publishes share a second (rollback rule)', async () => {
+    repo.updateImage('alma')
+    const r = await cli(['--json', '--now', lastNow])
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    const version = (JSON.parse(r.stdout) as { lists: { version: string }[] }).lists[0]!.version
+    expect(Number(version), r.stdout).toBe(Number(stamped) + 1)
+    // the signed bytes carry it (what subscribers compare)
+    expect((await backend.read('lists/production.list'))!.toString()).toContain(`"hv:version": "${version}"`)
   })
 
   it.skipIf(missing)('leaves the published list intact when the transfer fails part-way', async () => {
