@@ -12,7 +12,10 @@ export default class Verify extends BaseCommand<typeof Verify> {
 the exact signed bytes (DIGEST_MISMATCH), the signature (BAD_SIGNATURE), exactly one signer
 (MULTIPLE_SIGNERS), the chain to a CA in the trust directory (UNTRUSTED_SIGNER, TRUST_ANCHOR_EXPIRED),
 the signer's validity at --at (SIGNER_EXPIRED, SIGNER_NOT_YET_VALID; never the signer-claimed signing
-time), the issuing CA's CRL (CRL_MISSING, CRL_EXPIRED, SIGNER_REVOKED; skip with --no-crl-check), then
+time), a current CRL from the issuer of every certificate below the trust anchor, as
+\`openssl cms -verify -crl_check_all\` (CRL_MISSING, CRL_EXPIRED, SIGNER_REVOKED, CA_REVOKED; skip with
+--no-crl-check), the purposes, CA flags, path length, name constraints and algorithms OpenSSL checks
+(docs/verification.md lists each, and where vmgit is stricter), then
 the JSON (NOT_JSON, NOT_AN_IMAGELIST) and the endorser: hv:dn/hv:ca must equal the signer's subject
 and issuer (ENDORSER_MISMATCH; reported but accepted with --allow-endorser-mismatch).
 
@@ -28,7 +31,7 @@ SOURCE is a file or an http(s) URL (16 MiB cap, 5 redirects at most). Exit 0 ver
   static override args = { source: Args.string({ required: true, description: 'Signed list: file path or http(s) URL.' }) }
   static override flags = {
     'ca-dir': Flags.string({ description: 'Trust directory (hashed CA certificates and CRLs).' }),
-    'crl-check': Flags.boolean({ description: 'Require a current CRL of the issuing CA (--no-crl-check to skip).', default: true, allowNo: true }),
+    'crl-check': Flags.boolean({ description: 'Require a current CRL from the issuer of every certificate in the chain (--no-crl-check to skip).', default: true, allowNo: true }),
     at: Flags.string({ description: 'Validate at this time (ISO 8601) instead of now, for historical checks.' }),
     'allow-endorser-mismatch': Flags.boolean({ description: 'Accept a list whose hv:dn/hv:ca differ from the signer (reported).', default: false }),
   }
