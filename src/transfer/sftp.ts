@@ -24,6 +24,8 @@ export class SftpTransfer implements Transfer {
   readonly location: string
   private readonly client = new SftpClient('vmgit')
   private readonly madeDirs = new Set<string>()
+  /** read streams still open: close() waits for their remote handles */
+  private readonly streams = new Set<Readable>()
   private readonly secrets: (string | undefined)[]
 
   private constructor(location: string, secrets: (string | undefined)[]) {
@@ -160,7 +162,13 @@ export class SftpTransfer implements Transfer {
   async createReadStream(remotePath: string): Promise<Readable> {
     const p = this.resolve(remotePath)
     if (!(await this.stat(remotePath))) this.fail('TRANSFER_NOT_FOUND', `${p} does not exist`, undefined)
-    return this.client.createReadStream(p, { highWaterMark: 1 << 20 } as never) as unknown as Readable
+    const s = this.client.createReadStream(p, { highWaterMark: 1 << 20 } as never) as unknown as Readable
+    // after the last byte the stream still closes its remote handle; a failure of that close (the
+    // channel ended first: ssh2's "No response from server") concerns no byte the reader got
+    s.once('end', () => s.on('error', () => undefined))
+    this.streams.add(s)
+    s.once('close', () => this.streams.delete(s))
+    return s
   }
 
   async stat(remotePath: string): Promise<RemoteStat | undefined> {
@@ -186,6 +194,11 @@ export class SftpTransfer implements Transfer {
   }
 
   async close(): Promise<void> {
+    // let read streams close their remote handles before the channel goes (bounded wait)
+    await Promise.all([...this.streams].map((st) => new Promise((r) => {
+      st.once('close', r)
+      setTimeout(r, 5000).unref()
+    })))
     await this.client.end().catch(() => undefined)
   }
 }

@@ -65,6 +65,7 @@ describe.each(backends)('Transfer contract: $name', (b) => {
   let server: RunningServer | undefined
   let t: Transfer
   let listDir: ((rel: string) => string[]) | undefined
+  let opened: () => Promise<Transfer>
   const p = (rel: string) => parseTarget(`${base}/${rel}`).path
 
   beforeAll(async () => {
@@ -73,6 +74,7 @@ describe.each(backends)('Transfer contract: $name', (b) => {
     base = s.base
     server = s.server
     listDir = s.listDir
+    opened = s.open
     t = await s.open()
   })
   afterAll(async () => {
@@ -120,6 +122,17 @@ describe.each(backends)('Transfer contract: $name', (b) => {
       expect(await t.delete(p('del/x.txt'))).toBe(true)
       expect(await t.stat(p('del/x.txt'))).toBeUndefined()
       expect(await t.delete(p('del/x.txt'))).toBe(false)
+    })
+
+    it('a file read to its end and the transfer closed at once leave nothing in flight (no late error)', async () => {
+      const data = randomBytes(3 << 20)
+      await t.put(data, p('late/f.bin'))
+      for (let i = 0; i < 8; i++) {
+        const u = await opened()
+        expect(await verifyRemote(u, p('late/f.bin'), { size: data.length, sha512: sha512(data) })).toMatchObject({ size: data.length })
+        await u.close()
+      }
+      await new Promise((r) => setTimeout(r, 200))
     })
 
     it('verifyRemote refuses a size or sha512 that differs with TRANSFER_VERIFY_FAILED', async () => {
