@@ -47,16 +47,11 @@ export async function runSync(o: SyncOptions): Promise<SyncResult> {
   checkCacheDirs([o.paths.cache, o.paths.partial, o.paths.expired])
   // S34: sync never creates a database (a mistyped path is NO_DATABASE, not an empty healthy run)
   const db = openStore(o.paths.db, { mustExist: true })
-  try {
-    // S27: unsafe cache directories are a configuration error (exit 2), found before anything is written
-    await ensureDirs({ cache: o.paths.cache, partial: o.paths.partial, expired: o.paths.expired })
-  } catch (e) {
-    db.close()
-    throw e
-  }
   const report = new Report()
   let lock
   try {
+    // S27: unsafe cache directories are a configuration error (exit 2), found before anything is written
+    await ensureDirs({ cache: o.paths.cache, partial: o.paths.partial, expired: o.paths.expired })
     lock = acquireSyncLock(db, o.now, { breakLock: o.breakLock })
   } catch (e) {
     db.close()
