@@ -18,13 +18,12 @@ export function childEnv(extra: Record<string, string | undefined> = {}): NodeJS
   return env as NodeJS.ProcessEnv
 }
 
-/** Run the built CLI (`npm run build` first; `npm test` does) as a user would, in a child process. */
-export function runCli(
-  args: string[],
-  opts: { cwd?: string; env?: Record<string, string | undefined>; input?: string | Buffer; timeoutMs?: number; uid?: number; gid?: number } = {},
-): Promise<CliResult> {
+export interface RunOptions { cwd?: string; env?: Record<string, string | undefined>; input?: string | Buffer; timeoutMs?: number; uid?: number; gid?: number }
+
+/** Run any program in a child process with the test environment (childEnv), its input closed after `input`. */
+export function runProcess(cmd: string, args: string[], opts: RunOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? ROOT, env: childEnv(opts.env), stdio: ['pipe', 'pipe', 'pipe'], ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid ?? opts.uid } : {}) })
+    const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: childEnv(opts.env), stdio: ['pipe', 'pipe', 'pipe'], ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid ?? opts.uid } : {}) })
     const out: Buffer[] = []
     const err: Buffer[] = []
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000)
@@ -39,3 +38,6 @@ export function runCli(
     child.stdin.end(opts.input ?? '')
   })
 }
+
+/** Run the built CLI (`npm run build` first; `npm test` does) as a user would, in a child process. */
+export const runCli = (args: string[], opts: RunOptions = {}): Promise<CliResult> => runProcess(process.execPath, [BIN, ...args], opts)

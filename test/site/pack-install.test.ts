@@ -1,9 +1,9 @@
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, copyFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { childEnv, ROOT } from '../helpers/cli.js'
+import { type CliResult, ROOT, type RunOptions, runProcess } from '../helpers/cli.js'
 import { makeWorld, sharedPki, type World } from '../subscriber/world.js'
 
 /**
@@ -19,20 +19,7 @@ let tarball = ''
 let listing: string[] = []
 let w: World
 
-function run(cmd: string, args: string[], opts: { cwd?: string; env?: Record<string, string | undefined>; timeoutMs?: number } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd ?? tmp, env: childEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] })
-    const out: Buffer[] = [], err: Buffer[] = []
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000)
-    child.stdout.on('data', (d: Buffer) => out.push(d))
-    child.stderr.on('data', (d: Buffer) => err.push(d))
-    child.on('error', reject)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() })
-    })
-  })
-}
+const run = (cmd: string, args: string[], opts: RunOptions = {}): Promise<CliResult> => runProcess(cmd, args, { cwd: tmp, ...opts })
 
 /** The README's install command (site operators), as words. */
 function readmeInstallCommand(): string[] {
