@@ -10,13 +10,14 @@
 // Each variant runs BENCH_RUNS times (default 3), alternating; the best of each is compared. The image is made
 // in /tmp (BENCH_DIR) and deleted afterwards. Needs nginx and openssl. Run after `npm run build`.
 // BENCH_SIZE_MB changes the size (default 512). BENCH_FSYNC=0 measures vmgit without the final fsync.
-import { execFileSync, execSync, spawn, spawnSync } from 'node:child_process'
+import { execSync, spawn, spawnSync } from 'node:child_process'
 import { randomFillSync, randomUUID } from 'node:crypto'
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync, closeSync } from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { makeBenchPki, ossl } from './lib/pki.mjs'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const { Fetcher, DEFAULT_LIMITS } = await import(path.join(root, 'dist/subscriber/fetch.js'))
@@ -78,21 +79,7 @@ http {
 /** A CA with a CRL, a signer, a signed list naming the image, and a subscribed database (not yet synced). */
 async function subscribedState(host, sha512) {
   const p = (...x) => path.join(dir, 'site', ...x)
-  mkdirSync(p('ca'), { recursive: true })
-  mkdirSync(p('trust'))
-  const ossl = (args, input) => execFileSync('openssl', args, { input, stdio: ['pipe', 'pipe', 'ignore'] })
-  writeFileSync(p('ca/index.txt'), '')
-  writeFileSync(p('ca/crlnumber'), '01\n')
-  writeFileSync(p('ca/ca.cnf'), `[ca]\ndefault_ca=d\n[d]\ndatabase=${p('ca/index.txt')}\ncrlnumber=${p('ca/crlnumber')}\ndefault_md=sha256\ndefault_crl_days=30\n`)
-  ossl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/DC=org/DC=bench/CN=Bench CA', '-keyout', p('ca/ca.key'), '-out', p('ca/ca.pem'), '-days', '30',
-    '-addext', 'basicConstraints=critical,CA:true', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'])
-  ossl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-subj', '/DC=org/DC=bench/CN=Bench Signer', '-keyout', p('signer.key'), '-out', p('signer.csr')])
-  writeFileSync(p('ext'), 'basicConstraints=CA:false\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=emailProtection\n')
-  ossl(['x509', '-req', '-in', p('signer.csr'), '-CA', p('ca/ca.pem'), '-CAkey', p('ca/ca.key'), '-set_serial', '42', '-days', '30', '-extfile', p('ext'), '-out', p('signer.pem')])
-  const hash = ossl(['x509', '-in', p('ca/ca.pem'), '-noout', '-subject_hash']).toString().trim()
-  ossl(['ca', '-gencrl', '-batch', '-config', p('ca/ca.cnf'), '-cert', p('ca/ca.pem'), '-keyfile', p('ca/ca.key'), '-out', p('trust', `${hash}.r0`)])
-  writeFileSync(p('trust', `${hash}.0`), ossl(['x509', '-in', p('ca/ca.pem')]))
-  const subject = '/DC=org/DC=bench/CN=Bench Signer', issuer = '/DC=org/DC=bench/CN=Bench CA'
+  const { subject, issuer } = makeBenchPki(p())
   const now = new Date()
   const iso = (d) => d.toISOString().replace(/\.\d{3}Z$/, 'Z')
   const listId = randomUUID(), imageId = randomUUID()

@@ -7,12 +7,13 @@
 // BENCH_SUBS=N changes the number of subscriptions.
 // Issue 16 (fixed cost): the same no-change sync with ONE subscription, as a ratio to `node -e 0` (the cost of
 // starting node at all), and to `vmgit --version` (node + the CLI's entry point, no oclif).
-import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { makeBenchPki, ossl } from './lib/pki.mjs'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const N = Number(process.env.BENCH_SUBS ?? 200)
@@ -24,24 +25,9 @@ const { selectImages } = await import(path.join(root, 'dist/subscriber/selection
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'vmgit-bench-noop-'))
 const p = (...x) => path.join(dir, ...x)
-const ossl = (args, input) => execFileSync('openssl', args, { input, stdio: ['pipe', 'pipe', 'ignore'] })
 
 // --- PKI: CA with CRL, one signer ---
-mkdirSync(p('ca'))
-mkdirSync(p('trust'))
-writeFileSync(p('ca/index.txt'), '')
-writeFileSync(p('ca/crlnumber'), '01\n')
-writeFileSync(p('ca/ca.cnf'), `[ca]\ndefault_ca=d\n[d]\ndatabase=${p('ca/index.txt')}\ncrlnumber=${p('ca/crlnumber')}\ndefault_md=sha256\ndefault_crl_days=30\n`)
-ossl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/DC=org/DC=bench/CN=Bench CA', '-keyout', p('ca/ca.key'), '-out', p('ca/ca.pem'), '-days', '30',
-  '-addext', 'basicConstraints=critical,CA:true', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'])
-ossl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-subj', '/DC=org/DC=bench/CN=Bench Signer', '-keyout', p('signer.key'), '-out', p('signer.csr')])
-writeFileSync(p('ext'), 'basicConstraints=CA:false\nkeyUsage=critical,digitalSignature\n')
-ossl(['x509', '-req', '-in', p('signer.csr'), '-CA', p('ca/ca.pem'), '-CAkey', p('ca/ca.key'), '-set_serial', '42', '-days', '30', '-extfile', p('ext'), '-out', p('signer.pem')])
-const hash = ossl(['x509', '-in', p('ca/ca.pem'), '-noout', '-subject_hash']).toString().trim()
-ossl(['ca', '-gencrl', '-batch', '-config', p('ca/ca.cnf'), '-cert', p('ca/ca.pem'), '-keyfile', p('ca/ca.key'), '-out', p('trust', `${hash}.r0`)])
-writeFileSync(p('trust', `${hash}.0`), ossl(['x509', '-in', p('ca/ca.pem')]))
-const subject = '/DC=org/DC=bench/CN=Bench Signer'
-const issuer = '/DC=org/DC=bench/CN=Bench CA'
+const { subject, issuer } = makeBenchPki(dir)
 
 // --- 200 signed lists, each with one small image ---
 mkdirSync(p('www'))
