@@ -64,7 +64,10 @@ export async function updateSubscription(ctx: UpdateContext, sub: SubscriptionMe
     recordStatus(db, sub.id, now, { ok: false, code: e.code, message: e.message, mirrors })
     return
   }
-  const floor = await recoveryFloor(db, sub.id, ctx.trust)
+  // S24: the recovery floor (CRL lookups over the version history) is needed only when a new body
+  // arrives after the stored signer's revocation: computed then, once, not on every unchanged run
+  let floorOnce: ReturnType<typeof recoveryFloor> | undefined
+  const floor = (): ReturnType<typeof recoveryFloor> => (floorOnce ??= recoveryFloor(db, sub.id, ctx.trust))
   // asked together: a dead mirror costs its timeout once, not once per mirror behind it
   const replies: Reply[] = await Promise.all(getUrls(db, sub.id).map((u) => askMirror(ctx, sub, credentials, u, floor)))
 
@@ -155,7 +158,7 @@ export async function updateSubscription(ctx: UpdateContext, sub: SubscriptionMe
 }
 
 /** Fetch, verify and judge one mirror's reply against the stored list; never writes anything. */
-async function askMirror(ctx: UpdateContext, sub: SubscriptionMeta, credentials: ReturnType<typeof credentialsOf>, u: UrlRow, floor: Awaited<ReturnType<typeof recoveryFloor>>): Promise<Reply> {
+async function askMirror(ctx: UpdateContext, sub: SubscriptionMeta, credentials: ReturnType<typeof credentialsOf>, u: UrlRow, floor: () => ReturnType<typeof recoveryFloor>): Promise<Reply> {
   try {
     const f = await fetchList(ctx.fetcher, { url: u.url, username: u.username, password: u.password, etag: u.etag, lastModified: u.last_modified }, { limits: ctx.limits, conditional: true })
     if (f.kind === 'unchanged') return { url: u, kind: 'not-modified' }
@@ -174,7 +177,7 @@ async function askMirror(ctx: UpdateContext, sub: SubscriptionMeta, credentials:
       endorserCheck: sub.endorser_check,
       newImages: sub.new_images,
       storedSignerRevoked,
-      recoveryFloor: floor,
+      recoveryFloor: storedSignerRevoked ? await floor() : null,
       fetchedFrom: u.url,
       now: ctx.now,
     })
