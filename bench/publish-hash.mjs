@@ -8,7 +8,7 @@ import { randomFillSync } from 'node:crypto'
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { updateImage } from '../dist/commands/image/update.js'
+import { updateImage } from '../dist/repo/image.js'
 
 const MiB = 1 << 20
 const SIZE_MIB = Number(process.env.BENCH_HASH_MIB ?? 1024)

@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { BaseCommand } from '../base-command.js'
-import { importList } from '../model/import.js'
+import { importList } from '../repo/import.js'
 import { parseNow } from '../model/time.js'
 import { caDirFromEnv, loadTrustStore } from '../smime/trust.js'
 import { verifyImageList } from '../smime/imagelist.js'

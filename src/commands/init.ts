@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { BaseCommand } from '../base-command.js'
-import { initRepository } from '../model/init.js'
+import { initRepository } from '../repo/init.js'
 import { ACTION_PLACEHOLDER, isPinned } from '../model/workflow.js'
 
 export default class Init extends BaseCommand<typeof Init> {

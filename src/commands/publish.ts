@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core'
 import { BaseCommand } from '../base-command.js'
 import { durationFlag, parseNow } from '../model/time.js'
+import type { ListReport } from '../publish/publish.js'
 import { publishRepository } from '../publish/publish-repo.js'
 import { Exit } from '../util/errors.js'
 import { progressBar } from '../util/progress.js'
@@ -50,17 +51,29 @@ Exit codes: 0 published or nothing to do, 1 a list was refused (validation, sign
       credentials: { key: f.key, cert: f.cert, p12: f.p12 },
       allowNoKeyUsage: f['allow-no-key-usage'],
       ...(tty ? { progress: (title: string) => progressBar(`upload ${title}`) } : {}),
-      ...(f.json ? {} : { log: (line: string) => void process.stdout.write(line + '\n') }),
+      ...(f.json ? {} : { log: (line: string) => void process.stdout.write(line + '\n'), fail: (line: string) => void process.stderr.write(`error: ${line}\n`) }),
     })
+    const failed = report.lists.filter((l) => l.action === 'failed')
     if (f.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n')
     else {
       const n = report.uploaded
       const verb = report.dryRun ? 'would upload' : 'uploaded'
-      process.stdout.write(n.images + n.lists === 0 && !report.dryRun ? 'Nothing to publish: every list is current.\n' : `${verb} ${n.images} image(s) and ${n.lists} list(s)\n`)
+      // issue 14: "nothing to publish" only when nothing failed; failures and their count go to stderr
+      if (failed.length === 0 || n.images + n.lists > 0 || report.dryRun) {
+        process.stdout.write(n.images + n.lists === 0 && !report.dryRun && failed.length === 0 ? 'Nothing to publish: every list is current.\n' : `${verb} ${n.images} image(s) and ${n.lists} list(s)\n`)
+      }
       for (const l of report.lists) for (const w of l.warnings) process.stderr.write(`warning: ${l.name}: ${w}\n`)
+      if (failed.length) process.stderr.write(`${failureSummary(report.lists, failed)}\n`)
     }
-    const failed = report.lists.filter((l) => l.action === 'failed')
     // exit: 3 when a transfer failed, else 1 (a list was refused)
     if (failed.length) this.exit(failed.some((l) => l.error?.exit === Exit.NETWORK) ? Exit.NETWORK : Exit.INVALID)
   }
+}
+
+/** One line counting what failed, what went out and what was current, for the end of a failed run. */
+function failureSummary(lists: readonly ListReport[], failed: readonly ListReport[]): string {
+  const count = (...actions: string[]) => lists.filter((l) => actions.includes(l.action)).length
+  const done = count('published', 'refreshed', 'would-publish', 'would-refresh')
+  return `publish failed for ${failed.length} of ${lists.length} list(s) (${failed.map((l) => l.name).join(', ')}); ${done} published, ${count('unchanged')} unchanged; ` +
+    'a failed list keeps its previously published copy: fix the error above and run vmgit publish again'
 }

@@ -24,7 +24,7 @@ while writing, resuming partial files), and run the event command with vmcatcher
 variables. Quiet when nothing changed; one line per change.
 
 Exit status: 0 every list and image verified and current; 1 a list or image was rejected (the others were
-still processed); 3 network failures only.
+still processed) or the event handler failed; 2 the event handler cannot be run; 3 network failures only.
 
 One sync runs per database at a time: the lock is held by the system (a lock file beside the database) and
 dies with its process, wherever that ran (another container or pod sharing the database).`

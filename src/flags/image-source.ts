@@ -8,3 +8,16 @@ export const imageSourceFlags = {
   checksums: Flags.string({ description: 'Upstream checksum file (path or URL) the image must match.' }),
   'checksum-name': Flags.string({ description: 'Name of the image in the checksum file (default: the file name).' }),
 }
+
+/** The image-source flags (and --version/--uri) as the options of src/repo/image.ts. */
+export function pick(f: { file?: string; url?: string; keep?: string; checksums?: string; 'checksum-name'?: string; version?: string; uri?: string }) {
+  return {
+    ...(f.file ? { file: f.file } : {}),
+    ...(f.url ? { url: f.url } : {}),
+    ...(f.keep ? { keep: f.keep } : {}),
+    ...(f.checksums ? { checksums: f.checksums } : {}),
+    ...(f['checksum-name'] ? { checksumName: f['checksum-name'] } : {}),
+    ...(f.version ? { version: f.version } : {}),
+    ...(f.uri ? { uri: f.uri } : {}),
+  }
+}

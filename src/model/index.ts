@@ -1,10 +1,7 @@
-/** The endorser's repository model: YAML files with positions, schemas, HEPiX mapping, import, init. */
+/** The endorser's repository model: YAML files with positions, schemas, HEPiX mapping (import and init are use cases in src/repo/). */
 export { loadRepository, CONFIG_FILE, DIRS, FILE_NAME, type LoadOptions } from './load.js'
 export { toHepix, findList, layoutOf, hepixOf, type ToHepixOptions } from './hepix.js'
 export { renderOne, selectLists, problemsOf, type RenderedList } from './render.js'
-export { importList, yamlOf, isSmime, type ImportOptions, type ImportResult, type ImportedFile } from './import.js'
-export { initRepository, TEMPLATE_DIR, type InitResult } from './init.js'
-export { readSource, MAX_SOURCE_BYTES, MAX_REDIRECTS, type ReadSourceOptions } from '../net/source.js'
 export { CODES, formatProblem, sortProblems, summarize, isError, type Problem, type Severity } from './problems.js'
 export { parseDuration, durationFlag, hepixDate, versionStamp, isHepixDate, parseNow, HEPIX_DATE } from './time.js'
 export { schemaUrl, modeline, SCHEMA_DIR, SCHEMA_FILES } from './schemas.js'

@@ -30,6 +30,8 @@ export interface PublishRepositoryOptions {
   log?: (line: string) => void
   /** warnings and the repository's errors, one line each */
   warn?: (line: string) => void
+  /** a list that failed, one line each (default: log) */
+  fail?: (line: string) => void
   /** a progress bar per uploaded image (TTY only) */
   progress?: (title: string) => PutOptions['onProgress']
 }
@@ -70,6 +72,7 @@ export async function publishRepository(opts: PublishRepositoryOptions): Promise
       images: new ImageUploader(repo, pool, (uri) => targets.resolve(uri), opts.progress),
       readBack: (uri, expected) => readBackList(uri, expected),
       log: opts.log,
+      ...(opts.fail ? { fail: opts.fail } : {}),
     })
   } finally {
     await pool.closeAll()

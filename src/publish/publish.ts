@@ -3,7 +3,7 @@ import { compareVersions } from '../imagelist/version.js'
 import { findList, toHepix } from '../model/hepix.js'
 import { versionStamp } from '../model/time.js'
 import type { Repository } from '../model/types.js'
-import { signRepoList } from '../smime/repo.js'
+import { signRepoList } from './sign-repo.js'
 import type { Digest, SigningCredentials } from '../smime/sign.js'
 import { VmgitError } from '../util/errors.js'
 import { diffObjects, expiredAtSigning } from './plan.js'
@@ -62,6 +62,8 @@ export interface PublishOptions {
   /** read the list back from its public hv:uri and check it (undefined = not reachable) */
   readBack?: (uri: string, expected: Buffer) => Promise<'ok' | 'unreachable'>
   log?: (line: string) => void
+  /** a list that failed, one line each (default: log) */
+  fail?: (line: string) => void
 }
 
 // keys the signer sets on every signature: equal lists that differ only here are unchanged
@@ -173,7 +175,7 @@ export async function publish(o: PublishOptions): Promise<PublishReport> {
       report.ok = false
       const id = String(o.repo.lists.get(name)?.hepix['dc:identifier'] ?? '')
       report.lists.push({ name, identifier: id, title: name, action: 'failed', images: [], warnings: [], error: { code: e.code, message: e.message, exit: e.exit } })
-      o.log?.(`${name}: FAILED [${e.code}] ${e.message}`)
+      ;(o.fail ?? o.log)?.(`${name}: FAILED [${e.code}] ${e.message}`)
     }
   }
   report.uploaded.images = o.images.uploads

@@ -3,8 +3,9 @@ import { asLocalStateError } from './localstate.js'
 
 /**
  * What a sync did: one change per line (quiet when nothing changed, for cron), problems with
- * stable codes. Exit: 0 all verified and current; 1 a list or image was rejected; 3 network
- * failures only. A rejection outranks a network failure (it is the one that needs a human).
+ * stable codes. Exit: 0 all verified and current; 1 a list or image was rejected or an event
+ * handler failed; 2 the event handler cannot be run; 3 network failures only. A rejection
+ * outranks the others (it is the one that needs a human), a configuration error a network failure.
  */
 export interface Change {
   kind: 'list-updated' | 'list-expired' | 'image-new' | 'images-new' | 'image-cached' | 'image-expired' | 'image-adopted' | 'lock-reclaimed'
@@ -15,7 +16,12 @@ export interface Change {
   message: string
 }
 
-export type Severity = 'rejected' | 'network' | 'warning'
+/**
+ * rejected: a list or image failed verification (exit 1); failed: an action the run owed was not
+ * done, e.g. the event handler failed (exit 1); config: the run is misconfigured, e.g. the event
+ * handler cannot be run at all (exit 2); network (exit 3); warning (exit 0).
+ */
+export type Severity = 'rejected' | 'failed' | 'config' | 'network' | 'warning'
 
 export interface Problem {
   code: string
@@ -49,7 +55,8 @@ export class Report {
   }
 
   exitCode(): ExitCode {
-    if (this.problems.some((p) => p.severity === 'rejected')) return Exit.INVALID
+    if (this.problems.some((p) => p.severity === 'rejected' || p.severity === 'failed')) return Exit.INVALID
+    if (this.problems.some((p) => p.severity === 'config')) return Exit.USAGE
     if (this.problems.some((p) => p.severity === 'network')) return Exit.NETWORK
     return Exit.OK
   }

@@ -2,7 +2,7 @@ import { loadTrustStore } from '../smime/trust.js'
 import { runCache } from './cache.js'
 import { ensureDirs } from './cachefs.js'
 import { rdbmsUrl, type SubscriberPaths } from './config.js'
-import { describeEventFailure, EventRunner } from './events.js'
+import { describeEventFailure, EventRunner, type EventResult } from './events.js'
 import { DEFAULT_LIMITS, Fetcher, type FetchLimits } from './fetch.js'
 import { checkCacheDirs } from './localstate.js'
 import { acquireSyncLock } from './lock.js'
@@ -82,6 +82,8 @@ export async function runSync(o: SyncOptions): Promise<SyncResult> {
     },
   })
   const subs = listSubscriptionsMeta(db)
+  // issue 14: an empty database is said out loud (stderr, --json problems), never a silent healthy run
+  if (subs.length === 0) report.problem({ code: 'NO_SUBSCRIPTIONS', severity: 'warning', message: `no subscriptions in ${o.paths.db}: nothing to sync; subscribe with vmgit sub add URL (or point --db / VMGIT_DB at the right database)` })
   try {
     const trust = await loadTrustStore(o.paths.caDir)
     await events.fire('ProcessPrefix')
@@ -105,12 +107,28 @@ export async function runSync(o: SyncOptions): Promise<SyncResult> {
     }
     await events.fire('ProcessPostfix')
   } finally {
-    for (const r of events.results) {
-      if (!r.ok) report.problem({ code: 'EVENT_FAILED', severity: 'warning', ...(r.identifier ? { image: r.identifier } : {}), message: describeEventFailure(r) })
-    }
+    reportEventFailures(events.results, report)
     fetcher.close()
     lock.release()
     db.close()
   }
   return { report, session: events.session, subscriptions: subs.length }
 }
+
+/**
+ * Issue 14: a failing event handler changes the exit code (1: the cache holds an image the
+ * handler did not take in); one that cannot be run at all (sh's 127 not found, 126 not
+ * executable, or no shell) is one configuration error (exit 2) for the whole run, not one per event.
+ */
+export function reportEventFailures(results: readonly EventResult[], report: Report): void {
+  const failed = results.filter((r) => !r.ok)
+  const missing = failed.filter(handlerNotRun)
+  if (missing.length > 0) {
+    report.problem({ code: 'EVENT_HANDLER_MISSING', severity: 'config', message: `the event command could not be run for ${missing.length} event(s) (${describeEventFailure(missing[0]!)}); fix --event / VMGIT_EVENT / VMCATCHER_CACHE_EVENT: it must name an executable file` })
+  }
+  for (const r of failed) {
+    if (!handlerNotRun(r)) report.problem({ code: 'EVENT_FAILED', severity: 'failed', ...(r.identifier ? { image: r.identifier } : {}), message: describeEventFailure(r) })
+  }
+}
+
+const handlerNotRun = (r: EventResult): boolean => !r.timedOut && r.signal === null && (r.exitCode === 126 || r.exitCode === 127 || r.exitCode === null)

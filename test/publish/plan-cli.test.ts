@@ -125,7 +125,11 @@ describe('vmgit plan', () => {
       expect(r.stdout).toContain('error[LIST_EXPIRED]')
       const p = await runCli(['publish', '--repo', repo.dir, '--key', pki.signer.key, '--cert', pki.signer.cert])
       expect(p.code).toBe(1)
-      expect(p.stdout).toContain('production: FAILED [LIST_EXPIRED]')
+      // issue 14: the failure and a summary counting it go to stderr, never "Nothing to publish"
+      expect(p.stderr).toContain('error: production: FAILED [LIST_EXPIRED]')
+      expect(p.stderr).toMatch(/publish failed for 1 of \d+ list\(s\) \(production\)/)
+      expect(p.stdout).not.toContain('Nothing to publish')
+      expect(p.stdout).not.toContain('FAILED')
       expect(readFileSync(path.join(pub, 'lists/production.list'))).toEqual(published)
     })
     it('names a bad ref and exits 2', async () => {

@@ -1,23 +1,11 @@
-import { randomUUID } from 'node:crypto'
-import { existsSync } from 'node:fs'
-import path from 'node:path'
 import { Args, Flags } from '@oclif/core'
 import { BaseCommand } from '../../base-command.js'
 import { IMAGE_FIELDS } from '../../model/friendly.js'
-import { FILE_NAME } from '../../model/load.js'
-import { yamlText } from '../../model/yaml-write.js'
-import { imageUriFromRule, readPublishSettings } from '../../publish/config.js'
-import { digestImageSource, type ImageSourceDigest } from '../../transfer/source.js'
-import { usageError } from '../../util/errors.js'
-import { writeFileAtomic } from '../../util/fs.js'
-import { pick, sourcePath } from './update.js'
-import { imageSourceFlags } from '../../flags/image-source.js'
-import type { ImageCommandOptions } from '../../transfer/source.js'
+import { addImage, META, type ImageMeta } from '../../repo/image.js'
+import { imageSourceFlags, pick } from '../../flags/image-source.js'
 
-// Library core of `vmgit image add`. No oclif use.
+// `vmgit image add`: flags and output; the use case is src/repo/image.ts.
 
-/** Metadata flags → friendly YAML names (the rest of IMAGE_FIELDS is computed). */
-export const META = ['title', 'identifier', 'description', 'comments', 'version', 'uri', 'hypervisor', 'format', 'arch', 'os', 'osname', 'osversion', 'mpuri'] as const
 const HELP: Record<(typeof META)[number], string> = {
   title: 'short name subscribers see (default: NAME).',
   identifier: 'UUID that stays the same across versions (default: a new UUID v4).',
@@ -32,64 +20,6 @@ const HELP: Record<(typeof META)[number], string> = {
   osname: 'e.g. AlmaLinux (AppDB/atrope).',
   osversion: 'e.g. 9.4.',
   mpuri: 'AppDB marketplace URL (cloudkeeper, atrope).',
-}
-export type ImageMeta = Partial<Record<(typeof META)[number], string>>
-
-export interface AddOptions extends ImageCommandOptions {
-  meta: ImageMeta
-}
-
-export interface AddResult {
-  name: string
-  file: string
-  identifier: string
-  version: string
-  uri: string
-  sha512: string
-  size: number
-  source?: string
-  checksum?: ImageSourceDigest['checksum']
-  /** keys every consumer needs that are still missing (fill them in, then vmgit validate) */
-  missing: string[]
-}
-
-export async function addImage(o: AddOptions): Promise<AddResult> {
-  if (!o.file === !o.url) throw usageError('IMAGE_SOURCE_REQUIRED', 'pass exactly one of --file PATH or --url URL')
-  if (!FILE_NAME.test(o.name)) throw usageError('IMAGE_BAD_NAME', `"${o.name}" cannot be an image file name; use letters, digits, . _ - (it becomes images/${o.name}.yaml)`)
-  const rel = `images/${o.name}.yaml`
-  const file = path.join(o.repo, rel)
-  if (existsSync(file)) throw usageError('IMAGE_EXISTS', `${rel} exists already; use vmgit image update ${o.name} to give it a new file`)
-  const d = await digestImageSource(o.file ? { file: o.file } : { url: o.url! }, o)
-  const m = o.meta
-  const version = m.version ?? '1'
-  const identifier = m.identifier ?? randomUUID()
-  const format = m.format ?? d.format
-  let uri = m.uri
-  if (!uri) {
-    // a naming rule without {base} gives a new image its URL; otherwise a --url image is served from there
-    const rule = (await readPublishSettings(o.repo)).imageUri
-    if (rule && !rule.includes('{base}')) uri = imageUriFromRule(rule, { uri: '', name: o.name, version, identifier, ...(format ? { format } : {}), sha512: d.sha512, now: o.now })
-    else if (o.url) uri = o.url
-    else throw usageError('IMAGE_URI_REQUIRED', `pass --uri with the URL subscribers will download ${o.name} from (or set image_uri: "https://host/path/{name}-{version}.{ext}" in vmgit.yaml)`)
-  }
-  const local = o.file ?? o.keep
-  const values: Record<string, unknown> = {
-    ...m,
-    identifier,
-    title: m.title ?? o.name,
-    version,
-    uri,
-    size: d.size,
-    sha512: d.sha512,
-    ...(format ? { format } : {}),
-  }
-  // file order: the schema's field order, then source:
-  const data: Record<string, unknown> = {}
-  for (const f of IMAGE_FIELDS) if (values[f.name] !== undefined) data[f.name] = values[f.name]
-  if (local) data.source = sourcePath(o.repo, local)
-  await writeFileAtomic(file, yamlText('image', data))
-  const missing = IMAGE_FIELDS.filter((f) => f.required && data[f.name] === undefined).map((f) => f.name)
-  return { name: o.name, file: rel, identifier, version, uri, sha512: d.sha512, size: d.size, ...(local ? { source: String(data.source) } : {}), ...(d.checksum ? { checksum: d.checksum } : {}), missing }
 }
 
 export default class ImageAdd extends BaseCommand<typeof ImageAdd> {

@@ -3,9 +3,9 @@ import path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { renderList } from '../../src/imagelist/render.js'
 import { findList, layoutOf, toHepix } from '../../src/model/hepix.js'
-import { importList } from '../../src/model/import.js'
+import { importList } from '../../src/repo/import.js'
 import { loadRepository } from '../../src/model/load.js'
-import { FIXTURES, tempDir, writeFiles } from './repo-helpers.js'
+import { FIXTURES, tempDir, writeFiles } from '../model/repo-helpers.js'
 
 let dir: string
 let cleanup: () => void

@@ -5,7 +5,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { usageError } from '../util/errors.js'
 import { writeFileAtomic } from '../util/fs.js'
-import { checkActionRef, USES_PLACEHOLDER } from './workflow.js'
+import { checkActionRef, USES_PLACEHOLDER } from '../model/workflow.js'
 
 /** templates/ ships beside dist/ (package.json "files"). */
 export const TEMPLATE_DIR = fileURLToPath(new URL('../../templates/repo/', import.meta.url))

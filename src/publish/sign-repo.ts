@@ -1,5 +1,5 @@
 /**
- * Repository mode of `vmgit sign`: render each list from the YAML repository (engineer B's model,
+ * Repository mode of `vmgit sign` (and publish's signing step): render each list from the YAML repository (engineer B's model,
  * engineer A's renderer) with dn/ca filled from the signing certificate, check the endorser and
  * the certificate, and sign the exact rendered bytes.
  */
@@ -10,8 +10,8 @@ import { isError } from '../model/problems.js'
 import { problemsOf } from '../model/render.js'
 import type { ListEntry, Repository } from '../model/types.js'
 import { VmgitError } from '../util/errors.js'
-import { checkEndorser, expiryWarnings, fillEndorser } from './credentials.js'
-import { signContent, type Digest, type SigningCredentials } from './sign.js'
+import { checkEndorser, expiryWarnings, fillEndorser } from '../smime/credentials.js'
+import { signContent, type Digest, type SigningCredentials } from '../smime/sign.js'
 
 export interface RepoSignOptions {
   now: Date
