@@ -3,7 +3,7 @@ import http from 'node:http'
 import https from 'node:https'
 import { fileURLToPath } from 'node:url'
 import { networkError, usageError, VmgitError } from '../util/errors.js'
-import { redactUrl } from '../transfer/redact.js'
+import { redactUrl } from '../net/redact.js'
 
 /** An image list is a few MB at most; 16 MiB bounds memory against a hostile or broken server. */
 export const MAX_SOURCE_BYTES = 16 * 1024 * 1024

@@ -15,7 +15,7 @@ import path from 'node:path'
 import type { Readable } from 'node:stream'
 import tls from 'node:tls'
 import { configError, transferError, type TransferErrorCode } from './errors.js'
-import { redactUrl, revealSecret } from './redact.js'
+import { redactUrl, revealSecret } from '../net/redact.js'
 import type { PutOptions, PutResult, RemoteStat, Transfer, TransferOptions } from './types.js'
 
 interface Req {
