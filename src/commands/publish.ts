@@ -2,7 +2,8 @@ import { Args, Flags } from '@oclif/core'
 import { BaseCommand } from '../base-command.js'
 import { durationFlag, parseNow } from '../model/time.js'
 import { publishRepository } from '../publish/publish-repo.js'
-import { Exit } from '../util/errors.js'
+import type { ListReport } from '../publish/publish.js'
+import { Exit, VmgitError } from '../util/errors.js'
 import { progressBar } from '../util/progress.js'
 
 export default class Publish extends BaseCommand<typeof Publish> {
@@ -52,15 +53,25 @@ Exit codes: 0 published or nothing to do, 1 a list was refused (validation, sign
       ...(tty ? { progress: (title: string) => progressBar(`upload ${title}`) } : {}),
       ...(f.json ? {} : { log: (line: string) => void process.stdout.write(line + '\n') }),
     })
-    if (f.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n')
-    else {
+    const failed = report.lists.filter((l) => l.action === 'failed')
+    if (f.json) {
+      if (failed.length) this.fail(publishFailure(failed), report)
+      this.emit(report, () => [])
+    } else {
       const n = report.uploaded
       const verb = report.dryRun ? 'would upload' : 'uploaded'
       process.stdout.write(n.images + n.lists === 0 && !report.dryRun ? 'Nothing to publish: every list is current.\n' : `${verb} ${n.images} image(s) and ${n.lists} list(s)\n`)
       for (const l of report.lists) for (const w of l.warnings) process.stderr.write(`warning: ${l.name}: ${w}\n`)
     }
-    const failed = report.lists.filter((l) => l.action === 'failed')
     // exit: 3 when a transfer failed, else 1 (a list was refused)
-    if (failed.length) this.exit(failed.some((l) => l.error?.exit === Exit.NETWORK) ? Exit.NETWORK : Exit.INVALID)
+    if (failed.length) this.exit(publishFailure(failed).exit)
   }
+}
+
+/** One error for a publish run whose lists failed: PUBLISH_UNREACHABLE (3) when a transfer failed, else PUBLISH_FAILED (1). */
+function publishFailure(failed: ListReport[]): VmgitError {
+  const net = failed.find((l) => l.error?.exit === Exit.NETWORK)
+  const first = net ?? failed[0]
+  const what = `${failed.length} list(s) failed (${failed.map((l) => l.name).join(', ')})${first?.error ? `; ${first.name}: [${first.error.code}] ${first.error.message}` : ''}`
+  return net ? new VmgitError('PUBLISH_UNREACHABLE', what) : new VmgitError('PUBLISH_FAILED', what)
 }
