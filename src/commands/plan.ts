@@ -6,6 +6,7 @@ import { parseNow } from '../model/time.js'
 import { planExitCode } from '../publish/plan.js'
 import { formatMarkdown, formatPlan, type PlanFormat } from '../publish/plan-format.js'
 import { planRepository } from '../publish/plan-repo.js'
+import { Exit, VmgitError } from '../util/errors.js'
 import { writeFileAtomic } from '../util/fs.js'
 
 export default class PlanCommand extends BaseCommand<typeof PlanCommand> {
@@ -49,9 +50,15 @@ configuration error (unknown flag, a --base/--head that is not a git ref, a brok
       ...(f.cert ? { cert: f.cert } : {}),
     })
     const text = formatPlan(plan, (this.flags.json ? 'json' : f.format) as PlanFormat)
+    const exit = planExitCode(plan)
     if (f.out) await writeFileAtomic(path.resolve(f.out), text)
-    else process.stdout.write(text)
     if (f.summary) await appendFile(path.resolve(f.summary), formatMarkdown(plan))
-    this.exit(planExitCode(plan))
+    if (this.flags.json) {
+      // the --json contract: the plan document with ok; a plan with errors is PLAN_REFUSED (exit 1)
+      const doc = JSON.parse(formatPlan(plan, 'json')) as Record<string, unknown>
+      if (exit === Exit.INVALID) this.fail(new VmgitError('PLAN_REFUSED', `the plan has ${plan.summary.errors} error(s): publish would refuse it; the issues say why`), doc)
+      this.emit(doc, () => [])
+    } else if (!f.out) process.stdout.write(text)
+    this.exit(exit)
   }
 }

@@ -3,7 +3,7 @@ import { BaseCommand } from '../base-command.js'
 import { durationFlag, parseNow } from '../model/time.js'
 import type { ListReport } from '../publish/publish.js'
 import { publishRepository } from '../publish/publish-repo.js'
-import { Exit } from '../util/errors.js'
+import { Exit, VmgitError } from '../util/errors.js'
 import { progressBar } from '../util/progress.js'
 
 export default class Publish extends BaseCommand<typeof Publish> {
@@ -54,8 +54,10 @@ Exit codes: 0 published or nothing to do, 1 a list was refused (validation, sign
       ...(f.json ? {} : { log: (line: string) => void process.stdout.write(line + '\n'), fail: (line: string) => void process.stderr.write(`error: ${line}\n`) }),
     })
     const failed = report.lists.filter((l) => l.action === 'failed')
-    if (f.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n')
-    else {
+    if (f.json) {
+      if (failed.length) this.fail(publishFailure(failed), report)
+      this.emit(report, () => [])
+    } else {
       const n = report.uploaded
       const verb = report.dryRun ? 'would upload' : 'uploaded'
       // issue 14: "nothing to publish" only when nothing failed; failures and their count go to stderr
@@ -66,7 +68,7 @@ Exit codes: 0 published or nothing to do, 1 a list was refused (validation, sign
       if (failed.length) process.stderr.write(`${failureSummary(report.lists, failed)}\n`)
     }
     // exit: 3 when a transfer failed, else 1 (a list was refused)
-    if (failed.length) this.exit(failed.some((l) => l.error?.exit === Exit.NETWORK) ? Exit.NETWORK : Exit.INVALID)
+    if (failed.length) this.exit(publishFailure(failed).exit)
   }
 }
 
@@ -76,4 +78,12 @@ function failureSummary(lists: readonly ListReport[], failed: readonly ListRepor
   const done = count('published', 'refreshed', 'would-publish', 'would-refresh')
   return `publish failed for ${failed.length} of ${lists.length} list(s) (${failed.map((l) => l.name).join(', ')}); ${done} published, ${count('unchanged')} unchanged; ` +
     'a failed list keeps its previously published copy: fix the error above and run vmgit publish again'
+}
+
+/** One error for a publish run whose lists failed: PUBLISH_UNREACHABLE (3) when a transfer failed, else PUBLISH_FAILED (1). */
+function publishFailure(failed: ListReport[]): VmgitError {
+  const net = failed.find((l) => l.error?.exit === Exit.NETWORK)
+  const first = net ?? failed[0]
+  const what = `${failed.length} list(s) failed (${failed.map((l) => l.name).join(', ')})${first?.error ? `; ${first.name}: [${first.error.code}] ${first.error.message}` : ''}`
+  return net ? new VmgitError('PUBLISH_UNREACHABLE', what) : new VmgitError('PUBLISH_FAILED', what)
 }

@@ -7,7 +7,7 @@ import { escapeText } from '../util/escape.js'
 import { redactText } from '../net/redact.js'
 import { runSync, type SyncResult } from '../subscriber/sync.js'
 import { writeMetrics } from '../subscriber/metrics.js'
-import { Exit, isVmgitError } from '../util/errors.js'
+import { Exit, isVmgitError, VmgitError } from '../util/errors.js'
 import { LOG_FORMATS, Logger, type LogFormat } from '../util/log.js'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -86,8 +86,15 @@ dies with its process, wherever that ran (another container or pod sharing the d
     }
     if (!r) throw failure
     const { report } = r
+    const result = { exit: code, session: r.session, subscriptions: r.subscriptions, changes: report.changes, problems: report.problems.map((p) => ({ ...p, message: redactText(p.message) })) }
     if (f.json) {
-      this.emit({ ok: code === 0, exit: code, session: r.session, subscriptions: r.subscriptions, changes: report.changes, problems: report.problems.map((p) => ({ ...p, message: redactText(p.message) })) }, () => [])
+      if (code !== 0) {
+        const n = report.problems.filter((p) => p.severity !== 'warning').length
+        this.fail(code === Exit.NETWORK
+          ? new VmgitError('SYNC_UNREACHABLE', `sync could not fetch ${n} list(s) or image(s); the problems say why`)
+          : new VmgitError('SYNC_REJECTED', `sync rejected ${n} list(s) or image(s); the problems say why`), result)
+      }
+      this.emit(result, () => [])
     } else {
       const log = new Logger({ format: f['log-format'] as LogFormat })
       // S30: list-supplied text is escaped for people; JSON lines carry it exactly

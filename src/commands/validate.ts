@@ -5,6 +5,7 @@ import { formatProblem, isError, summarize } from '../model/problems.js'
 import { parseNow } from '../model/time.js'
 import { workflowProblems } from '../model/workflow.js'
 import { interruptSignal, stopOnFirstUsageError, watchRepository } from '../util/watch.js'
+import { VmgitError } from '../util/errors.js'
 
 export default class Validate extends BaseCommand<typeof Validate> {
   static override summary = 'Check every YAML file of the repository and report all problems'
@@ -44,22 +45,28 @@ export default class Validate extends BaseCommand<typeof Validate> {
       })
       return
     }
-    if ((await this.check()) > 0) this.exit(1)
+    await this.check(true)
   }
 
-  /** One validation pass: prints the problems, returns the number of errors. */
-  private async check(): Promise<number> {
+  /** One validation pass: prints the problems, returns the number of errors; the final pass fails with VALIDATION_FAILED when there are errors. */
+  private async check(final = false): Promise<number> {
     const repo = await loadRepository(this.flags.repo, { now: parseNow(this.flags.now) })
     // warnings only: the workflow's vmgit action still the placeholder vmgit init wrote
     repo.problems.push(...(await workflowProblems(repo.dir)))
     const errors = repo.problems.filter(isError).length
     const counts = { endorsers: repo.endorsers.size, images: repo.images.size, lists: repo.lists.size }
     const prefix = this.flags.repo === '.' ? '' : this.flags.repo
-    this.emit({ ok: errors === 0, repo: repo.dir, counts, problems: repo.problems }, () => {
-      const what = `${counts.endorsers} endorser(s), ${counts.images} image(s), ${counts.lists} list(s)`
+    const what = `${counts.endorsers} endorser(s), ${counts.images} image(s), ${counts.lists} list(s)`
+    const result = { repo: repo.dir, counts, problems: repo.problems }
+    const text = (): string[] => {
       if (repo.problems.length === 0) return [`ok: ${what}, no problems`]
       return [...repo.problems.map((p) => formatProblem(p, prefix)), `${summarize(repo.problems)} in ${what}`]
-    })
+    }
+    if (final && errors > 0) {
+      if (!this.flags.json) this.emit(result, text)
+      this.fail(new VmgitError('VALIDATION_FAILED', `${summarize(repo.problems)} in ${what}; fix them and run vmgit validate again`), result)
+    }
+    this.emit({ ok: errors === 0, ...result }, text)
     return errors
   }
 }

@@ -38,7 +38,7 @@ export function runGit(cwd: string, args: string[], input?: Buffer | string): Pr
         if (!err) return resolve(stdout)
         const code = (err as NodeJS.ErrnoException).code
         if (code === 'ENOENT') return reject(usageError('GIT_NOT_FOUND', 'the git binary was not found; install git (apt-get install git)'))
-        reject(new VmgitError('GIT_FAILED', `git ${args[0]} failed: ${stderr.toString().trim() || err.message}`, { exit: 2 }))
+        reject(new VmgitError('GIT_FAILED', `git ${args[0]} failed: ${stderr.toString().trim() || err.message}`))
       },
     )
     // git may exit before reading all input (a bad ref): its exit status reports that, not an EPIPE
@@ -216,7 +216,7 @@ function pipeArchive(cwd: string, treeish: string, dest: string): Promise<void> 
     const done = (what: string) => (code: number | null) => {
       if (code !== 0 && !failed) {
         failed = true
-        reject(new VmgitError('GIT_FAILED', `${what} failed extracting ${treeish}: ${err.trim()}`, { exit: 2 }))
+        reject(new VmgitError('GIT_FAILED', `${what} failed extracting ${treeish}: ${err.trim()}`))
       }
       if (--pending === 0 && !failed) resolve()
     }

@@ -208,8 +208,8 @@ function expect(res: HttpResponse, ok: number[], what: string): void {
   const detail = errorText(res.body)
   const details = { status: res.status }
   const msg = `${what}: Glance answered ${res.status}${detail ? ` (${detail})` : ''}`
-  if (res.status === 401) throw new VmgitError('GLANCE_UNAUTHORIZED', `${msg}; the token is missing, wrong or expired: check OS_CLOUD / OS_* credentials or OS_TOKEN`, { exit: 2, details })
-  if (res.status === 403) throw new VmgitError('GLANCE_FORBIDDEN', `${msg}; the project lacks the role this needs (publicizing and deactivating usually need admin): adjust --visibility/--on-expiry or the policy`, { exit: 2, details })
+  if (res.status === 401) throw new VmgitError('GLANCE_UNAUTHORIZED', `${msg}; the token is missing, wrong or expired: check OS_CLOUD / OS_* credentials or OS_TOKEN`, { details })
+  if (res.status === 403) throw new VmgitError('GLANCE_FORBIDDEN', `${msg}; the project lacks the role this needs (publicizing and deactivating usually need admin): adjust --visibility/--on-expiry or the policy`, { details })
   if (res.status === 404) throw new VmgitError('GLANCE_NOT_FOUND', `${msg}; the image is gone or the endpoint is not an Image API v2`, { details })
   if (res.status === 409) throw new VmgitError('GLANCE_CONFLICT', `${msg}; the image is in a state that does not allow this`, { details })
   if (res.status === 413) throw new VmgitError('GLANCE_QUOTA', `${msg}; the image or property quota is exceeded: raise it or free space`, { details })

@@ -84,7 +84,7 @@ export async function importImage(ctx: HandlerContext, img: EndorsedImage): Prom
       how = 'reactivated'
       continue
     } else if (BUSY.has(i.status) && !isAbandoned(ctx, i)) {
-      throw new VmgitError('GLANCE_UPLOAD_IN_PROGRESS', `image ${img.identifier} is being uploaded to Glance (image ${i.id}, ${i.status} since ${i.updated_at}); try again later`, { exit: 3 })
+      throw new VmgitError('GLANCE_UPLOAD_IN_PROGRESS', `image ${img.identifier} is being uploaded to Glance (image ${i.id}, ${i.status} since ${i.updated_at}); try again later`)
     }
     // an abandoned upload, or a duplicate of the image kept above
     await client.deleteImage(i.id)

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs'
 import http from 'node:http'
 import https from 'node:https'
 import tls from 'node:tls'
-import { networkError } from '../util/errors.js'
+import { networkError, usageError } from '../util/errors.js'
 
 /**
  * The one HTTP seam of the Glance handler (Glance and Keystone): node http/https, TLS host
@@ -37,7 +37,7 @@ const MAX_BODY = 64 * 1024 * 1024
 export function httpRequest(req: HttpRequest): Promise<HttpResponse> {
   const isHttps = req.url.protocol === 'https:'
   if (!isHttps && req.url.protocol !== 'http:') {
-    return Promise.reject(networkError('GLANCE_BAD_URL', `${req.url.protocol} is not http or https in ${req.url.origin}; fix the endpoint or auth_url`))
+    return Promise.reject(usageError('GLANCE_BAD_URL', `${req.url.protocol} is not http or https in ${req.url.origin}; fix the endpoint or auth_url`))
   }
   const headers: Record<string, string> = { Accept: 'application/json', ...req.headers }
   if (req.body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(req.body))

@@ -116,10 +116,10 @@ export async function issueToken(c: KeystoneCredentials, opts: { ca?: Buffer; ti
     timeoutMs: opts.timeoutMs ?? 30_000,
   })
   if (res.status === 401 || res.status === 403) {
-    throw new VmgitError('KEYSTONE_AUTH_FAILED', `Keystone at ${url.origin} rejected the ${c.method} credentials (${res.status}: ${errorText(res.body)}); check user, secret and project`, { exit: 2 })
+    throw new VmgitError('KEYSTONE_AUTH_FAILED', `Keystone at ${url.origin} rejected the ${c.method} credentials (${res.status}: ${errorText(res.body)}); check user, secret and project`)
   }
   if (res.status === 404 && c.method === 'application_credential') {
-    throw new VmgitError('KEYSTONE_AUTH_FAILED', `Keystone at ${url.origin} does not know this application credential (404); it may have been deleted or expired`, { exit: 2 })
+    throw new VmgitError('KEYSTONE_AUTH_FAILED', `Keystone at ${url.origin} does not know this application credential (404); it may have been deleted or expired`)
   }
   if (res.status !== 201 && res.status !== 200) {
     throw networkError('KEYSTONE_ERROR', `Keystone at ${url.origin} answered ${res.status} (${errorText(res.body)}); check auth_url`)

@@ -114,8 +114,8 @@ export const imageName = (img: EndorsedImage): string => (str(img.entry['dc:titl
 export function endorsedFromEntry(listId: string, entry: Record<string, string | number>, extra: { vo?: string | null; endorser?: string; file?: string } = {}): EndorsedImage {
   const identifier = str(entry['dc:identifier'])
   const sha512 = str(entry['sl:checksum:sha512'])?.toLowerCase()
-  if (!identifier) throw new VmgitError('EVENT_INCOMPLETE', `an image of list ${listId} has no dc:identifier; nothing can be imported`)
-  if (!sha512 || !SHA512_HEX.test(sha512)) throw new VmgitError('EVENT_INCOMPLETE', `image ${identifier} has no valid sl:checksum:sha512; only verified images are imported`)
+  if (!identifier) throw new VmgitError('GLANCE_IMAGE_INCOMPLETE', `an image of list ${listId} has no dc:identifier; nothing can be imported`)
+  if (!sha512 || !SHA512_HEX.test(sha512)) throw new VmgitError('GLANCE_IMAGE_INCOMPLETE', `image ${identifier} has no valid sl:checksum:sha512; only verified images are imported`)
   const version = str(entry['hv:version'])
   return {
     listId,

@@ -1,4 +1,4 @@
-import { isVmgitError } from '../util/errors.js'
+import { isVmgitError, type ErrorCode } from '../util/errors.js'
 import { allManaged, collectRetired, expireImage, importImage, type GlanceAction, type HandlerContext } from './handler.js'
 import { P, type EndorsedImage } from './model.js'
 
@@ -12,7 +12,7 @@ import { P, type EndorsedImage } from './model.js'
 export interface ReconcileProblem {
   list: string
   identifier: string
-  code: string
+  code: ErrorCode
   message: string
 }
 

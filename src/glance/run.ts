@@ -65,7 +65,7 @@ export async function runReconcile(input: RunInput, env: Env = process.env): Pro
   try {
     const r = verifiedImages(db, resolveCacheDirs(input['cache-dir'], env).cache)
     wanted = r.images
-    unreadable = r.problems.map((p) => ({ ...p, code: 'CACHE_ENTRY_INVALID' }))
+    unreadable = r.problems.map((p) => ({ ...p, code: 'CACHE_ENTRY_INVALID' as const }))
   } finally {
     db.close()
   }

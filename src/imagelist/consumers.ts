@@ -5,11 +5,12 @@
  *   given, a list that is expired or not yet valid).
  * warnings: AppDB keys that cloudkeeper/atrope sites require, and identifiers that are not RFC 4122.
  */
+import type { ErrorCode } from '../util/catalogue.js'
 import { isRfc4122, SAFE_ID } from './identifiers.js'
 import type { HepixList, HepixObject, HepixScalar } from './types.js'
 
 export interface Problem {
-  code: string
+  code: ErrorCode
   message: string
   /** JSON-pointer-ish location, e.g. "hv:images/2/sl:checksum:sha512", "hv:endorser/hv:x509/hv:dn", "dc:title". */
   path: string
@@ -63,10 +64,10 @@ const at = (prefix: string, key: string): string => (prefix === '' ? key : `${pr
 class Collector implements ConsumerReport {
   errors: Problem[] = []
   warnings: Problem[] = []
-  error(code: string, path: string, message: string): void {
+  error(code: ErrorCode, path: string, message: string): void {
     this.errors.push({ code, path, message })
   }
-  warn(code: string, path: string, message: string): void {
+  warn(code: ErrorCode, path: string, message: string): void {
     this.warnings.push({ code, path, message })
   }
 

@@ -132,7 +132,7 @@ function scalarMembers(obj: HepixObject, keys: string[], prefix: string, layout:
 /** Render a list in the given layout; the exact bytes to sign (see module comment). */
 export function renderList(list: HepixList, layout: Layout): string {
   const st = STYLES[layout]
-  if (st === undefined) throw new VmgitError('BAD_LAYOUT', `unknown layout ${JSON.stringify(layout)}; use vmcaster or appdb`, { exit: 2 })
+  if (st === undefined) throw new VmgitError('BAD_LAYOUT', `unknown layout ${JSON.stringify(layout)}; use vmcaster or appdb`)
   for (const reserved of ['hv:endorser', 'hv:images'])
     if (Object.prototype.hasOwnProperty.call(list.list, reserved))
       throw new VmgitError('RESERVED_KEY', `${reserved} is structural and cannot be set as a list key; set the endorser or images instead`, {

@@ -1,5 +1,5 @@
 import type { HepixList, HepixObject, Layout } from '../imagelist/types.js'
-import { usageError, VmgitError } from '../util/errors.js'
+import { usageError, VmgitError, type ErrorCode } from '../util/errors.js'
 import { byName, NAMESPACED_KEY, RESERVED_KEYS, type Kind } from './friendly.js'
 import { hepixDate, versionStamp } from './time.js'
 import type { ListEntry, Repository } from './types.js'
@@ -73,5 +73,5 @@ export function toHepix(repo: Repository, listName: string, opts: ToHepixOptions
   return { list, endorser, images }
 }
 
-const invalid = (file: string, why: string, code = 'INVALID_REPOSITORY') =>
+const invalid = (file: string, why: string, code: ErrorCode = 'INVALID_REPOSITORY') =>
   new VmgitError(code, `cannot render from ${file}: ${why}; run vmgit validate and fix the problems it reports`)

@@ -1,3 +1,4 @@
+import type { ErrorCode } from '../util/catalogue.js'
 /** A problem found in the repository, at a file position. Every class has a stable code. */
 export type Severity = 'error' | 'warning'
 
@@ -9,7 +10,7 @@ export interface Problem {
   /** 1-based. */
   col: number
   severity: Severity
-  code: string
+  code: ErrorCode
   message: string
 }
 

@@ -1,3 +1,4 @@
+import type { ErrorCode } from '../util/catalogue.js'
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml'
 import type { Problem, Severity } from './problems.js'
 
@@ -103,7 +104,7 @@ export function problemAt(
   src: SourceFile,
   path: readonly PathSeg[],
   severity: Severity,
-  code: string,
+  code: ErrorCode,
   message: string,
   opts: { key?: boolean } = {},
 ): Problem {

@@ -51,7 +51,7 @@ export class ImageUploader {
     const source = this.sourceOf(img)
     const targetUrl = this.resolveTarget(uri)
     if (!targetUrl) {
-      if (source) throw new VmgitError('NO_TARGET', `image "${title}" has a source to upload but no target in vmgit.yaml matches its uri ${uri}; add one (targets: - match: … replace: …)`, { exit: 2 })
+      if (source) throw new VmgitError('NO_TARGET', `image "${title}" has a source to upload but no target in vmgit.yaml matches its uri ${uri}; add one (targets: - match: … replace: …)`)
       return { action: 'external' }
     }
     const expected = { size: Number(img['hv:size']), sha512: String(img['sl:checksum:sha512']) }
@@ -66,7 +66,7 @@ export class ImageUploader {
     const local = path.resolve(this.repo.dir, source)
     // content: never upload a file that is not the one the YAML (and so the signed list) describes
     const d = await hashFile(local).catch((e: NodeJS.ErrnoException) => {
-      throw new VmgitError('IMAGE_SOURCE_UNREADABLE', `image "${title}": cannot read its source ${source}: ${e.code ?? e.message}`, { exit: 2 })
+      throw new VmgitError('IMAGE_SOURCE_UNREADABLE', `image "${title}": cannot read its source ${source}: ${e.code ?? e.message}`)
     })
     if (d.sha512 !== expected.sha512 || d.size !== expected.size) {
       throw new VmgitError('IMAGE_SOURCE_MISMATCH', `image "${title}": ${source} (${d.size} bytes, sha512 ${d.sha512.slice(0, 16)}…) is not the file its YAML describes (${expected.size} bytes, sha512 ${expected.sha512.slice(0, 16)}…); run \`vmgit image update\` first`)

@@ -1,6 +1,6 @@
 import type { HepixList, HepixObject, HepixScalar } from '../imagelist/types.js'
 import { compareVersions } from '../imagelist/version.js'
-import { Exit } from '../util/errors.js'
+import { Exit, type ErrorCode } from '../util/errors.js'
 
 /**
  * `vmgit plan`, the pure part: given the rendered lists at a base and at a head, say what
@@ -12,7 +12,7 @@ export type Severity = 'error' | 'warning'
 
 export interface PlanIssue {
   severity: Severity
-  code: string
+  code: ErrorCode
   message: string
   list?: string
   image?: string

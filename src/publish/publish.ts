@@ -142,7 +142,7 @@ async function publishOne(name: string, o: PublishOptions, report: PublishReport
     log(`${name}: would ${why === 'refresh' ? 're-sign' : 'publish'} version ${newVersion} to ${r.target}`)
     return r
   }
-  if (!o.creds) throw new VmgitError('NO_CREDENTIALS', 'publishing needs the signing key and certificate: give --key and --cert, --p12, or set VMGIT_SIGNING_KEY and VMGIT_SIGNING_CERT', { exit: 2 })
+  if (!o.creds) throw new VmgitError('NO_CREDENTIALS', 'publishing needs the signing key and certificate: give --key and --cert, --p12, or set VMGIT_SIGNING_KEY and VMGIT_SIGNING_CERT')
   // the same rendering as `head` (same now, same signer), checked against the certificate and signed
   const signed = await signRepoList(o.repo, o.repo.lists.get(name)!, o.creds, { now: o.now, digest: o.digest, signingTime: o.now, version: newVersion })
   r.warnings.push(...signed.warnings)
@@ -152,7 +152,7 @@ async function publishOne(name: string, o: PublishOptions, report: PublishReport
   const { transfer, target: t } = await o.pool.get(target)
   await transfer.put(smime, t.path, { contentType: 'application/pkcs7-mime' })
   const st = await transfer.stat(t.path)
-  if (st?.size !== smime.length) throw new VmgitError('TRANSFER_VERIFY_FAILED', `${t.display}: ${st?.size ?? 'no'} bytes after upload, expected ${smime.length}; publish again`, { exit: 3 })
+  if (st?.size !== smime.length) throw new VmgitError('TRANSFER_VERIFY_FAILED', `${t.display}: ${st?.size ?? 'no'} bytes after upload, expected ${smime.length}; publish again`)
   report.uploaded.lists++
   r.action = why === 'refresh' ? 'refreshed' : 'published'
   if (o.readBack) {
@@ -186,5 +186,5 @@ function resolveName(repo: Repository, nameOrId: string): string {
   const plain = nameOrId.replace(/\.ya?ml$/, '')
   if (repo.lists.has(plain)) return plain
   for (const [n, l] of repo.lists) if (l.hepix['dc:identifier'] === nameOrId) return n
-  throw new VmgitError('LIST_NOT_FOUND', `no image list "${nameOrId}" in imagelists/ (by file name or dc:identifier); lists: ${[...repo.lists.keys()].join(', ') || 'none'}`, { exit: 2 })
+  throw new VmgitError('LIST_NOT_FOUND', `no image list "${nameOrId}" in imagelists/ (by file name or dc:identifier); lists: ${[...repo.lists.keys()].join(', ') || 'none'}`)
 }

@@ -18,7 +18,7 @@ export async function readBackList(uri: string, expected: Buffer, now = new Date
     throw e
   }
   if (!served.equals(expected)) {
-    throw new VmgitError('READBACK_MISMATCH', `${uri} serves ${served.length} bytes that are not the list just uploaded (${expected.length} bytes); check the target mapping in vmgit.yaml and any cache in front of the server`, { exit: 3 })
+    throw new VmgitError('READBACK_MISMATCH', `${uri} serves ${served.length} bytes that are not the list just uploaded (${expected.length} bytes); check the target mapping in vmgit.yaml and any cache in front of the server`)
   }
   // digest and signature only: the signer's chain is the subscribers' concern (their trust dir)
   await verifySmime(served, { trust: null, at: now, crlCheck: false })

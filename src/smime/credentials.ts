@@ -161,15 +161,15 @@ export function checkSigningCert(cert: CertInfo, opts: CertCheckOptions): string
     const what = cert.keyUsage ? `its keyUsage (${[...cert.keyUsage].join(', ')}) lacks digitalSignature` : 'it has no keyUsage extension'
     if (!opts.allowNoKeyUsage) {
       throw new VmgitError('CERT_KEY_USAGE', `certificate ${cert.subject} may not sign image lists: ${what}; use a certificate with ` +
-        'keyUsage digitalSignature, or pass --allow-no-key-usage for a test CA (such as the cloudkeeper fixtures\' one)', { exit: 2 })
+        'keyUsage digitalSignature, or pass --allow-no-key-usage for a test CA (such as the cloudkeeper fixtures\' one)')
     }
     warnings.push(`certificate ${cert.subject}: ${what} (allowed by --allow-no-key-usage; vmcaster-era consumers may refuse it)`)
   }
   if (opts.now > cert.notAfter) {
-    throw new VmgitError('CERT_EXPIRED', `signing certificate ${cert.subject} expired on ${isoDate(cert.notAfter)}; renew it before signing`, { exit: 2 })
+    throw new VmgitError('CERT_EXPIRED', `signing certificate ${cert.subject} expired on ${isoDate(cert.notAfter)}; renew it before signing`)
   }
   if (opts.now < cert.notBefore) {
-    throw new VmgitError('CERT_NOT_YET_VALID', `signing certificate ${cert.subject} is not valid before ${isoDate(cert.notBefore)}; check the clock`, { exit: 2 })
+    throw new VmgitError('CERT_NOT_YET_VALID', `signing certificate ${cert.subject} is not valid before ${isoDate(cert.notBefore)}; check the clock`)
   }
   return warnings
 }

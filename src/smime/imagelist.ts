@@ -5,7 +5,7 @@
  */
 import { parseImageListJson } from '../imagelist/parse.js'
 import type { HepixList } from '../imagelist/types.js'
-import { isVmgitError } from '../util/errors.js'
+import { isVmgitError, type ErrorCode } from '../util/errors.js'
 import { checkEndorser } from './credentials.js'
 import { verifySmime, type SignerInfo, type VerifyOptions } from './verify.js'
 
@@ -15,7 +15,7 @@ export interface ImageListVerifyOptions extends VerifyOptions {
 }
 
 export interface VerifyProblem {
-  code: string
+  code: ErrorCode
   message: string
 }
 

@@ -12,7 +12,7 @@
  * - part 2 has headers naming a pkcs7-signature type, base64 transfer encoding, and a base64 body.
  */
 import { randomBytes } from 'node:crypto'
-import { VmgitError } from '../util/errors.js'
+import { VmgitError, type ErrorCode } from '../util/errors.js'
 
 export interface ParsedSmime {
   /** the exact signed bytes (CRLF line ends), as OpenSSL verifies them */
@@ -27,7 +27,7 @@ export interface ParsedSmime {
 
 const SIG_TYPES = new Set(['application/x-pkcs7-signature', 'application/pkcs7-signature'])
 
-const mimeError = (code: string, message: string): VmgitError =>
+const mimeError = (code: ErrorCode, message: string): VmgitError =>
   new VmgitError(code, `${message}; the file is not an OpenSSL-style detached S/MIME signature (re-sign it with \`vmgit sign\` or \`openssl smime -sign\`)`)
 
 interface Line { start: number; end: number }

@@ -68,7 +68,7 @@ async function signingKey(creds: SigningCredentials, digest: Digest): Promise<we
       k = await webcrypto.subtle.importKey('pkcs8', creds.pkcs8, { name: 'RSASSA-PKCS1-v1_5', hash: WEB_HASH[digest] }, false, ['sign'])
     } catch (e) {
       throw new VmgitError('UNSUPPORTED_KEY', `the signing key from ${creds.source} is not an RSA key (${(e as Error).message}); ` +
-        'HEPiX consumers expect RSA (PKCS#1 v1.5) signatures — use an RSA certificate', { exit: 2 })
+        'HEPiX consumers expect RSA (PKCS#1 v1.5) signatures — use an RSA certificate')
     }
     m.set(digest, k)
   }
@@ -78,7 +78,7 @@ async function signingKey(creds: SigningCredentials, digest: Digest): Promise<we
 /** DER ContentInfo(SignedData) over already-canonical content. */
 export async function signDetached(canonical: Buffer, creds: SigningCredentials, opts: SignOptions = {}): Promise<Buffer> {
   const digest = opts.digest ?? 'sha256'
-  if (!(digest in DIGEST_OID)) throw new VmgitError('UNSUPPORTED_ALGORITHM', `digest ${digest} is not supported; use sha256 or sha1`, { exit: 2 })
+  if (!(digest in DIGEST_OID)) throw new VmgitError('BAD_DIGEST', `digest ${digest} is not supported; use sha256 or sha1`)
   const digestAlg = seq(oid(DIGEST_OID[digest]), NULL)
   const md = createHash(digest).update(canonical).digest()
   const attrs = [
@@ -117,7 +117,7 @@ export async function signDetached(canonical: Buffer, creds: SigningCredentials,
 export async function signContent(content: Buffer, creds: SigningCredentials, opts: SignOptions = {}): Promise<Buffer> {
   const digest = opts.digest ?? 'sha256'
   const boundary = opts.boundary ?? newBoundary()
-  if (!/^[0-9A-F]{32}$/.test(boundary)) throw new VmgitError('BAD_BOUNDARY', `boundary must be 32 uppercase hex digits, got "${boundary}"`, { exit: 2 })
+  if (!/^[0-9A-F]{32}$/.test(boundary)) throw new VmgitError('BAD_BOUNDARY', `boundary must be 32 uppercase hex digits, got "${boundary}"`)
   const head = Buffer.from(smimeHead(digest, boundary), 'latin1')
   const canonical = isCanonical(content)
   let lfs = 0 // canonical length <= length + one CR per LF; sizing exactly halves the allocation
@@ -128,7 +128,7 @@ export async function signContent(content: Buffer, creds: SigningCredentials, op
   const body = out.subarray(head.length, end)
   // the boundary must not occur in the content (it never does by chance; refuse a crafted one)
   if (body.includes(Buffer.from('------' + boundary))) {
-    throw new VmgitError('BAD_BOUNDARY', 'the content contains the MIME boundary; sign again (a new random boundary is chosen)', { exit: 2 })
+    throw new VmgitError('BAD_BOUNDARY', 'the content contains the MIME boundary; sign again (a new random boundary is chosen)')
   }
   const tail = Buffer.from(smimeTail(await signDetached(body, creds, { ...opts, digest }), boundary), 'latin1')
   if (end + tail.length > out.length) return Buffer.concat([out.subarray(0, end), tail])

@@ -88,7 +88,7 @@ export function recordStatus(db: DB, id: string, now: Date, outcome: { ok: boole
 export function applyUpdate(db: DB, id: string, v: AcceptedVersion, mirror: MirrorState | undefined, now: Date): void {
   db.transaction(() => {
     const sub = getSubscription(db, id)
-    if (!sub) throw new VmgitError('NO_SUCH_SUBSCRIPTION', `subscription ${id} was removed during the sync`)
+    if (!sub) throw new VmgitError('SUBSCRIPTION_REMOVED', `subscription ${id} was removed during the sync`)
     writeVersion(db, id, v, now)
     if (sub.new_images === 'subscribe') selectAuto(db, id, v.newImages, now)
     saveMirror(db, id, mirror)
@@ -102,7 +102,7 @@ export function applyNew(db: DB, v: AcceptedVersion, s: NewSubscription, mirror:
   const c = v.candidate
   db.transaction(() => {
     if (getSubscription(db, c.identifier)) {
-      throw new VmgitError('ALREADY_SUBSCRIBED', `list ${c.identifier} is already subscribed; \`vmgit sub show ${c.identifier}\` shows it`, { exit: 2 })
+      throw new VmgitError('ALREADY_SUBSCRIBED', `list ${c.identifier} is already subscribed; \`vmgit sub show ${c.identifier}\` shows it`)
     }
     const ts = now.toISOString()
     db.prepare(

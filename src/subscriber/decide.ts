@@ -3,7 +3,7 @@ import { compareVersions } from '../imagelist/version.js'
 import { SAFE_ID } from '../imagelist/identifiers.js'
 import { checkEndorser } from '../smime/credentials.js'
 import { credentialMatches } from './endorsers.js'
-import { isVmgitError, VmgitError } from '../util/errors.js'
+import { isVmgitError, VmgitError, type ErrorCode } from '../util/errors.js'
 import { SHA512_HEX } from '../util/hash.js'
 import type { EndorserRow, SubscriptionMeta } from './store.js'
 
@@ -50,7 +50,7 @@ export interface Candidate {
 }
 
 export interface Warning {
-  code: string
+  code: ErrorCode
   message: string
 }
 

@@ -159,7 +159,7 @@ async function transfer(fetcher: Fetcher, spec: DownloadSpec, file: string, fh: 
       const m = /^bytes (\d+)-/.exec(String(r.headers['content-range'] ?? ''))
       if (!m || Number(m[1]) !== have) {
         r.close()
-        throw new VmgitError('BAD_RANGE', `${shown} answered the resume request with ${String(r.headers['content-range'])}; the partial file is kept for the next run`, { exit: 3 })
+        throw new VmgitError('BAD_RANGE', `${shown} answered the resume request with ${String(r.headers['content-range'])}; the partial file is kept for the next run`)
       }
     } else if (r.status !== 200) {
       throw httpStatusError(r)
@@ -232,7 +232,7 @@ async function transfer(fetcher: Fetcher, spec: DownloadSpec, file: string, fh: 
       }
       // the connection broke: keep what arrived, the next run resumes it
       await drain().finally(() => flushing)
-      throw new VmgitError('DOWNLOAD_INTERRUPTED', `${shown}: the transfer broke after ${total} of ${spec.size} bytes (${(e as Error).message}); the partial file is kept and resumed next time`, { exit: 3 })
+      throw new VmgitError('DOWNLOAD_INTERRUPTED', `${shown}: the transfer broke after ${total} of ${spec.size} bytes (${(e as Error).message}); the partial file is kept and resumed next time`)
     }
     await drain()
     await flushing

@@ -26,7 +26,7 @@ export async function fetchList(fetcher: Fetcher, src: ListSource, opts: { limit
   const r = await fetcher.open(src.url, { limits: opts.limits, headers, auth: { username: src.username, password: src.password }, noDowngrade: true, addressRule: 'origin' })
   if (r.status === 304) {
     r.close()
-    if (!opts.conditional) throw new VmgitError('HTTP_STATUS', `${r.url} answered 304 to an unconditional request`)
+    if (!opts.conditional) throw new VmgitError('HTTP_STATUS', `${r.url} answered 304 to an unconditional request`) // exit 3: a server fault
     return { kind: 'unchanged' }
   }
   if (r.status !== 200) throw httpStatusError(r)
@@ -44,7 +44,7 @@ async function readFileCapped(file: string, cap: number): Promise<Buffer> {
   try {
     fh = await open(file, 'r')
   } catch (e) {
-    throw new VmgitError('LIST_NOT_FOUND', `cannot read the list file ${file}: ${(e as Error).message}`, { exit: 3 })
+    throw new VmgitError('LIST_FILE_UNREADABLE', `cannot read the list file ${file}: ${(e as Error).message}`)
   }
   try {
     const buf = Buffer.alloc(cap + 1)

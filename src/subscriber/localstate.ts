@@ -1,6 +1,6 @@
 import { accessSync, closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readFileSync, readSync, statSync, type Stats } from 'node:fs'
 import path from 'node:path'
-import { Exit, isVmgitError, VmgitError } from '../util/errors.js'
+import { isVmgitError, VmgitError } from '../util/errors.js'
 
 /**
  * S34 (local state): the database and the cache are the subscriber's memory (stored versions are
@@ -64,7 +64,7 @@ export function checkOwner(p: string, what: 'database' | 'cache'): void {
   const user = userName(st.uid)
   throw new VmgitError('STATE_OWNER', `the subscriber ${what} ${target} belongs to ${user} (uid ${st.uid}), but vmgit runs as root: ` +
     `files it created would belong to root and the ${user} service could no longer open them. Run it as ${user}: ${runAs(user)}`,
-  { exit: Exit.USAGE, details: { path: target, owner: user, uid: st.uid } })
+  { details: { path: target, owner: user, uid: st.uid } })
 }
 
 /** Why the database file (or its directory) cannot be opened for writing, as a typed error; undefined when it can. */
@@ -74,7 +74,7 @@ export function checkDbAccess(dbPath: string): VmgitError | undefined {
   if (!st.isFile()) {
     const real = existsSync(dbPath) ? statSync(dbPath) : undefined
     if (!real?.isFile()) {
-      return new VmgitError('DB_NOT_A_FILE', `the subscriber database ${dbPath} is not a regular file; check --db / VMGIT_DB / VMCATCHER_RDBMS`, { exit: Exit.USAGE, details: { path: dbPath } })
+      return new VmgitError('DB_NOT_A_FILE', `the subscriber database ${dbPath} is not a regular file; check --db / VMGIT_DB / VMCATCHER_RDBMS`, { details: { path: dbPath } })
     }
   }
   const fst = statSync(dbPath)
@@ -83,7 +83,7 @@ export function checkDbAccess(dbPath: string): VmgitError | undefined {
     accessSync(dbPath, constants.R_OK)
   } catch {
     return new VmgitError('DB_PERMISSION', `cannot read the subscriber database ${dbPath} (${who(fst)}) as ${me()}; ` +
-      (owner ? `give the owner access back: chmod 0600 ${dbPath}` : `run vmgit as its owner (${runAs(userName(fst.uid))}), or give the state to ${me()} as root: chown -R ${me()}: ${dir}`), { exit: Exit.USAGE, details: { path: dbPath, uid: fst.uid, mode: mode(fst) } })
+      (owner ? `give the owner access back: chmod 0600 ${dbPath}` : `run vmgit as its owner (${runAs(userName(fst.uid))}), or give the state to ${me()} as root: chown -R ${me()}: ${dir}`), { details: { path: dbPath, uid: fst.uid, mode: mode(fst) } })
   }
   for (const [p, isDir] of [[dbPath, false], [dir, true], [`${dbPath}-wal`, false], [`${dbPath}-shm`, false]] as const) {
     if (!existsSync(p)) continue
@@ -93,12 +93,12 @@ export function checkDbAccess(dbPath: string): VmgitError | undefined {
       const pst = statSync(p)
       const thing = isDir ? 'directory of the subscriber database' : 'subscriber database file'
       if ((e as NodeJS.ErrnoException).code === 'EROFS') {
-        return new VmgitError('DB_READONLY', `the ${thing} ${p} is on a read-only file system; vmgit records every list it accepts and needs to write there: remount it read-write or point --db / VMGIT_DB at a writable place`, { exit: Exit.USAGE, details: { path: p } })
+        return new VmgitError('DB_READONLY', `the ${thing} ${p} is on a read-only file system; vmgit records every list it accepts and needs to write there: remount it read-write or point --db / VMGIT_DB at a writable place`, { details: { path: p } })
       }
       if (pst.uid === myUid() || isRoot()) {
-        return new VmgitError('DB_READONLY', `the ${thing} ${p} is read-only (${who(pst)}); vmgit records every list it accepts and needs to write there: chmod u+w ${p}`, { exit: Exit.USAGE, details: { path: p, uid: pst.uid, mode: mode(pst) } })
+        return new VmgitError('DB_READONLY', `the ${thing} ${p} is read-only (${who(pst)}); vmgit records every list it accepts and needs to write there: chmod u+w ${p}`, { details: { path: p, uid: pst.uid, mode: mode(pst) } })
       }
-      return new VmgitError('DB_PERMISSION', `cannot write the ${thing} ${p} (${who(pst)}) as ${me()}; run vmgit as its owner (${runAs(userName(pst.uid))}), or give the state to ${me()} as root: chown -R ${me()}: ${dir}`, { exit: Exit.USAGE, details: { path: p, uid: pst.uid, mode: mode(pst) } })
+      return new VmgitError('DB_PERMISSION', `cannot write the ${thing} ${p} (${who(pst)}) as ${me()}; run vmgit as its owner (${runAs(userName(pst.uid))}), or give the state to ${me()} as root: chown -R ${me()}: ${dir}`, { details: { path: p, uid: pst.uid, mode: mode(pst) } })
     }
   }
   return undefined
@@ -132,13 +132,13 @@ const FIX_CORRUPT = (p: string): string =>
   `restore it from a backup, or move it aside (mv ${p} ${p}.broken) and subscribe again (vmgit sub trust …, vmgit sub add …); verified images already in the cache are adopted again by the next sync`
 
 export function corruptError(dbPath: string, why: string, cause?: unknown): VmgitError {
-  return new VmgitError('DB_CORRUPT', `the subscriber database ${dbPath} is unusable: ${why}; ${FIX_CORRUPT(dbPath)}`, { exit: Exit.USAGE, cause, details: { path: dbPath } })
+  return new VmgitError('DB_CORRUPT', `the subscriber database ${dbPath} is unusable: ${why}; ${FIX_CORRUPT(dbPath)}`, { cause, details: { path: dbPath } })
 }
 
 export function foreignError(dbPath: string, tables: string[]): VmgitError {
   const shown = tables.slice(0, 6).join(', ') + (tables.length > 6 ? ', …' : '')
   return new VmgitError('DB_FOREIGN', `${dbPath} is an SQLite database but not vmgit's (tables: ${shown}); vmgit never writes into another program's database: ` +
-    'check --db / VMGIT_DB / VMCATCHER_RDBMS (vmcatcher\'s own database cannot be reused: point it at a new file)', { exit: Exit.USAGE, details: { path: dbPath, tables } })
+    'check --db / VMGIT_DB / VMCATCHER_RDBMS (vmcatcher\'s own database cannot be reused: point it at a new file)', { details: { path: dbPath, tables } })
 }
 
 /** Map an error thrown by SQLite (better-sqlite3's SqliteError, `code` SQLITE_*) to a typed one, or undefined. */
@@ -150,14 +150,14 @@ export function sqliteError(e: unknown, dbPath = known.db ?? 'the subscriber dat
   if (code.startsWith('SQLITE_CORRUPT')) return corruptError(dbPath, `it is damaged or truncated (SQLite: ${msg})`, e)
   if (code === 'SQLITE_ERROR' && /^no such (table|column)/.test(msg)) return corruptError(dbPath, `part of its schema is gone (${msg})`, e)
   if (code.startsWith('SQLITE_READONLY')) {
-    return new VmgitError('DB_READONLY', `the subscriber database ${dbPath} cannot be written (${msg}); vmgit records every list it accepts: make the file and its directory writable for ${me()}, or remount the file system read-write`, { exit: Exit.USAGE, cause: e, details: { path: dbPath } })
+    return new VmgitError('DB_READONLY', `the subscriber database ${dbPath} cannot be written (${msg}); vmgit records every list it accepts: make the file and its directory writable for ${me()}, or remount the file system read-write`, { cause: e, details: { path: dbPath } })
   }
-  if (code === 'SQLITE_FULL') return new VmgitError('DB_FULL', `the disk holding the subscriber database ${dbPath} is full; free space there and run again (nothing was half-written: SQLite rolled the transaction back)`, { exit: Exit.USAGE, cause: e, details: { path: dbPath } })
-  if (code === 'SQLITE_BUSY' || code.startsWith('SQLITE_BUSY_')) return new VmgitError('DB_BUSY', `the subscriber database ${dbPath} stayed locked by another process for 10 s; wait for it (another vmgit?) and run again`, { exit: Exit.USAGE, cause: e, details: { path: dbPath } })
+  if (code === 'SQLITE_FULL') return new VmgitError('DB_FULL', `the disk holding the subscriber database ${dbPath} is full; free space there and run again (nothing was half-written: SQLite rolled the transaction back)`, { cause: e, details: { path: dbPath } })
+  if (code === 'SQLITE_BUSY' || code.startsWith('SQLITE_BUSY_')) return new VmgitError('DB_BUSY', `the subscriber database ${dbPath} stayed locked by another process for 10 s; wait for it (another vmgit?) and run again`, { cause: e, details: { path: dbPath } })
   if (code === 'SQLITE_CANTOPEN' || code.startsWith('SQLITE_CANTOPEN_') || code === 'SQLITE_PERM' || code === 'SQLITE_AUTH') {
-    return new VmgitError('DB_PERMISSION', `cannot open the subscriber database ${dbPath} (${msg}) as ${me()}: check that the file and its directory belong to the user running vmgit`, { exit: Exit.USAGE, cause: e, details: { path: dbPath } })
+    return new VmgitError('DB_PERMISSION', `cannot open the subscriber database ${dbPath} (${msg}) as ${me()}: check that the file and its directory belong to the user running vmgit`, { cause: e, details: { path: dbPath } })
   }
-  if (code.startsWith('SQLITE_IOERR')) return new VmgitError('DB_IO', `reading or writing the subscriber database ${dbPath} failed (${msg}); check the disk and the file system (dmesg), then run again`, { exit: Exit.USAGE, cause: e, details: { path: dbPath } })
+  if (code.startsWith('SQLITE_IOERR')) return new VmgitError('DB_IO', `reading or writing the subscriber database ${dbPath} failed (${msg}); check the disk and the file system (dmesg), then run again`, { cause: e, details: { path: dbPath } })
   return undefined
 }
 
@@ -176,7 +176,7 @@ function cachePermissionError(p: string, why: string, cause?: unknown): VmgitErr
   const fix = st && st.uid !== myUid() && !isRoot()
     ? `run vmgit as its owner: ${runAs(userName(st.uid))}`
     : `give ${me()} read, write and search access to the cache (e.g. chown -R ${me()} ${p}; chmod u+rwX ${p})`
-  return new VmgitError('CACHE_PERMISSION', `the image cache path ${p}${st ? ` (${who(st)})` : ''} ${why}; ${fix}`, { exit: Exit.USAGE, cause, details: { path: p } })
+  return new VmgitError('CACHE_PERMISSION', `the image cache path ${p}${st ? ` (${who(st)})` : ''} ${why}; ${fix}`, { cause, details: { path: p } })
 }
 
 /**

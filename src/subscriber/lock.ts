@@ -70,7 +70,7 @@ function tryOsLock(file: string): Database.Database | null {
   try {
     conn = new Database(file)
   } catch (e) {
-    throw new VmgitError('LOCK_FILE', `cannot open the sync lock file ${file}: ${(e as Error).message}; check the permissions of the database directory`, { exit: 2, cause: e })
+    throw new VmgitError('LOCK_FILE', `cannot open the sync lock file ${file}: ${(e as Error).message}; check the permissions of the database directory`, { cause: e })
   }
   try {
     conn.pragma('busy_timeout = 0')
@@ -87,7 +87,7 @@ function tryOsLock(file: string): Database.Database | null {
     conn.close()
     const code = (e as { code?: string }).code
     if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') return null
-    throw new VmgitError('LOCK_FILE', `cannot lock ${file} (${code ?? (e as Error).message}); if it is not a file vmgit made, remove it (vmgit sync --break-lock)`, { exit: 2, cause: e })
+    throw new VmgitError('LOCK_FILE', `cannot lock ${file} (${code ?? (e as Error).message}); if it is not a file vmgit made, remove it (vmgit sync --break-lock)`, { cause: e })
   }
 }
 
@@ -118,7 +118,7 @@ export function acquireSyncLock(db: DB, at: Date, opts: { breakLock?: boolean } 
     try {
       unlinkSync(file)
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new VmgitError('LOCK_FILE', `cannot remove the lock file ${file}: ${(e as Error).message}`, { exit: 2, cause: e })
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new VmgitError('LOCK_FILE', `cannot remove the lock file ${file}: ${(e as Error).message}`, { cause: e })
     }
     conn = tryOsLock(file)
     if (!conn) throw new VmgitError('SYNC_LOCKED', `another vmgit sync took the lock of ${file} while it was being broken; this run changed nothing`, { details: { lockFile: file } })

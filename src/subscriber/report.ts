@@ -1,4 +1,4 @@
-import { Exit, isVmgitError, type ExitCode } from '../util/errors.js'
+import { Exit, isVmgitError, type ExitCode, type ErrorCode } from '../util/errors.js'
 import { asLocalStateError } from './localstate.js'
 
 /**
@@ -24,7 +24,7 @@ export interface Change {
 export type Severity = 'rejected' | 'failed' | 'config' | 'network' | 'warning'
 
 export interface Problem {
-  code: string
+  code: ErrorCode
   severity: Severity
   message: string
   subscription?: string

@@ -88,7 +88,7 @@ export interface SelectTarget {
 
 /** Select by identifier, or by sha512 (selects the image that has it, and follows it across versions), in ONE subscription. */
 export function selectImages(db: DB, t: SelectTarget, now: Date): { subscription: string; identifier: string; already: boolean }[] {
-  if (t.sha512 !== undefined && !SHA512_HEX.test(t.sha512)) throw usageError('BAD_SHA512', '--sha512 takes 128 lowercase hex digits (sl:checksum:sha512)')
+  if (t.sha512 !== undefined && !SHA512_HEX.test(t.sha512)) throw usageError('SELECT_BAD_SHA512', '--sha512 takes 128 lowercase hex digits (sl:checksum:sha512)')
   if ((t.identifier === undefined) === (t.sha512 === undefined)) throw usageError('SELECT_WHAT', 'give an image identifier or --sha512 HEX (one of them)')
   const rows = db
     .prepare('SELECT subscription_id AS sid, identifier FROM image WHERE (? IS NULL OR identifier = ?) AND (? IS NULL OR sha512 = ?) AND (? IS NULL OR subscription_id = ?) ORDER BY subscription_id')

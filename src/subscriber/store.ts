@@ -110,7 +110,7 @@ export function openStore(dbPath: string, opts: { mustExist?: boolean } = {}): D
   checkOwner(dbPath, 'database')
   if (!existsSync(dbPath)) {
     if (!create) {
-      throw new VmgitError('NO_DATABASE', `no subscriber database at ${dbPath}; subscribe to a list first with \`vmgit sub add URL\` (or point --db / VMGIT_DB at the right file)`, { exit: 2, details: { path: dbPath } })
+      throw new VmgitError('NO_DATABASE', `no subscriber database at ${dbPath}; subscribe to a list first with \`vmgit sub add URL\` (or point --db / VMGIT_DB at the right file)`, { details: { path: dbPath } })
     }
     try {
       mkdirSync(path.dirname(dbPath), { recursive: true, mode: 0o700 })
@@ -118,7 +118,7 @@ export function openStore(dbPath: string, opts: { mustExist?: boolean } = {}): D
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code
       if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'ENOTDIR') {
-        throw new VmgitError('DB_PERMISSION', `cannot create the subscriber database ${dbPath} (${code}); create its directory for the user running vmgit, e.g. install -d -o vmgit -g vmgit -m 0700 ${path.dirname(dbPath)}, or point --db / VMGIT_DB elsewhere`, { exit: 2, cause: e, details: { path: dbPath } })
+        throw new VmgitError('DB_PERMISSION', `cannot create the subscriber database ${dbPath} (${code}); create its directory for the user running vmgit, e.g. install -d -o vmgit -g vmgit -m 0700 ${path.dirname(dbPath)}, or point --db / VMGIT_DB elsewhere`, { cause: e, details: { path: dbPath } })
       }
       throw e
     }
@@ -136,9 +136,9 @@ export function openStore(dbPath: string, opts: { mustExist?: boolean } = {}): D
     // npm 11 skips dependencies' install scripts unless allowed: better-sqlite3 is then never built
     if (/bindings file|better_sqlite3\.node/.test(msg)) {
       throw new VmgitError('SQLITE_NOT_BUILT', `SQLite support (better-sqlite3) was installed without its native module, so the subscriber database cannot be opened; ` +
-        'reinstall allowing its build: npm install -g --allow-scripts=better-sqlite3,ssh2 vmgit', { exit: 2, cause: e })
+        'reinstall allowing its build: npm install -g --allow-scripts=better-sqlite3,ssh2 vmgit', { cause: e })
     }
-    throw sqliteError(e, dbPath) ?? new VmgitError('DB_OPEN', `cannot open the subscriber database ${dbPath}: ${msg}`, { exit: 2, cause: e })
+    throw sqliteError(e, dbPath) ?? new VmgitError('DB_OPEN', `cannot open the subscriber database ${dbPath}: ${msg}`, { cause: e })
   }
   try {
     db.pragma('busy_timeout = 10000')
@@ -197,7 +197,7 @@ function migrate(db: DB): void {
   const apply = db.transaction(() => {
     const current = schemaVersion(db)
     if (current > latest) {
-      throw new VmgitError('DB_TOO_NEW', `the subscriber database has schema version ${current}, newer than this vmgit understands (${latest}); upgrade vmgit`, { exit: 2 })
+      throw new VmgitError('DB_TOO_NEW', `the subscriber database has schema version ${current}, newer than this vmgit understands (${latest}); upgrade vmgit`)
     }
     for (const m of MIGRATIONS) {
       if (m.version <= current) continue
@@ -250,7 +250,7 @@ export function findSubscription(db: DB, idOrUrl: string, redactUrl: (u: string)
   const row = db.prepare('SELECT subscription_id AS id FROM subscription_url WHERE url = ? ORDER BY position LIMIT 1').get(clean) as { id: string } | undefined
   const sub = row && getSubscription(db, row.id)
   if (!sub) {
-    throw new VmgitError('NO_SUCH_SUBSCRIPTION', `no subscription ${JSON.stringify(clean)}; \`vmgit sub list\` shows the subscribed lists`, { exit: 2 })
+    throw new VmgitError('NO_SUCH_SUBSCRIPTION', `no subscription ${JSON.stringify(clean)}; \`vmgit sub list\` shows the subscribed lists`)
   }
   return sub
 }

@@ -50,7 +50,6 @@ export function findChecksum(entries: ChecksumEntry[], name: string, file = 'the
   throw new VmgitError(
     'CHECKSUM_NOT_LISTED',
     `${file} has no checksum for "${name}"${names.length ? ` (it lists ${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''})` : ' (no checksum lines found)'}; pass --checksum-name with the name the vendor uses`,
-    { exit: 2 },
   )
 }
 

@@ -66,7 +66,7 @@ export function sniffFormat(head: Buffer, name: string): string | undefined {
 /** Hash a local file: one reused 1 MiB buffer, no stream machinery (the `image update` hot path). */
 export async function digestFile(file: string, opts: DigestOptions = {}): Promise<SourceDigest> {
   const fh = await open(file, 'r').catch((e: NodeJS.ErrnoException) => {
-    throw new VmgitError('IMAGE_SOURCE_UNREADABLE', `cannot read ${file} (${e.code ?? e.message}); check the path`, { exit: 2 })
+    throw new VmgitError('IMAGE_SOURCE_UNREADABLE', `cannot read ${file} (${e.code ?? e.message}); check the path`)
   })
   const d = new Digester(opts.algos ?? [])
   const buf = Buffer.allocUnsafe(HASH_CHUNK)
@@ -142,7 +142,7 @@ async function readSmall(where: string): Promise<Buffer> {
   }
   const { readFile } = await import('node:fs/promises')
   return readFile(where).catch((e: NodeJS.ErrnoException) => {
-    throw new VmgitError('CHECKSUMS_UNREADABLE', `cannot read the checksum file ${where} (${e.code ?? e.message})`, { exit: 2 })
+    throw new VmgitError('CHECKSUMS_UNREADABLE', `cannot read the checksum file ${where} (${e.code ?? e.message})`)
   })
 }
 

@@ -1,3 +1,7 @@
+import { CATALOGUE, type CodeWithExit, type ErrorCode } from './catalogue.js'
+
+export { CATALOGUE, isErrorCode, type CatalogueEntry, type CodeWithExit, type ErrorCode } from './catalogue.js'
+
 /**
  * One error type for the whole of vmgit. Every failure a user can meet carries a stable
  * `code` (documented, never renamed) and a message that says what went wrong and what to do.
@@ -19,36 +23,44 @@ export const Exit = {
 export type ExitCode = (typeof Exit)[keyof typeof Exit]
 
 export interface VmgitErrorOptions {
-  /** Process exit code for this failure; default 1 (verification/validation failed). */
-  exit?: ExitCode
   /** Extra machine-readable facts, printed with --json. Never put secrets here. */
   details?: Record<string, unknown>
   cause?: unknown
 }
 
+/** The shape every failure takes in `--json` output: `{ ok: false, error: ErrorJson }`. */
+export interface ErrorJson { code: string; message: string; exit: number; details?: Record<string, unknown> }
+
+/**
+ * A failure with a catalogued code (util/catalogue.ts): tsc refuses a code that is not in the
+ * catalogue, and the exit status comes from it (one code, one exit status, in every command).
+ * A warning-only code (catalogue exit 0) thrown as an error still fails the command: exit 1.
+ */
 export class VmgitError extends Error {
-  readonly code: string
+  readonly code: ErrorCode
   readonly exit: ExitCode
   readonly details?: Record<string, unknown>
 
-  constructor(code: string, message: string, options: VmgitErrorOptions = {}) {
+  constructor(code: ErrorCode, message: string, options: VmgitErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'VmgitError'
     this.code = code
-    this.exit = options.exit ?? Exit.INVALID
+    this.exit = CATALOGUE[code].exit === 0 ? Exit.INVALID : CATALOGUE[code].exit
     if (options.details) this.details = options.details
   }
 
-  toJSON(): { code: string; message: string; details?: Record<string, unknown> } {
-    return { code: this.code, message: this.message, ...(this.details ? { details: this.details } : {}) }
+  toJSON(): ErrorJson {
+    return { code: this.code, message: this.message, exit: this.exit, ...(this.details ? { details: this.details } : {}) }
   }
 }
 
-export const usageError = (code: string, message: string, details?: Record<string, unknown>): VmgitError =>
-  new VmgitError(code, message, { exit: Exit.USAGE, details })
+/** A usage / configuration / environment error (exit 2): only codes the catalogue gives exit 2. */
+export const usageError = (code: CodeWithExit<2>, message: string, details?: Record<string, unknown>): VmgitError =>
+  new VmgitError(code, message, { details })
 
-export const networkError = (code: string, message: string, options: Omit<VmgitErrorOptions, 'exit'> = {}): VmgitError =>
-  new VmgitError(code, message, { ...options, exit: Exit.NETWORK })
+/** A network / transfer error (exit 3): only codes the catalogue gives exit 3. */
+export const networkError = (code: CodeWithExit<3>, message: string, options: VmgitErrorOptions = {}): VmgitError =>
+  new VmgitError(code, message, options)
 
 export const isVmgitError = (e: unknown): e is VmgitError => e instanceof VmgitError
 

@@ -233,7 +233,7 @@ export async function ensureSafeDirs(dirs: string[]): Promise<void> {
       if (d === path.dirname(d)) break
     }
     if (problems.length > 0) {
-      throw new VmgitError('CACHE_DIR_UNSAFE', `the cache directory ${dir} is not safe: ${problems.join('; ')}; nothing was read or written there`, { exit: 2 })
+      throw new VmgitError('CACHE_DIR_UNSAFE', `the cache directory ${dir} is not safe: ${problems.join('; ')}; nothing was read or written there`)
     }
   }
 }

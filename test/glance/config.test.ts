@@ -51,7 +51,7 @@ describe('Glance properties of an endorsed image', () => {
     expect(p['dc:title']).toHaveLength(255)
   })
 
-  it('refuses an entry without a valid sha512 (EVENT_INCOMPLETE): only verified images are imported', () => {
-    expect(() => endorsedFromEntry('l', { 'dc:identifier': 'x', 'sl:checksum:sha512': 'abc' })).toThrow(expect.objectContaining({ code: 'EVENT_INCOMPLETE' }))
+  it('refuses an entry without a valid sha512 (GLANCE_IMAGE_INCOMPLETE): only verified images are imported', () => {
+    expect(() => endorsedFromEntry('l', { 'dc:identifier': 'x', 'sl:checksum:sha512': 'abc' })).toThrow(expect.objectContaining({ code: 'GLANCE_IMAGE_INCOMPLETE' }))
   })
 })

@@ -3,6 +3,7 @@ import { BaseCommand } from '../../base-command.js'
 import { resolveNow } from '../../subscriber/config.js'
 import { glanceFlags } from '../../glance/flags.js'
 import { runReconcile } from '../../glance/run.js'
+import { VmgitError } from '../../util/errors.js'
 
 export default class GlanceReconcile extends BaseCommand<typeof GlanceReconcile> {
   static override summary = 'Make OpenStack Glance match the verified image cache'
@@ -23,10 +24,14 @@ Only images carrying vmgit:managed=true are ever changed. Run it from cron after
   async run(): Promise<void> {
     const f = this.flags
     const r = await runReconcile({ ...f, now: resolveNow(f.now) })
-    this.emit({ ok: r.problems.length === 0, ...r }, () => [
+    const text = (): string[] => [
       ...r.actions.filter((a) => f.verbose || a.action !== 'unchanged').map((a) => a.message),
       ...r.problems.map((p) => `error [${p.code}]: ${p.list}/${p.identifier}: ${p.message}`),
-    ])
-    if (r.problems.length) this.exit(1)
+    ]
+    if (r.problems.length) {
+      if (!f.json) this.emit(r, text)
+      this.fail(new VmgitError('RECONCILE_FAILED', `${r.problems.length} image(s) could not be brought in line with Glance; the problems above say why`), r)
+    }
+    this.emit(r, text)
   }
 }

@@ -1,0 +1,105 @@
+import { constants } from 'node:fs'
+import { open } from 'node:fs/promises'
+import path from 'node:path'
+import { VmgitError, type ErrorCode } from './errors.js'
+
+/**
+ * Issue 14 (environment failures): an ordinary problem of the machine (permissions, a read-only or
+ * full disk, a file where a directory must be, a link loop, a FIFO or device where a file must be)
+ * is a typed error naming the path and the fix, never INTERNAL ("report it as a bug"), and never a
+ * read that waits forever.
+ */
+
+const BY_ERRNO: Record<string, { code: ErrorCode; why: string; fix: string }> = {
+  EACCES: { code: 'FS_PERMISSION', why: 'permission denied', fix: 'fix its owner or mode, or run vmgit as the user it belongs to' },
+  EPERM: { code: 'FS_PERMISSION', why: 'operation not permitted', fix: 'fix its owner or mode, or run vmgit as the user it belongs to' },
+  EROFS: { code: 'FS_READONLY', why: 'read-only file system', fix: 'remount it read-write or give a writable path' },
+  ENOSPC: { code: 'DISK_FULL', why: 'no space left on the device', fix: 'free some space there, then run again' },
+  EDQUOT: { code: 'DISK_FULL', why: 'disk quota exceeded', fix: 'free some space there, then run again' },
+  EISDIR: { code: 'FS_IS_A_DIRECTORY', why: 'it is a directory', fix: 'give the path of a file' },
+  ENOTDIR: { code: 'FS_NOT_A_DIRECTORY', why: 'a part of the path is a file, not a directory', fix: 'give a path whose parents are directories, or move the file away' },
+  EEXIST: { code: 'FS_NOT_A_DIRECTORY', why: 'a file is in the way', fix: 'move the file away or give another path' },
+  ELOOP: { code: 'FS_LOOP', why: 'too many levels of symbolic links', fix: 'fix the links or give another path' },
+  ENAMETOOLONG: { code: 'FS_NAME_TOO_LONG', why: 'the name is too long', fix: 'give a shorter path' },
+  ENOENT: { code: 'FS_NOT_FOUND', why: 'no such file or directory', fix: 'check the path' },
+  EIO: { code: 'FS_IO', why: 'input/output error', fix: 'check the disk (dmesg), then run again' },
+  EMFILE: { code: 'FS_IO', why: 'too many open files', fix: 'raise the open-files limit (ulimit -n), then run again' },
+  ENFILE: { code: 'FS_IO', why: 'too many open files in the system', fix: 'raise the system open-files limit, then run again' },
+  ENXIO: { code: 'FS_NOT_REGULAR', why: 'no such device or address (a FIFO or device)', fix: 'give the path of a regular file' },
+  ETXTBSY: { code: 'FS_IO', why: 'the file is busy', fix: 'wait for the program using it, then run again' },
+}
+
+const VERB: Record<string, string> = {
+  open: 'open', read: 'read', write: 'write', mkdir: 'create the directory', rename: 'rename', unlink: 'remove', rmdir: 'remove',
+  scandir: 'list', stat: 'look at', lstat: 'look at', copyfile: 'copy to', chmod: 'change the mode of', access: 'access',
+}
+
+/** A node file-system error (errno code and path) as a typed error naming the path, or undefined. */
+export function envError(e: unknown): VmgitError | undefined {
+  const err = e as NodeJS.ErrnoException
+  if (!err || typeof err !== 'object' || typeof err.code !== 'string') return undefined
+  const m = BY_ERRNO[err.code]
+  if (!m || typeof err.path !== 'string') return undefined
+  const p = path.resolve(err.path)
+  const rawDest = (e as { dest?: unknown }).dest
+  const dest = typeof rawDest === 'string' ? ` → ${path.resolve(rawDest)}` : ''
+  const verb = VERB[err.syscall ?? ''] ?? err.syscall ?? 'use'
+  return new VmgitError(m.code, `cannot ${verb} ${p}${dest}: ${m.why} (${err.code}); ${m.fix}`, { cause: e, details: { path: p, errno: err.code } })
+}
+
+const kind = (mode: number): string => {
+  const t = mode & constants.S_IFMT
+  if (t === constants.S_IFIFO) return 'a FIFO (named pipe)'
+  if (t === constants.S_IFCHR) return 'a character device'
+  if (t === constants.S_IFBLK) return 'a block device'
+  if (t === constants.S_IFSOCK) return 'a socket'
+  if (t === constants.S_IFDIR) return 'a directory'
+  return 'not a regular file'
+}
+
+export interface ReadRegularOptions {
+  /** what the file is, for the message: "the certificate", "the image list", … */
+  what: string
+  /** refuse larger files before reading (FS_TOO_LARGE) */
+  maxBytes: number
+}
+
+/**
+ * Read a file given by the user (--file, --cert, a config): only a regular file, at most maxBytes.
+ * Opened with O_NONBLOCK so a FIFO cannot block the open, then fstat'ed: a FIFO, device, socket or
+ * directory is refused before one byte is read (`/dev/zero`, `/proc/…` and FIFOs never hang vmgit),
+ * and the read stops at maxBytes even if the file grows meanwhile.
+ */
+export async function readRegularFile(file: string, opts: ReadRegularOptions): Promise<Buffer> {
+  const p = path.resolve(file)
+  let fh
+  try {
+    fh = await open(p, constants.O_RDONLY | constants.O_NONBLOCK)
+  } catch (e) {
+    throw envError(e) ?? e
+  }
+  try {
+    const st = await fh.stat()
+    if (st.isDirectory()) throw new VmgitError('FS_IS_A_DIRECTORY', `${opts.what} ${p} is a directory; give the path of a file`, { details: { path: p } })
+    if (!st.isFile()) throw new VmgitError('FS_NOT_REGULAR', `${opts.what} ${p} is ${kind(st.mode)}, not a regular file; vmgit reads only regular files (a FIFO or device could be read forever): give the path of a file`, { details: { path: p } })
+    if (st.size > opts.maxBytes) throw tooLarge(opts.what, p, st.size, opts.maxBytes)
+    const chunks: Buffer[] = []
+    let n = 0
+    for (;;) {
+      const chunk = Buffer.alloc(Math.min(Math.max(st.size - n + 1, 1 << 16), 1 << 20, opts.maxBytes + 1 - n))
+      const { bytesRead } = await fh.read(chunk, 0, chunk.length, n)
+      if (bytesRead === 0) break
+      chunks.push(chunk.subarray(0, bytesRead))
+      n += bytesRead
+      if (n > opts.maxBytes) throw tooLarge(opts.what, p, n, opts.maxBytes) // it grew while being read
+    }
+    return Buffer.concat(chunks, n)
+  } catch (e) {
+    throw envError(e) ?? e
+  } finally {
+    await fh.close()
+  }
+}
+
+const tooLarge = (what: string, p: string, size: number, max: number): VmgitError =>
+  new VmgitError('FS_TOO_LARGE', `${what} ${p} is ${size} bytes, more than the ${max} vmgit accepts for it; check that it is the right file`, { details: { path: p, size, max } })
