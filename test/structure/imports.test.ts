@@ -174,14 +174,14 @@ describe('the subscriber database (issue 14: all SQL behind its store)', () => {
   const text = new Map(all.map((f) => [rel(f), readFileSync(f, 'utf8')]))
   const SQL = /\.prepare\(|\.exec\(\s*[`'"]|\.pragma\(|from 'better-sqlite3'/
   /** The store: opening, migrations, the OS lock connection, and every query readers make. */
-  const STORE = ['subscriber/store.ts', 'subscriber/store-readonly.ts', 'subscriber/schema.ts', 'subscriber/lock.ts']
+  const STORE = ['subscriber/store.ts', 'subscriber/store-readonly.ts', 'subscriber/store-cache.ts', 'subscriber/schema.ts', 'subscriber/lock.ts']
   /**
    * Subscriber modules that still run their own queries: to move behind the store, one by one
    * (they are being edited on other branches now, so the move waits for the merge). This list
    * may only shrink: a module not named here must not start writing SQL.
    */
   const NOT_YET_MOVED = [
-    'subscriber/apply.ts', 'subscriber/cache.ts', 'subscriber/claims.ts', 'subscriber/deliver.ts', 'subscriber/desired.ts',
+    'subscriber/apply.ts', 'subscriber/cache.ts', 'subscriber/claims.ts', 'subscriber/deliver.ts',
     'subscriber/endorsers.ts', 'subscriber/history.ts', 'subscriber/recheck.ts', 'subscriber/selection.ts',
     'subscriber/subscriptions.ts', 'subscriber/update.ts',
   ]
