@@ -1,9 +1,7 @@
 import { Args, Flags } from '@oclif/core'
 import { BaseCommand } from '../base-command.js'
-import { importList } from '../repo/import.js'
 import { parseNow } from '../model/time.js'
-import { caDirFromEnv, loadTrustStore } from '../smime/trust.js'
-import { verifyImageList } from '../smime/imagelist.js'
+import { importChecked } from '../repo/import-signed.js'
 
 export default class Import extends BaseCommand<typeof Import> {
   static override summary = 'Import an existing HEPiX image list into the repository'
@@ -42,20 +40,14 @@ reads the signed content without any check (for a list whose signer expired long
 
   async run(): Promise<void> {
     const f = this.flags
-    const at = parseNow(f.at)
-    // trust: the signature of a signed source is checked before any of its bytes are used
-    // S33: the endorser is checked as `vmgit verify` checks it (hv:dn/hv:ca = the signer's subject/issuer)
-    const problems: string[] = []
-    const verify = f['insecure-skip-verify']
-      ? undefined
-      : async (smime: Buffer) => {
-        const v = await verifyImageList(smime, { trust: await loadTrustStore(caDirFromEnv(f['ca-dir'])), at, crlCheck: f['crl-check'], allowEndorserMismatch: f['allow-endorser-mismatch'] })
-        problems.push(...v.problems.map((p) => `[${p.code}] ${p.message}`))
-        return v.content
-      }
-    const r = await importList(f.repo, this.args.source, {
-      ...(f.name ? { name: f.name } : {}), ...(verify ? { verify } : {}),
-      allowUnsigned: f['allow-unsigned'], insecureSkipVerify: f['insecure-skip-verify'],
+    const { result: r, problems } = await importChecked(f.repo, this.args.source, {
+      ...(f.name ? { name: f.name } : {}),
+      ...(f['ca-dir'] ? { caDir: f['ca-dir'] } : {}),
+      at: parseNow(f.at),
+      crlCheck: f['crl-check'],
+      insecureSkipVerify: f['insecure-skip-verify'],
+      allowUnsigned: f['allow-unsigned'],
+      allowEndorserMismatch: f['allow-endorser-mismatch'],
     })
     for (const p of problems) this.warn2(p)
     if (r.signature === 'unverified') this.warn2('INSECURE: the S/MIME signature was NOT verified (--insecure-skip-verify); the list was imported as it is')

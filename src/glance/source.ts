@@ -1,30 +1,16 @@
-import Database from 'better-sqlite3'
-import { existsSync } from 'node:fs'
 import { blobPath } from '../subscriber/cachefs.js'
 import { entryKey, wantedImages } from '../subscriber/desired.js'
-import { getSubscription, type CacheEntryRow, type DB } from '../subscriber/store.js'
-import { usageError } from '../util/errors.js'
+import { getSubscription, type DB } from '../subscriber/store.js'
+import { cacheEntries, imageEntryJson, openStoreReadonly } from '../subscriber/store-readonly.js'
 import { endorsedFromEntry, type EndorsedImage } from './model.js'
 
 /**
  * Read-only view of the subscriber database (engineer D's store) for the Glance handler: the
  * verified cache (what `reconcile` makes Glance match), the list signer (the endorser property),
- * and whether an expired version is about to be replaced. Opened read-only: the handler runs
- * while `vmgit sync` holds the database, and never writes to it.
+ * and whether an expired version is about to be replaced. Its SQL lives in the subscriber's
+ * store (src/subscriber/store-readonly.ts).
  */
-export function openStoreReadonly(dbPath: string): DB {
-  if (!existsSync(dbPath)) {
-    throw usageError('NO_DATABASE', `no subscriber database at ${dbPath}; run \`vmgit sync\` first, or point --db / VMGIT_DB / VMCATCHER_RDBMS at it`)
-  }
-  const db = new Database(dbPath, { readonly: true, fileMustExist: true })
-  db.pragma('busy_timeout = 10000')
-  const t = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('cache_entry', 'subscription', 'image')").all()
-  if (t.length < 3) {
-    db.close()
-    throw usageError('DB_NOT_SUBSCRIBER', `${dbPath} is not a vmgit subscriber database (no cache_entry table); check --db`)
-  }
-  return db
-}
+export { openStoreReadonly }
 
 interface EntryJson {
   image?: Record<string, string | number>
@@ -38,7 +24,7 @@ export function endorserOf(db: DB, listId: string): string | undefined {
 
 /** Every image in the verified cache, with its file (cache/<sha512>) and its list's signer. */
 export function verifiedImages(db: DB, cacheDir: string): { images: EndorsedImage[]; problems: { list: string; identifier: string; message: string }[] } {
-  const rows = db.prepare('SELECT * FROM cache_entry ORDER BY subscription_id, identifier').all() as CacheEntryRow[]
+  const rows = cacheEntries(db)
   const images: EndorsedImage[] = []
   const problems: { list: string; identifier: string; message: string }[] = []
   for (const r of rows) {
@@ -67,10 +53,10 @@ export function pendingReplacement(db: DB, now: Date, listId: string, identifier
 
 /** The full list entry of an image (more keys than the event variables carry, e.g. sl:osname). */
 export function listedEntry(db: DB, listId: string, identifier: string): Record<string, string | number> | undefined {
-  const row = db.prepare('SELECT json FROM image WHERE subscription_id = ? AND identifier = ?').get(listId, identifier) as { json: string } | undefined
-  if (!row) return undefined
+  const json = imageEntryJson(db, listId, identifier)
+  if (json === undefined) return undefined
   try {
-    return JSON.parse(row.json) as Record<string, string | number>
+    return JSON.parse(json) as Record<string, string | number>
   } catch {
     return undefined
   }

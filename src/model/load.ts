@@ -1,4 +1,4 @@
-import { readdir, readFile, stat } from 'node:fs/promises'
+import { readdir, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { usageError } from '../util/errors.js'
 import { crossProblems, fileProblems, missingKeyProblems } from './checks.js'
@@ -9,7 +9,7 @@ import { sortProblems, type Problem } from './problems.js'
 import { schemaProblems } from './schemas.js'
 import { parseDuration } from './time.js'
 import { DEFAULT_CONFIG, type EndorserEntry, type ImageEntry, type ListEntry, type RepoConfig, type Repository } from './types.js'
-import { parseYamlSource, problemAt } from './yaml-source.js'
+import { parseYamlSource, problemAt, readYamlFile } from './yaml-source.js'
 
 type FileKind = Exclude<Kind, 'config'>
 export const DIRS: Record<FileKind, string> = { endorser: 'endorsers', image: 'images', imagelist: 'imagelists' }
@@ -43,7 +43,10 @@ export async function loadRepository(dir: string, opts: LoadOptions = {}): Promi
   const repo: Repository = { dir: abs, config: { ...DEFAULT_CONFIG }, endorsers: new Map(), images: new Map(), lists: new Map(), problems }
 
   if (top.has(CONFIG_FILE)) {
-    const { src, problems: ps } = parseYamlSource(CONFIG_FILE, await readFile(path.join(abs, CONFIG_FILE), 'utf8'))
+    // issue 14: size, file type and UTF-8 are checked before the parser sees a byte
+    const read = await readYamlFile(path.join(abs, CONFIG_FILE), CONFIG_FILE)
+    const { src, problems: ps } = parseYamlSource(CONFIG_FILE, read && 'text' in read ? read.text : '')
+    if (read && 'problem' in read) ps.unshift(read.problem)
     problems.push(...ps)
     repo.configSrc = src
     if (ps.every((p) => p.severity !== 'error')) {
@@ -65,11 +68,14 @@ export async function loadRepository(dir: string, opts: LoadOptions = {}): Promi
         const file = `${sub}/${n}`
         if (/\.yml$/.test(n)) problems.push({ file, line: 1, col: 1, severity: 'warning', code: 'BAD_FILE_NAME', message: `${file} is ignored: vmgit reads *.yaml files; rename it` })
         if (!n.endsWith('.yaml') || n.startsWith('.')) return undefined
-        const text = await readFile(path.join(abs, file), 'utf8').catch(() => undefined)
-        return text === undefined ? undefined : { name: n.slice(0, -5), file, text }
+        // issue 14: size, file type and UTF-8 are checked before the parser sees a byte; a refused
+        // file still exists (as not parsed), so lists naming it do not also say it is missing
+        const read = await readYamlFile(path.join(abs, file), file)
+        if (!read) return undefined
+        return 'text' in read ? { name: n.slice(0, -5), file, text: read.text } : { name: n.slice(0, -5), file, text: '', refused: read.problem }
       }),
     )
-    for (const f of loaded) if (f) addFile(repo, kind, f.name, f.file, f.text)
+    for (const f of loaded) if (f) addFile(repo, kind, f.name, f.file, f.text, f.refused)
   }
 
   problems.push(...crossProblems(repo))
@@ -78,8 +84,9 @@ export async function loadRepository(dir: string, opts: LoadOptions = {}): Promi
   return repo
 }
 
-function addFile(repo: Repository, kind: FileKind, name: string, file: string, text: string): void {
+function addFile(repo: Repository, kind: FileKind, name: string, file: string, text: string, refused?: Problem): void {
   const { src, problems } = parseYamlSource(file, text)
+  if (refused) problems.unshift(refused)
   repo.problems.push(...problems)
   const parsed = problems.every((p) => p.severity !== 'error')
   const data = isMapData(src.data) ? src.data : {}

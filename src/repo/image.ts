@@ -4,13 +4,13 @@
  */
 import { randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { parse } from 'yaml'
 import { bumpVersion, compareVersions } from '../imagelist/version.js'
 import { IMAGE_FIELDS, yamlKeyFor } from '../model/friendly.js'
 import { FILE_NAME } from '../model/load.js'
 import { updateYamlText, yamlText } from '../model/yaml-write.js'
+import { readYamlFile } from '../model/yaml-source.js'
 import { imageUriFromRule, mapUri, readPublishSettings } from '../publish/config.js'
 import { digestImageSource, type ImageCommandOptions, type ImageSourceDigest } from '../transfer/source.js'
 import { usageError } from '../util/errors.js'
@@ -29,9 +29,11 @@ export function keyOf(data: Record<string, unknown>, hepixKey: string, friendly:
 
 export async function readImage(repo: string, name: string): Promise<{ file: string; text: string; data: Record<string, unknown> }> {
   const file = path.join(repo, 'images', `${name}.yaml`)
-  const text = await readFile(file, 'utf8').catch(() => {
-    throw usageError('IMAGE_NOT_FOUND', `images/${name}.yaml does not exist in ${repo}; add it with vmgit image add ${name} --file PATH`)
-  })
+  // issue 14: size, file type and UTF-8 checked before parsing (a Latin-1 byte must not be rewritten as U+FFFD)
+  const read = await readYamlFile(file, `images/${name}.yaml`).catch(() => undefined)
+  if (!read) throw usageError('IMAGE_NOT_FOUND', `images/${name}.yaml does not exist in ${repo}; add it with vmgit image add ${name} --file PATH`)
+  if ('problem' in read) throw usageError('IMAGE_INVALID', `${read.problem.message} [${read.problem.code}]`)
+  const { text } = read
   let data: unknown
   try {
     data = parse(text)

@@ -1,4 +1,5 @@
 import type { DB, CacheEntryRow } from './store.js'
+import { endorserTrusted, imageExpiresOf, isSelected, selectedImageRows, subscriptionStatusOf } from './store-cache.js'
 
 /**
  * Which images the cache must hold now: selected, in the current verified list of a subscription
@@ -21,31 +22,10 @@ export interface Unusable {
   problem: string
 }
 
-interface Row {
-  sid: string
-  identifier: string
-  sha512: string | null
-  size: number | null
-  uri: string | null
-  json: string
-  problem: string | null
-  expires: string | null
-  vo: string | null
-}
-
 export const entryKey = (sid: string, identifier: string): string => `${sid}\u0000${identifier}`
 
 export function wantedImages(db: DB, now: Date): { wanted: Map<string, Wanted>; unusable: Unusable[] } {
-  const rows = db
-    .prepare(
-      `SELECT i.subscription_id AS sid, i.identifier, i.sha512, i.size, i.uri, i.json, i.problem, i.expires, s.vo
-       FROM selection sel
-       JOIN image i ON i.subscription_id = sel.subscription_id AND i.identifier = sel.identifier
-       JOIN subscription s ON s.id = i.subscription_id
-       WHERE s.status = 'ok' AND EXISTS (SELECT 1 FROM endorser e WHERE e.name = s.endorser)
-       ORDER BY i.subscription_id, i.identifier`,
-    )
-    .all() as Row[]
+  const rows = selectedImageRows(db)
   const wanted = new Map<string, Wanted>()
   const unusable: Unusable[] = []
   for (const r of rows) {
@@ -71,13 +51,13 @@ export function wantedImages(db: DB, now: Date): { wanted: Map<string, Wanted>; 
 /** Why a cached image is no longer wanted, in words for the change line. */
 export function expiryReason(db: DB, e: CacheEntryRow, now: Date, wanted: Wanted | undefined): string {
   if (wanted && wanted.sha512 !== e.sha512) return 'replaced by a new version'
-  const sub = db.prepare('SELECT status, endorser FROM subscription WHERE id = ?').get(e.subscription_id) as { status: string; endorser: string } | undefined
+  const sub = subscriptionStatusOf(db, e.subscription_id)
   if (!sub) return 'subscription removed'
   if (sub.status === 'expired') return 'its list expired'
-  if (!db.prepare('SELECT 1 FROM endorser WHERE name = ?').get(sub.endorser)) return 'endorser no longer trusted'
-  const img = db.prepare('SELECT expires FROM image WHERE subscription_id = ? AND identifier = ?').get(e.subscription_id, e.identifier) as { expires: string | null } | undefined
+  if (!endorserTrusted(db, sub.endorser)) return 'endorser no longer trusted'
+  const img = imageExpiresOf(db, e.subscription_id, e.identifier)
   if (!img) return 'removed from the list'
   if (img.expires !== null && new Date(img.expires).getTime() <= now.getTime()) return 'image expired (dc:date:expires)'
-  if (!db.prepare('SELECT 1 FROM selection WHERE subscription_id = ? AND identifier = ?').get(e.subscription_id, e.identifier)) return 'deselected'
+  if (!isSelected(db, e.subscription_id, e.identifier)) return 'deselected'
   return 'no longer usable'
 }

@@ -1,7 +1,7 @@
-import Database from 'better-sqlite3'
 import { existsSync, readFileSync } from 'node:fs'
 import { writeFileAtomic } from '../util/fs.js'
 import type { Report } from './report.js'
+import { imageSizes, subscriptionFacts, type SubFacts } from './store-readonly.js'
 
 /**
  * `vmgit sync --metrics-file PATH`: a Prometheus textfile-collector file (node_exporter
@@ -33,36 +33,10 @@ export function previousSuccess(file: string): number {
   return m ? Number(m[1]) : 0
 }
 
-interface SubFacts {
-  id: string
-  version: string
-  list_expires: string
-  status: string
-  cached: number
-}
-
-function subscriptionFacts(dbPath: string): SubFacts[] {
-  const db = new Database(dbPath, { readonly: true, fileMustExist: true })
-  try {
-    db.pragma('busy_timeout = 10000')
-    return db.prepare(`SELECT s.id, s.version, s.list_expires, s.status,
-        (SELECT COUNT(*) FROM cache_entry c WHERE c.subscription_id = s.id) AS cached
-      FROM subscription s ORDER BY s.id`).all() as SubFacts[]
-  } finally {
-    db.close()
-  }
-}
-
 function downloadedBytes(dbPath: string, report: Report): number {
   const cached = report.changes.filter((c) => c.kind === 'image-cached' && c.subscription && c.image)
   if (cached.length === 0) return 0
-  const db = new Database(dbPath, { readonly: true, fileMustExist: true })
-  try {
-    const q = db.prepare('SELECT size FROM image WHERE subscription_id = ? AND identifier = ?')
-    return cached.reduce((sum, c) => sum + (((q.get(c.subscription, c.image) as { size: number | null } | undefined)?.size) ?? 0), 0)
-  } finally {
-    db.close()
-  }
+  return imageSizes(dbPath, cached.map((c) => ({ subscription: c.subscription!, image: c.image! })))
 }
 
 export function renderMetrics(f: RunFacts, lastSuccess: number): string {

@@ -1,4 +1,4 @@
-import { watch, type FSWatcher } from 'node:fs'
+import { existsSync, readdirSync, watch, type Dirent, type FSWatcher } from 'node:fs'
 import path from 'node:path'
 import { Exit, usageError, VmgitError } from './errors.js'
 import { escapeText } from './escape.js'
@@ -69,9 +69,9 @@ export async function watchRepository(dir: string, run: () => Promise<void>, opt
   const abs = path.resolve(dir)
   if (signal?.aborted) return
 
-  let watcher: FSWatcher
+  let watcher: TreeWatcher
   try {
-    watcher = watch(abs, { recursive: true })
+    watcher = watchTree(abs, (rel) => !!rel && (isIgnoredPath(rel) || !!opts.ignore?.(rel)))
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code
     // same code and advice as loading a repository that is not there
@@ -127,14 +127,96 @@ export async function watchRepository(dir: string, run: () => Promise<void>, opt
       }, debounceMs)
     }
 
-    watcher.on('change', (_event, filename) => {
-      const rel = filename === null ? '' : String(filename).split(path.sep).join('/')
+    watcher.on('change', (rel) => {
       if (rel !== '' && (isIgnoredPath(rel) || opts.ignore?.(rel))) return
       schedule()
     })
     watcher.on('error', (e) => finish(usageError('WATCH_FAILED', `watching ${dir} failed: ${e.message}`)))
     signal?.addEventListener('abort', onAbort, { once: true })
     void once()
+  })
+}
+
+/** Changes under a directory tree: 'change' with the path relative to the root (`/` separators), 'error'. */
+interface TreeWatcher {
+  on(event: 'change', listener: (rel: string) => void): void
+  on(event: 'error', listener: (e: Error) => void): void
+  close(): void
+}
+
+/**
+ * Watch every directory of the tree, not its files: a file saved by rename (\`sed -i\`, vim's
+ * backupcopy=no, most IDEs' safe write: write a temporary file, rename it over the old one) is a
+ * new inode, which a watch on the old file never reports, while its directory sees the rename
+ * every time (issue 14). Linux has no native recursive watch (Node 20 emulates it per file), so
+ * there each directory gets its own watch, and new directories are added as they appear;
+ * elsewhere the native recursive watch already watches directories. `skip` prunes directories
+ * (.git/) by their relative path. Throws like fs.watch when the root cannot be watched.
+ */
+function watchTree(root: string, skip: (rel: string) => boolean): TreeWatcher {
+  const toRel = (p: string) => path.relative(root, p).split(path.sep).join('/')
+  const listeners = { change: [] as ((rel: string) => void)[], error: [] as ((e: Error) => void)[] }
+  const emitChange = (rel: string) => {
+    for (const l of listeners.change) l(rel)
+  }
+  const emitError = (e: Error) => {
+    for (const l of listeners.error) l(e)
+  }
+  const api = (close: () => void): TreeWatcher => ({
+    on: (event: 'change' | 'error', l: ((rel: string) => void) & ((e: Error) => void)) => void listeners[event].push(l),
+    close,
+  })
+
+  if (process.platform !== 'linux') {
+    const w = watch(root, { recursive: true })
+    w.on('change', (_event, filename) => emitChange(filename === null ? '' : String(filename).split(path.sep).join('/')))
+    w.on('error', emitError)
+    return api(() => w.close())
+  }
+
+  const watchers = new Map<string, FSWatcher>()
+  const add = (dir: string): void => {
+    if (watchers.has(dir) || (dir !== root && skip(toRel(dir)))) return
+    let w: FSWatcher
+    try {
+      w = watch(dir)
+    } catch (e) {
+      if (dir === root) throw e
+      return // gone again (or unreadable) before we got to it: nothing to watch there
+    }
+    watchers.set(dir, w)
+    w.on('change', (event, filename) => {
+      const rel = filename === null ? toRel(dir) : toRel(path.join(dir, String(filename)))
+      // a rename may have brought in (or taken away) a directory: keep the set of watches current
+      if (event === 'rename') rescan()
+      emitChange(rel)
+    })
+    w.on('error', (e) => {
+      if (dir === root) emitError(e)
+      else drop(dir) // a removed directory: its watch ends, the others go on
+    })
+    addChildren(dir)
+  }
+  const drop = (dir: string): void => {
+    watchers.get(dir)?.close()
+    watchers.delete(dir)
+  }
+  const rescan = (): void => {
+    for (const dir of [...watchers.keys()]) if (dir !== root && !existsSync(dir)) drop(dir)
+    for (const dir of [...watchers.keys()]) addChildren(dir)
+  }
+  const addChildren = (dir: string): void => {
+    let entries: Dirent[] = []
+    try {
+      entries = readdirSync(dir, { withFileTypes: true })
+    } catch {
+      return // removed while we looked: the next rescan drops its watch
+    }
+    for (const e of entries) if (e.isDirectory()) add(path.join(dir, e.name))
+  }
+  add(root)
+  return api(() => {
+    for (const dir of [...watchers.keys()]) drop(dir)
   })
 }
 

@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { watch } from 'node:fs'
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { PassThrough } from 'node:stream'
@@ -68,6 +68,27 @@ describe('vmgit validate --watch', () => {
     rmSync(path.join(repo, 'images', 'broken.yaml'))
     await cli.waitFor('the clean run', (out) => /no problems/.test(lastRun(out)))
     expect(await cli.stop('SIGTERM')).toBe(0)
+  })
+
+  it('sees every save made by rename, as sed -i and safe-writing editors do (issue 14), not only the first', async () => {
+    const repo = await newRepo()
+    const file = imageFile(repo)
+    const cli = startCli(['validate', '--watch', '--repo', repo])
+    await cli.waitFor('the first run', (out) => /no problems/.test(out))
+    // a safe write: a temporary file beside the target, renamed over it (a new inode each time)
+    const renameSave = (size: string) => {
+      const tmpFile = path.join(path.dirname(file), `.tmp-save-${size}`)
+      writeFileSync(tmpFile, readFileSync(file, 'utf8').replace(/^size: .*$/m, `size: ${size}`))
+      renameSync(tmpFile, file)
+    }
+    const sedSave = (size: string) => expect(spawnSync('sed', ['-i', `s/^size: .*/size: ${size}/`, file]).status).toBe(0)
+    const saves: [(v: string) => void, string][] = [[sedSave, '-1'], [sedSave, '0'], [renameSave, '-2'], [renameSave, '0'], [sedSave, '-3']]
+    for (const [save, size] of saves) {
+      save(size)
+      if (size === '0') await cli.waitFor(`the clean run after size ${size}`, (out) => /no problems/.test(lastRun(out)))
+      else await cli.waitFor(`the run showing size ${size}`, (out) => new RegExp(`size ${size} must be`).test(lastRun(out)))
+    }
+    expect(await cli.stop('SIGINT')).toBe(0)
   })
 
   // util-linux `script` runs the CLI on a pseudo-terminal, as a user's shell would
