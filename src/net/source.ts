@@ -71,12 +71,13 @@ async function openUrl(source: string, opts: ReadSourceOptions, noDowngrade: boo
   const split = splitCredentials(source)
   const fetcher = new Fetcher({ caDir: opts.caDir ?? caDirFromEnv(undefined), ...(opts.env ? { env: opts.env } : {}) })
   try {
+    const env = opts.env ?? process.env
     const limits = {
       ...DEFAULT_LIMITS,
       maxRedirects: MAX_REDIRECTS,
-      idleTimeoutMs: opts.idleTimeoutMs ?? 30_000,
-      deadlineMs: opts.deadlineMs ?? 120_000,
-      connectTimeoutMs: opts.connectTimeoutMs ?? 30_000,
+      idleTimeoutMs: opts.idleTimeoutMs ?? envSeconds(env, 'VMGIT_IDLE_TIMEOUT') ?? 30_000,
+      deadlineMs: opts.deadlineMs ?? envSeconds(env, 'VMGIT_DEADLINE') ?? 120_000,
+      connectTimeoutMs: opts.connectTimeoutMs ?? envSeconds(env, 'VMGIT_CONNECT_TIMEOUT') ?? 30_000,
     }
     // operator-given URLs: the `origin` address rule (S32), credentials to their own origin only
     const r = await fetcher.open(split.url, { limits, addressRule: 'origin', noDowngrade, auth: { username: split.username ?? null, password: split.password ?? null } })
@@ -86,4 +87,12 @@ async function openUrl(source: string, opts: ReadSourceOptions, noDowngrade: boo
     fetcher.close()
     throw e
   }
+}
+
+/** The timeouts every command shares (sub add / sync take them as --connect-timeout, --idle-timeout, --deadline too): whole seconds. */
+export function envSeconds(env: Record<string, string | undefined>, name: string): number | undefined {
+  const v = env[name]
+  if (v === undefined || v === '') return undefined
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw usageError('BAD_TIMEOUT', `${name}=${JSON.stringify(v)} is not a whole number of seconds (1 or more)`)
+  return Number(v) * 1000
 }
