@@ -38,8 +38,11 @@ export async function startForwardProxy(): Promise<ForwardProxy> {
     up.on('error', () => res.destroy())
     req.pipe(up)
   })
-  server.on('connect', (req, sock) => {
+  const tunnels = new Set<net.Socket>()
+  server.on('connect', (req, sock: net.Socket) => {
     seen.push(`CONNECT ${req.url}`)
+    tunnels.add(sock)
+    sock.on('close', () => tunnels.delete(sock))
     const [h, p] = req.url!.split(':')
     const up = net.connect(Number(p), h, () => {
       sock.write('HTTP/1.1 200 Connection Established\r\n\r\n')
@@ -53,6 +56,10 @@ export async function startForwardProxy(): Promise<ForwardProxy> {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     seen,
-    stop: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()) }),
+    stop: () => new Promise((r) => {
+      for (const t of tunnels) t.destroy()
+      server.closeAllConnections()
+      server.close(() => r())
+    }),
   }
 }
