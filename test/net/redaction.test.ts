@@ -15,6 +15,7 @@ import { GlanceClient } from '../../src/glance/client.js'
 import { redactText, redactUrl } from '../../src/net/redact.js'
 import { openTransfer } from '../../src/transfer/index.js'
 import type { CliResult } from '../helpers/cli.js'
+import { makeFixtureRepo } from '../publish/repo-fixture.js'
 import { makeWorld, sharedPki, type World } from '../subscriber/world.js'
 
 const S = {
@@ -139,6 +140,29 @@ describe('one redaction policy', () => {
         expect(e2).toBeInstanceOf(Error)
         clean(e2.message)
       })
+
+      it('publish to WebDAV, sftp and s3 targets from vmgit.yaml (secrets in the target URL and the environment) prints none', async () => {
+        const base = 'http://127.0.0.1:9/'
+        const host = new URL(echo.url).host
+        // [target, environment, exit]: a password in a vmgit.yaml URL is refused as configuration (exit 2), the rest fail on the network (exit 3)
+        const cases: [Record<string, unknown>, Record<string, string>, number][] = [
+          [{ match: base, replace: planted(echo.url, '/dav/') }, {}, 2],
+          [{ match: base, replace: `http://${S.user}@${host}/dav/?token=${S.token}&sig=${S.sig}` }, { VMGIT_DAV_PASSWORD: S.pass }, 3],
+          [{ match: base, replace: `${echo.url}/dav/` }, { VMGIT_DAV_TOKEN: S.bearer }, 3],
+          [{ match: base, replace: `sftp://${S.user}:${S.pass}@127.0.0.1:1/srv/` }, { VMGIT_SSH_PASSWORD: S.env }, 2],
+          [{ match: base, replace: `sftp://${S.user}@127.0.0.1:1/srv/` }, { VMGIT_SSH_PASSWORD: S.env }, 3],
+          [{ match: base, replace: 's3://bucket/p/', endpoint: 'http://127.0.0.1:1', path_style: true }, { AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE', AWS_SECRET_ACCESS_KEY: S.env, AWS_REGION: 'us-east-1' }, 3],
+        ]
+        for (const [target, extra, exit] of cases) {
+          const dir = mkdtempSync(path.join(os.tmpdir(), 'vmgit-net-publish-'))
+          makeFixtureRepo(dir, base, [target])
+          for (const json of [[], ['--json']]) {
+            const r = await w.cli(['publish', '--repo', dir, '--key', w.pki.signer.key, '--cert', w.pki.signer.cert, ...json], { env: { ...env, ...extra, VMGIT_SIGNING_KEY: undefined, VMGIT_SIGNING_CERT: undefined }, timeoutMs: 60_000 })
+            expect(r.code, `${JSON.stringify(target)}: ${r.stderr}`).toBe(exit)
+            cleanRun(r)
+          }
+        }
+      }, 300_000)
 
       it('Glance: a 401 echoing X-Auth-Token and a refused connection show no token', async () => {
         const e1 = (await new GlanceClient({ endpoint: echo.url, token: S.bearer }).listImages().catch((e: unknown) => e)) as Error
