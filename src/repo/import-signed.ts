@@ -34,6 +34,8 @@ export async function importChecked(repo: string, source: string, o: CheckedImpo
   const result = await importList(repo, source, {
     ...(o.name ? { name: o.name } : {}), ...(verify ? { verify } : {}),
     allowUnsigned: o.allowUnsigned, insecureSkipVerify: o.insecureSkipVerify,
+    // https trust: the same CA directory as the signature check (and as sub add / sync)
+    fetch: { caDir: caDirFromEnv(o.caDir) },
   })
   return { result, problems }
 }

@@ -6,6 +6,7 @@ import { credentialMatches } from './endorsers.js'
 import { isVmgitError, VmgitError, type ErrorCode } from '../util/errors.js'
 import { SHA512_HEX } from '../util/hash.js'
 import type { EndorserRow, SubscriptionMeta } from './store.js'
+import { redactUrl } from '../net/redact.js'
 
 /**
  * The subscriber's update rules, as a pure function of (verified candidate, stored state, trusted
@@ -199,7 +200,7 @@ export function decide(input: DecideInput): Decision {
     throw new VmgitError('LIST_EXPIRED', `the list expired on ${c.expires.toISOString()}; the publisher must sign a fresh one`)
   }
   if (c.uri !== null && c.uri !== input.fetchedFrom) {
-    warnings.push({ code: 'URI_MISMATCH', message: `the list declares hv:uri ${c.uri} but was fetched from ${input.fetchedFrom}; vmgit keeps fetching the subscribed URL` })
+    warnings.push({ code: 'URI_MISMATCH', message: `the list declares hv:uri ${redactUrl(c.uri)} but was fetched from ${redactUrl(input.fetchedFrom)}; vmgit keeps fetching the subscribed URL` })
   }
   let recovered = false
   if (stored) {
