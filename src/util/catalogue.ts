@@ -76,6 +76,7 @@ export const CATALOGUE = {
   CLOUD_UNKNOWN: { exit: 2, meaning: 'the cloud is not in clouds.yaml', fix: 'check OS_CLOUD / --cloud' },
   CMS_MALFORMED: { exit: 1, meaning: 'the signature part is not a well-formed PKCS#7/CMS SignedData', fix: 're-sign the list' },
   CMS_TRAILING_BYTES: { exit: 1, meaning: 'bytes follow the PKCS#7/CMS structure in the signature part', fix: 're-sign the list, or fetch the original file' },
+  COMMAND_UNKNOWN: { exit: 2, meaning: 'no vmgit command of that name (the message names the closest one)', fix: 'vmgit help lists the commands' },
   CONFIG_INVALID: { exit: 2, meaning: 'vmgit.yaml (or another configuration file) is not valid', fix: 'run vmgit validate' },
   CONFIG_MISSING: { exit: 0, meaning: 'vmgit.yaml is missing; defaults are used', fix: 'run vmgit init to create one' },
   CREATED_IN_FUTURE: { exit: 1, meaning: 'the list was created after now plus 5 minutes of clock skew', fix: 'check this host\'s clock (and the publisher\'s)' },
