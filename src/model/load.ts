@@ -10,6 +10,7 @@ import { schemaProblems } from './schemas.js'
 import { parseDuration } from './time.js'
 import { DEFAULT_CONFIG, type EndorserEntry, type ImageEntry, type ListEntry, type RepoConfig, type Repository } from './types.js'
 import { parseYamlSource, problemAt } from './yaml-source.js'
+import { CAP, checkRegularFile } from '../util/envfs.js'
 
 type FileKind = Exclude<Kind, 'config'>
 export const DIRS: Record<FileKind, string> = { endorser: 'endorsers', image: 'images', imagelist: 'imagelists' }
@@ -43,6 +44,7 @@ export async function loadRepository(dir: string, opts: LoadOptions = {}): Promi
   const repo: Repository = { dir: abs, config: { ...DEFAULT_CONFIG }, endorsers: new Map(), images: new Map(), lists: new Map(), problems }
 
   if (top.has(CONFIG_FILE)) {
+    checkRegularFile(path.join(abs, CONFIG_FILE), 'the configuration', CAP.config)
     const { src, problems: ps } = parseYamlSource(CONFIG_FILE, await readFile(path.join(abs, CONFIG_FILE), 'utf8'))
     problems.push(...ps)
     repo.configSrc = src
@@ -65,6 +67,7 @@ export async function loadRepository(dir: string, opts: LoadOptions = {}): Promi
         const file = `${sub}/${n}`
         if (/\.yml$/.test(n)) problems.push({ file, line: 1, col: 1, severity: 'warning', code: 'BAD_FILE_NAME', message: `${file} is ignored: vmgit reads *.yaml files; rename it` })
         if (!n.endsWith('.yaml') || n.startsWith('.')) return undefined
+        checkRegularFile(path.join(abs, file), 'the repository file', CAP.config)
         const text = await readFile(path.join(abs, file), 'utf8').catch(() => undefined)
         return text === undefined ? undefined : { name: n.slice(0, -5), file, text }
       }),

@@ -17,6 +17,7 @@ import tls from 'node:tls'
 import { configError, transferError, type TransferErrorCode } from './errors.js'
 import { redactUrl, revealSecret } from './redact.js'
 import type { PutOptions, PutResult, RemoteStat, Transfer, TransferOptions } from './types.js'
+import { CAP, checkRegularFile } from '../util/envfs.js'
 
 interface Req {
   headers?: Record<string, string>
@@ -60,6 +61,7 @@ export class WebDavTransfer implements Transfer {
     else if (username && password) this.auth = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`
     if (this.scheme === 'https') {
       const read = (f: string, what: string) => {
+        checkRegularFile(f, what, CAP.credential)
         try {
           return readFileSync(f)
         } catch {

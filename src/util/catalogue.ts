@@ -128,6 +128,7 @@ export const CATALOGUE = {
   FLAG_INVALID: { exit: 2, meaning: 'a flag value is not accepted (not one of its options, not a number, …)', fix: 'vmgit COMMAND --help lists the accepted values' },
   FLAG_UNKNOWN: { exit: 2, meaning: 'an unknown flag was given', fix: 'vmgit COMMAND --help lists the flags' },
   FRIENDLY_AND_RAW: { exit: 1, meaning: 'a friendly name and its raw HEPiX key are both set', fix: 'keep only the friendly name' },
+  FS_CANNOT_CREATE: { exit: 2, meaning: 'the file system refuses to create a directory there although its parent exists (/proc, /sys and similar)', fix: 'give a directory on an ordinary file system' },
   FS_IO: { exit: 2, meaning: 'a file-system operation on a path failed (I/O error, too many open files, …)', fix: 'check the disk and the path named in the message, then run again' },
   FS_IS_A_DIRECTORY: { exit: 2, meaning: 'a path that must be a file is a directory', fix: 'give the path of a file' },
   FS_LOOP: { exit: 2, meaning: 'a path has too many levels of symbolic links (a link loop)', fix: 'fix the links or give another path' },
