@@ -168,15 +168,16 @@ export async function mkdirs(dir: string, mode = 0o777): Promise<string | undefi
  * Stat first (issue 14: nothing hangs on special files): a path the user gave as a file must be a
  * regular file, at most maxBytes. A directory is FS_IS_A_DIRECTORY; a FIFO, device or socket
  * (`/dev/zero`, a named pipe) is FS_NOT_REGULAR before anything opens it, so no read can block or
- * run forever. A path that cannot be stat'ed is left to the caller's own read, which names the
- * problem in its terms (CERT_UNREADABLE, SOURCE_NOT_FOUND, …).
+ * run forever. A missing path is left to the caller's own read, which names it in its terms
+ * (CERT_UNREADABLE, SOURCE_NOT_FOUND, …); any other failure to stat is the FS_* error it is.
  */
 export function checkRegularFile(file: string, what: string, maxBytes = Number.POSITIVE_INFINITY): void {
   let st: Stats
   try {
     st = statSync(file)
-  } catch {
-    return
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return
+    throw envError(e) ?? e // ELOOP, ENOTDIR, EACCES, ENAMETOOLONG: typed, with the path
   }
   const p = path.resolve(file)
   if (st.isDirectory()) throw new VmgitError('FS_IS_A_DIRECTORY', `${what} ${p} is a directory; give the path of a file`, { details: { path: p } })

@@ -136,7 +136,14 @@ describe('the --json contract (issue 14)', () => {
       fail: [['REPO_NOT_FOUND', () => cli(['plan', '--repo', path.join(dir, 'no-such-repo')])]],
     },
     publish: {
-      ok: () => cli(['publish', '--dry-run', '--repo', repo]),
+      ok: async () => {
+        const r = freshRepo('publish-ok')
+        writeFileSync(path.join(r, 'vmgit.yaml'), `${readFileSync(path.join(r, 'vmgit.yaml'), 'utf8')}\ntargets:\n  - match: https://vm-images.example.org/\n    replace: file://${path.join(dir, 'published')}/\n`)
+        // the image's bytes come from source: (what image update records)
+        const u = await cli(['image', 'update', 'example-image', '--file', path.join(repo, 'disk.img'), '--repo', r])
+        expect(u.code, u.stderr).toBe(0)
+        return cli(['publish', '--dry-run', '--repo', r])
+      },
       fail: [['NO_CREDENTIALS', () => cli(['publish', '--repo', freshRepo('publish')], { VMGIT_SIGNING_KEY: undefined, VMGIT_SIGNING_CERT: undefined })]],
     },
     render: {
