@@ -144,7 +144,7 @@ describe('the --json contract (issue 14)', () => {
         expect(u.code, u.stderr).toBe(0)
         return cli(['publish', '--dry-run', '--repo', r])
       },
-      fail: [['NO_CREDENTIALS', () => cli(['publish', '--repo', freshRepo('publish')], { VMGIT_SIGNING_KEY: undefined, VMGIT_SIGNING_CERT: undefined })]],
+      fail: [['CREDENTIALS_MISSING', () => cli(['publish', '--repo', freshRepo('publish')], { VMGIT_SIGNING_KEY: undefined, VMGIT_SIGNING_CERT: undefined })]],
     },
     render: {
       ok: () => cli(['render', '--all', '--repo', repo]),
