@@ -11,6 +11,7 @@ import { signRepoList } from '../publish/sign-repo.js'
 import { signContent, type Digest } from '../smime/sign.js'
 import { isVmgitError, usageError } from '../util/errors.js'
 import { writeFileAtomic } from '../util/fs.js'
+import { CAP, checkRegularFile } from '../util/envfs.js'
 
 const time = (flag: string, v: string | undefined): Date | undefined => {
   if (v === undefined) return undefined
@@ -74,6 +75,7 @@ without dn/ca gets them from the certificate.`
 
     if (!repo) {
       const input = f.in as string
+      checkRegularFile(input, 'the list', CAP.config)
       const bytes = await readFile(input).catch((e: NodeJS.ErrnoException) => {
         throw usageError('SOURCE_NOT_FOUND', `cannot read ${input}: ${e.code ?? e.message}`)
       })

@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml'
 import { usageError } from '../util/errors.js'
 import { GlanceClient } from './client.js'
 import { findEndpoint, issueToken, type KeystoneCredentials } from './keystone.js'
+import { CAP, checkRegularFile } from '../util/envfs.js'
 
 /**
  * Where the Glance handler gets its credentials, as OpenStack's own clients do:
@@ -45,6 +46,7 @@ function configDirs(env: Env, cwd: string): string[] {
 }
 
 function readYaml(file: string): Record<string, unknown> {
+  checkRegularFile(file, 'clouds.yaml', CAP.config)
   try {
     const doc: unknown = parseYaml(readFileSync(file, 'utf8'))
     return doc && typeof doc === 'object' ? (doc as Record<string, unknown>) : {}
@@ -147,6 +149,7 @@ export async function connectGlance(opts: ConnectOptions = {}, env: Env = proces
   const auth = resolveAuth(opts, env, cwd)
   let ca: Buffer | undefined
   if (auth.cacert) {
+    checkRegularFile(auth.cacert, 'the CA file', CAP.credential)
     try {
       ca = readFileSync(auth.cacert)
     } catch (e) {

@@ -3,6 +3,7 @@ import { parse as parseYaml } from 'yaml'
 import { usageError } from '../util/errors.js'
 import type { Visibility } from './client.js'
 import { DISK_FORMATS, type DiskFormat } from './convert.js'
+import { CAP, checkRegularFile } from '../util/envfs.js'
 
 /**
  * Configuration of the Glance handler: a YAML file (`--config FILE`, env VMGIT_GLANCE_CONFIG)
@@ -57,6 +58,7 @@ export function parseDuration(text: string, what: string): number {
 
 export function loadConfigFile(file: string): GlanceConfigInput {
   let doc: unknown
+  checkRegularFile(file, 'the Glance configuration', CAP.config)
   try {
     doc = parseYaml(readFileSync(file, 'utf8'))
   } catch (e) {

@@ -3,6 +3,7 @@ import path from 'node:path'
 import { CERT_LABELS, parseCert, pemBlocks, type CertInfo } from '../smime/cert.js'
 import { usageError } from '../util/errors.js'
 import type { Repository } from '../model/types.js'
+import { CAP, checkRegularFile } from '../util/envfs.js'
 
 /**
  * The public certificate CI will sign with, for checks that need no key (`vmgit plan`):
@@ -24,7 +25,9 @@ export async function signingCertificate(repo: Repository, flag: string | undefi
   return parseCert(der, where)
 }
 
-const read = (file: string): Promise<Buffer> =>
-  readFile(file).catch((e: NodeJS.ErrnoException) => {
+const read = (file: string): Promise<Buffer> => {
+  checkRegularFile(file, 'the certificate', CAP.credential)
+  return readFile(file).catch((e: NodeJS.ErrnoException) => {
     throw usageError('CERT_UNREADABLE', `cannot read the certificate ${file}: ${e.code ?? e.message}; check the path`)
   })
+}

@@ -12,6 +12,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { usageError } from '../util/errors.js'
 import { optionsFromEnv, parseTarget, redactUrl, Secret, TransferPool, type Target, type TransferOptions } from '../transfer/index.js'
+import { CAP, checkRegularFile } from '../util/envfs.js'
 
 /** Non-secret connection settings a target may carry (YAML names). */
 export interface TargetSettings {
@@ -289,6 +290,7 @@ export function imageUriFromRule(rule: string, v: ImageUriVars): string {
 export async function readPublishSettings(repoDir: string): Promise<{ rules: TargetRule[]; imageUri?: string }> {
   const { readFile } = await import('node:fs/promises')
   const { parse } = await import('yaml')
+  checkRegularFile(path.join(repoDir, 'vmgit.yaml'), 'the configuration', CAP.config)
   const text = await readFile(path.join(repoDir, 'vmgit.yaml'), 'utf8').catch(() => undefined)
   if (text === undefined) return { rules: [] }
   let raw: unknown

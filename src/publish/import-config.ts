@@ -12,6 +12,7 @@ import { modeline } from '../model/schemas.js'
 import { VmgitError, usageError } from '../util/errors.js'
 import { writeFileAtomic } from '../util/fs.js'
 import { pythonReplacement, type TargetRule } from './config.js'
+import { CAP, checkRegularFile } from '../util/envfs.js'
 
 export interface IniSection {
   name: string
@@ -186,6 +187,7 @@ export function mergeTargets(text: string | undefined, converted: ConvertedTarge
 }
 
 export async function importVmcasterConfig(cfgFile: string, repoDir: string, opts: { dryRun?: boolean } = {}): Promise<ImportConfigResult> {
+  checkRegularFile(cfgFile, 'the vmcaster configuration', CAP.config)
   const cfgText = await readFile(cfgFile, 'utf8').catch(() => {
     throw usageError('IMPORT_CONFIG_NOT_FOUND', `cannot read ${cfgFile}; pass the path of vmcaster.cfg (it was $VMCASTER_CFG, ~/.vmcaster.cfg or /etc/vmcaster/vmcaster.cfg)`)
   })

@@ -14,6 +14,7 @@ import { usageError, VmgitError } from '../util/errors.js'
 import { CERT_LABELS, isoDate, parseCert, pemBlocks, type CertInfo } from './cert.js'
 import { promptSecret } from './prompt.js'
 import type { SigningCredentials } from './sign.js'
+import { CAP, checkRegularFile } from '../util/envfs.js'
 
 export interface CredentialFlags {
   key?: string
@@ -35,6 +36,7 @@ export type Endorser = Record<string, string | number>
 const SOURCES_HELP = 'give --key and --cert (PEM), --p12, or set VMGIT_SIGNING_KEY and VMGIT_SIGNING_CERT (PEM text)'
 
 async function readPath(p: string, what: string): Promise<Buffer> {
+  checkRegularFile(p, `the ${what}`, CAP.credential)
   try {
     return await readFile(p)
   } catch (e) {

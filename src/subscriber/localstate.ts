@@ -190,7 +190,10 @@ export function checkCacheDirs(dirs: string[]): void {
     checkOwner(d, 'cache')
     const p = nearestExisting(d)
     const st = statSync(p)
-    if (p === path.resolve(d) && !st.isDirectory()) throw cachePermissionError(p, 'is not a directory')
+    // issue 14: the cache path (or a parent of it) is a file: say so, with the path (S34 keeps the code CACHE_PERMISSION)
+    if (!st.isDirectory()) {
+      throw new VmgitError('CACHE_PERMISSION', `the image cache path ${p} is ${st.isFile() ? 'a file' : 'not a directory'}, so ${path.resolve(d)} cannot be a directory in it; point --cache-dir / VMGIT_CACHE_DIR at a directory, or move ${p} away`, { details: { path: p } })
+    }
     try {
       accessSync(p, constants.R_OK | constants.W_OK | constants.X_OK)
     } catch (e) {

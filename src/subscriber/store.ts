@@ -1,10 +1,11 @@
 import Database from 'better-sqlite3'
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs'
+import { chmodSync, closeSync, existsSync, openSync } from 'node:fs'
 import path from 'node:path'
 import { redactText } from '../net/redact.js'
 import { isVmgitError, VmgitError } from '../util/errors.js'
 import { checkDbAccess, checkOwner, corruptError, foreignError, rememberDb, sniffDbFile, sqliteError } from './localstate.js'
 import { MIGRATIONS } from './schema.js'
+import { mkdirsSync } from '../util/envfs.js'
 
 export type DB = Database.Database
 
@@ -114,11 +115,11 @@ export function openStore(dbPath: string, opts: { mustExist?: boolean } = {}): D
       throw new VmgitError('NO_DATABASE', `no subscriber database at ${dbPath}; subscribe to a list first with \`vmgit sub add URL\` (or point --db / VMGIT_DB at the right file)`, { details: { path: dbPath } })
     }
     try {
-      mkdirSync(path.dirname(dbPath), { recursive: true, mode: 0o700 })
+      mkdirsSync(path.dirname(dbPath), 0o700)
       closeSync(openSync(dbPath, 'a', 0o600))
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code
-      if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'ENOTDIR') {
+      if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
         throw new VmgitError('DB_PERMISSION', `cannot create the subscriber database ${dbPath} (${code}); create its directory for the user running vmgit, e.g. install -d -o vmgit -g vmgit -m 0700 ${path.dirname(dbPath)}, or point --db / VMGIT_DB elsewhere`, { cause: e, details: { path: dbPath } })
       }
       throw e

@@ -1,11 +1,12 @@
 /** `file://` backend: temp name in the target directory, copy, fsync, rename (atomic on POSIX). */
 import { randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { copyFile, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises'
+import { copyFile, open, readFile, rename, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import type { Readable } from 'node:stream'
 import { transferError } from './errors.js'
 import type { PutOptions, PutResult, RemoteStat, Transfer } from './types.js'
+import { mkdirs } from '../util/envfs.js'
 
 const isMissing = (e: unknown) => (e as NodeJS.ErrnoException)?.code === 'ENOENT'
 
@@ -23,7 +24,7 @@ export class FileTransfer implements Transfer {
     // atomic replace: same directory, so rename(2) never crosses a filesystem
     const tmp = path.join(dir, `.${path.basename(remotePath)}.vmgit-${randomBytes(6).toString('hex')}.tmp`)
     try {
-      await mkdir(dir, { recursive: true })
+      await mkdirs(dir)
       if (typeof source === 'string') await copyFile(source, tmp)
       const fh = await open(tmp, typeof source === 'string' ? 'r+' : 'wx', 0o644)
       let size: number

@@ -14,6 +14,7 @@ import { configError, transferError, type TransferErrorCode } from './errors.js'
 import { checkHostKey, knownTypesFor, normaliseFingerprint, parseKnownHosts, type HostKeyVerdict, type KnownHostEntry } from './hostkey.js'
 import { redactUrl, revealSecret } from '../net/redact.js'
 import type { PutOptions, PutResult, RemoteStat, Transfer, TransferOptions } from './types.js'
+import { CAP, checkRegularFile } from '../util/envfs.js'
 
 const RSA_ALGOS = ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']
 const toList = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v])
@@ -62,6 +63,7 @@ export class SftpTransfer implements Transfer {
 
     let privateKey: Buffer | undefined
     if (opts.identity) {
+      checkRegularFile(opts.identity, 'the ssh key', CAP.credential)
       try {
         privateKey = readFileSync(opts.identity)
       } catch {

@@ -5,13 +5,15 @@
  * unless `keep` names a file (written to a temp name, fsynced, renamed when complete).
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto'
-import { mkdir, open, rename, rm } from 'node:fs/promises'
+import { open, rename, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { readSource, streamUrl } from '../net/source.js'
 import { VmgitError } from '../util/errors.js'
 import { HASH_CHUNK } from '../util/hash.js'
 import type { ChecksumAlgo } from './checksums.js'
 import { openTransfer, optionsFromEnv, parseTarget } from './index.js'
+import { mkdirs } from '../util/envfs.js'
+import { CAP, checkRegularFile } from '../util/envfs.js'
 
 export interface SourceDigest {
   sha512: string
@@ -66,6 +68,7 @@ export function sniffFormat(head: Buffer, name: string): string | undefined {
 
 /** Hash a local file: one reused 1 MiB buffer, no stream machinery (the `image update` hot path). */
 export async function digestFile(file: string, opts: DigestOptions = {}): Promise<SourceDigest> {
+  checkRegularFile(file, 'the image file') // issue 14: --file /dev/zero or a FIFO would be read forever
   const fh = await open(file, 'r').catch((e: NodeJS.ErrnoException) => {
     throw new VmgitError('IMAGE_SOURCE_UNREADABLE', `cannot read ${file} (${e.code ?? e.message}); check the path`)
   })
@@ -96,7 +99,7 @@ export async function digestUrl(url: string, opts: DigestOptions = {}): Promise<
   const transfer = web ? undefined : await openTransfer(target, optionsFromEnv())
   const keep = opts.keep
   const tmp = keep ? path.join(path.dirname(keep), `.${path.basename(keep)}.${randomBytes(6).toString('hex')}.part`) : undefined
-  if (keep) await mkdir(path.dirname(keep), { recursive: true })
+  if (keep) await mkdirs(path.dirname(keep))
   const out = tmp ? await open(tmp, 'wx', 0o644) : undefined
   const d = new Digester(opts.algos ?? [])
   try {
@@ -145,6 +148,7 @@ async function readSmall(where: string): Promise<Buffer> {
     }
   }
   const { readFile } = await import('node:fs/promises')
+  checkRegularFile(where, 'the checksum file', CAP.config)
   return readFile(where).catch((e: NodeJS.ErrnoException) => {
     throw new VmgitError('CHECKSUMS_UNREADABLE', `cannot read the checksum file ${where} (${e.code ?? e.message})`)
   })

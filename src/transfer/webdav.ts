@@ -17,6 +17,7 @@ import { caDirFromEnv } from '../net/trust.js'
 import { isVmgitError, networkError } from '../util/errors.js'
 import { configError, transferError, type TransferErrorCode } from './errors.js'
 import type { PutOptions, PutResult, RemoteStat, Transfer, TransferOptions } from './types.js'
+import { CAP, checkRegularFile } from '../util/envfs.js'
 
 interface Req {
   headers?: Record<string, string>
@@ -62,6 +63,7 @@ export class WebDavTransfer implements Transfer {
     if (token) this.auth = `Bearer ${token}`
     else if (username && password) this.auth = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`
     const read = (f: string, what: string) => {
+      checkRegularFile(f, what, CAP.credential)
       try {
         return readFileSync(f)
       } catch {

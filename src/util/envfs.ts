@@ -1,5 +1,5 @@
-import { constants } from 'node:fs'
-import { open } from 'node:fs/promises'
+import { constants, mkdirSync, statSync, type Stats } from 'node:fs'
+import { mkdir, open, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { VmgitError, type ErrorCode } from './errors.js'
 
@@ -44,6 +44,10 @@ export function envError(e: unknown): VmgitError | undefined {
   const rawDest = (e as { dest?: unknown }).dest
   const dest = typeof rawDest === 'string' ? ` → ${path.resolve(rawDest)}` : ''
   const verb = VERB[err.syscall ?? ''] ?? err.syscall ?? 'use'
+  if (err.syscall === 'mkdir' && err.code === 'ENOENT') {
+    // its parent exists (mkdirs checked): the file system itself refuses new entries (/proc, /sys, …)
+    return new VmgitError('FS_CANNOT_CREATE', `cannot create the directory ${p}: the file system refuses new entries there (ENOENT; /proc, /sys and similar); give a directory on an ordinary file system`, { cause: e, details: { path: p, errno: err.code } })
+  }
   return new VmgitError(m.code, `cannot ${verb} ${p}${dest}: ${m.why} (${err.code}); ${m.fix}`, { cause: e, details: { path: p, errno: err.code } })
 }
 
@@ -103,3 +107,83 @@ export async function readRegularFile(file: string, opts: ReadRegularOptions): P
 
 const tooLarge = (what: string, p: string, size: number, max: number): VmgitError =>
   new VmgitError('FS_TOO_LARGE', `${what} ${p} is ${size} bytes, more than the ${max} vmgit accepts for it; check that it is the right file`, { details: { path: p, size, max } })
+
+const errno = (code: string, syscall: string, p: string, message: string): NodeJS.ErrnoException =>
+  Object.assign(new Error(`${code}: ${message}, ${syscall} '${p}'`), { code, syscall, path: p })
+
+/** The directories of `dir` that do not exist yet, outermost first; throws ENOTDIR when a file is in the way. */
+function missingDirs(dir: string, statOf: (p: string) => Stats | undefined): string[] {
+  const missing: string[] = []
+  for (let cur = path.resolve(dir); ; cur = path.dirname(cur)) {
+    const st = statOf(cur)
+    if (st) {
+      if (!st.isDirectory()) throw errno('ENOTDIR', 'mkdir', cur, 'not a directory')
+      return missing.reverse()
+    }
+    missing.push(cur)
+    if (path.dirname(cur) === cur) return missing.reverse()
+  }
+}
+
+const statOrUndefined = (p: string): Stats | undefined => {
+  try {
+    return statSync(p)
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw e
+  }
+}
+
+/**
+ * `mkdir -p` without node's recursive mkdir, which spins forever (100% of a core) where mkdir(2)
+ * answers ENOENT although the parent exists, as under /proc (`vmgit init /proc/x`). Each level is
+ * created once; an error is thrown as the errno error it is (callers and BaseCommand map it).
+ * Returns the first directory created, like mkdir({ recursive: true }).
+ */
+export function mkdirsSync(dir: string, mode = 0o777): string | undefined {
+  const missing = missingDirs(dir, statOrUndefined)
+  for (const d of missing) {
+    try {
+      mkdirSync(d, { mode })
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || !statSync(d).isDirectory()) throw e
+    }
+  }
+  return missing[0]
+}
+
+export async function mkdirs(dir: string, mode = 0o777): Promise<string | undefined> {
+  const missing = missingDirs(dir, statOrUndefined)
+  for (const d of missing) {
+    try {
+      await mkdir(d, { mode })
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || !(await stat(d)).isDirectory()) throw e
+    }
+  }
+  return missing[0]
+}
+
+/**
+ * Stat first (issue 14: nothing hangs on special files): a path the user gave as a file must be a
+ * regular file, at most maxBytes. A directory is FS_IS_A_DIRECTORY; a FIFO, device or socket
+ * (`/dev/zero`, a named pipe) is FS_NOT_REGULAR before anything opens it, so no read can block or
+ * run forever. A missing path is left to the caller's own read, which names it in its terms
+ * (CERT_UNREADABLE, SOURCE_NOT_FOUND, …); any other failure to stat is the FS_* error it is.
+ */
+export function checkRegularFile(file: string, what: string, maxBytes = Number.POSITIVE_INFINITY): void {
+  let st: Stats
+  try {
+    st = statSync(file)
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return
+    throw envError(e) ?? e // ELOOP, ENOTDIR, EACCES, ENAMETOOLONG: typed, with the path
+  }
+  const p = path.resolve(file)
+  if (st.isDirectory()) throw new VmgitError('FS_IS_A_DIRECTORY', `${what} ${p} is a directory; give the path of a file`, { details: { path: p } })
+  if (!st.isFile()) throw new VmgitError('FS_NOT_REGULAR', `${what} ${p} is ${kind(st.mode)}, not a regular file; vmgit reads and writes only regular files (a FIFO or device could block or never end): give the path of a file`, { details: { path: p } })
+  if (st.size > maxBytes) throw tooLarge(what, p, st.size, maxBytes)
+}
+
+/** Size caps for files the user names (certificates, keys, configuration): far above any real one. */
+export const CAP = { credential: 1 << 20, config: 16 << 20 } as const

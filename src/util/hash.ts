@@ -1,5 +1,6 @@
 import { createHash, type Hash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
+import { checkRegularFile } from './envfs.js'
 
 /** 1 MiB reads: sha512 runs at ~950 MB/s here with them, half that with node's 64 KiB default. */
 export const HASH_CHUNK = 1 << 20
@@ -11,6 +12,7 @@ export interface Digest {
 
 /** sha512 (lowercase hex, as every HEPiX consumer compares it) and byte size in one streaming pass. */
 export async function hashFile(path: string): Promise<Digest> {
+  checkRegularFile(path, 'the file')
   const h = createHash('sha512')
   let size = 0
   for await (const chunk of createReadStream(path, { highWaterMark: HASH_CHUNK }) as AsyncIterable<Buffer>) {

@@ -1,9 +1,10 @@
 import { constants, type Stats } from 'node:fs'
-import { chmod, type FileHandle, lstat, mkdir, open, readdir, realpath, rename, rm, stat, statfs, unlink } from 'node:fs/promises'
+import { chmod, type FileHandle, lstat, open, readdir, realpath, rename, rm, stat, statfs, unlink } from 'node:fs/promises'
 import path from 'node:path'
 import { createHash } from 'node:crypto'
 import { VmgitError } from './errors.js'
 import { type Digest, HASH_CHUNK } from './hash.js'
+import { mkdirs } from './envfs.js'
 
 /**
  * Filesystem discipline for directories that others may also write to (the subscriber's cache:
@@ -215,7 +216,7 @@ function unsafeDir(p: string, s: Stats, ancestor: boolean): string | undefined {
  */
 export async function ensureSafeDirs(dirs: string[]): Promise<void> {
   for (const dir of dirs) {
-    const created = await mkdir(dir, { recursive: true, mode: 0o755 })
+    const created = await mkdirs(dir, 0o755)
     if (created !== undefined) {
       // mkdir's mode is cut by the umask only; make every directory we created exactly 0755
       for (let d = dir; d.length >= created.length; d = path.dirname(d)) await chmod(d, 0o755)

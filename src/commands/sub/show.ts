@@ -45,6 +45,7 @@ smime (the signed original, as fetched). Credentials are never printed.`
       if (format === 'message') return void raw(sub.content)
       if (format === 'smime') return void raw(sub.smime)
       const v = subscriptionView(db, sub)
+      if (this.flags.json) return void this.emit(v, () => []) // the --json contract: { ok: true, ... }
       if (format === 'json') return void process.stdout.write(JSON.stringify(v, null, 2) + '\n')
       this.emit(v, () => showLines(v))
     } finally {

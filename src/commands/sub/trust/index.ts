@@ -6,6 +6,7 @@ import { credentialFromCertificate, trustEndorser } from '../../../subscriber/en
 import { dbFlag, nowFlag } from '../../../subscriber/flags.js'
 import { openStore } from '../../../subscriber/store.js'
 import { usageError } from '../../../util/errors.js'
+import { CAP, checkRegularFile } from '../../../util/envfs.js'
 
 export default class SubTrust extends BaseCommand<typeof SubTrust> {
   static override summary = 'Trust an endorser credential (certificate subject + issuer) to sign image lists'
@@ -36,6 +37,7 @@ untrust NAME\` removes them.`
     const f = this.flags
     let cred: { subject: string; issuer: string; subjectDer?: Uint8Array; issuerDer?: Uint8Array }
     if (f.cert !== undefined) {
+      checkRegularFile(f.cert, 'the certificate', CAP.credential)
       const bytes = await readFile(f.cert).catch((e: NodeJS.ErrnoException) => {
         throw usageError('CERT_UNREADABLE', `cannot read the certificate ${f.cert}: ${e.code ?? e.message}; check the path`)
       })
