@@ -11,13 +11,9 @@ import { signRepoList } from '../smime/repo.js'
 import { signContent, type Digest } from '../smime/sign.js'
 import { isVmgitError, usageError } from '../util/errors.js'
 import { writeFileAtomic } from '../util/fs.js'
+import { optionalTimeFlag } from '../rules/time.js'
 
-const time = (flag: string, v: string | undefined): Date | undefined => {
-  if (v === undefined) return undefined
-  const d = new Date(v)
-  if (Number.isNaN(d.getTime())) throw usageError('BAD_TIME', `--${flag} ${v} is not an ISO 8601 time; write it like 2024-06-01T12:00:00Z`)
-  return d
-}
+const time = (flag: string, v: string | undefined): Date | undefined => optionalTimeFlag(v, flag)
 
 export default class Sign extends BaseCommand<typeof Sign> {
   static override summary = 'Sign image lists as detached S/MIME (OpenSSL layout)'

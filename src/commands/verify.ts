@@ -4,7 +4,7 @@ import { isoDate } from '../smime/cert.js'
 import { verifyImageList } from '../smime/imagelist.js'
 import { readSource } from '../net/source.js'
 import { caDirFromEnv, loadTrustStore } from '../smime/trust.js'
-import { usageError } from '../util/errors.js'
+import { parseTimeFlag } from '../rules/time.js'
 
 export default class Verify extends BaseCommand<typeof Verify> {
   static override summary = 'Verify a signed image list (S/MIME) against a CA directory'
@@ -37,8 +37,7 @@ SOURCE is a file or an http(s) URL (16 MiB cap, 5 redirects at most). Exit 0 ver
   }
 
   async run(): Promise<void> {
-    const at = this.flags.at === undefined ? new Date() : new Date(this.flags.at)
-    if (Number.isNaN(at.getTime())) throw usageError('BAD_TIME', `--at ${this.flags.at} is not an ISO 8601 time; write it like 2018-01-01T00:00:00Z`)
+    const at = parseTimeFlag(this.flags.at, 'at')
     const dir = caDirFromEnv(this.flags['ca-dir'])
     const trust = await loadTrustStore(dir)
     const bytes = await readSource(this.args.source)
