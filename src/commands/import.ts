@@ -38,6 +38,7 @@ reads the signed content without any check (for a list whose signer expired long
     'insecure-skip-verify': Flags.boolean({ description: 'Import a signed source WITHOUT checking its signature.', default: false }),
     'allow-unsigned': Flags.boolean({ description: 'Accept a plain (unsigned) JSON list from an http(s) URL.', default: false }),
     'allow-endorser-mismatch': Flags.boolean({ description: 'Accept a signed list whose hv:dn/hv:ca differ from the signer (reported).', default: false }),
+    'allow-expired': Flags.boolean({ description: 'Accept a signed list that is expired (or created in the future) at --at (reported).', default: false }),
   }
 
   async run(): Promise<void> {
@@ -49,7 +50,7 @@ reads the signed content without any check (for a list whose signer expired long
     const verify = f['insecure-skip-verify']
       ? undefined
       : async (smime: Buffer) => {
-        const v = await verifyImageList(smime, { trust: await loadTrustStore(caDirFromEnv(f['ca-dir'])), at, crlCheck: f['crl-check'], allowEndorserMismatch: f['allow-endorser-mismatch'] })
+        const v = await verifyImageList(smime, { trust: await loadTrustStore(caDirFromEnv(f['ca-dir'])), at, crlCheck: f['crl-check'], allowEndorserMismatch: f['allow-endorser-mismatch'], timeRules: f['allow-expired'] ? 'report' : 'refuse' })
         problems.push(...v.problems.map((p) => `[${p.code}] ${p.message}`))
         return v.content
       }

@@ -39,8 +39,8 @@ export const CODES = {
   BAD_FILE_NAME: 'a file name cannot be referenced (must match [A-Za-z0-9][A-Za-z0-9._-]*.yaml)',
   CONFIG_MISSING: 'vmgit.yaml is missing; defaults are used (warning)',
   APPDB_KEY_MISSING: 'keys EGI sites (cloudkeeper, atrope) need are missing (warning; appdb_keys: off silences it)',
-  LIST_EXPIRED: 'a list with a fixed expires date has expired (warning)',
-  LIST_NOT_YET_VALID: 'a list with a fixed created date lies in the future (warning)',
+  LIST_EXPIRED: 'a list with a fixed expires date has expired: expires <= now (rulebook, attacks S08)',
+  CREATED_IN_FUTURE: 'a list with a fixed created date more than 5 minutes in the future (rulebook, attacks S09; formerly LIST_NOT_YET_VALID)',
 } as const
 
 export const isError = (p: Problem) => p.severity === 'error'
