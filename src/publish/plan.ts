@@ -1,6 +1,6 @@
 import type { HepixList, HepixObject, HepixScalar } from '../imagelist/types.js'
 import { compareVersions } from '../imagelist/version.js'
-import { listTimeVerdicts, type Verdict } from '../rules/list.js'
+import { certLifetimeVerdicts, endorserVerdicts, listTimeVerdicts, signingCertVerdicts, type CertFacts, type Verdict } from '../rules/list.js'
 import { Exit } from '../util/errors.js'
 
 /**
@@ -62,11 +62,7 @@ export interface ListSide {
   lists: Map<string, { name: string; list: HepixList; fixedVersion?: boolean }>
 }
 
-export interface CertFacts {
-  subject: string
-  issuer: string
-  notAfter: Date
-}
+export type { CertFacts } from '../rules/list.js'
 
 export interface PlanContext {
   /** The certificate CI will sign with, when known: endorser and expiry checks use it. */
@@ -174,22 +170,16 @@ function planImages(base: HepixList | undefined, head: HepixList | undefined, li
   return out
 }
 
+/** The rulebook's endorser and certificate-lifetime rules (src/rules) for one list, as sign and publish judge them. */
 function endorserIssues(head: HepixList, listId: string, cert: CertFacts): PlanIssue[] {
-  const out: PlanIssue[] = []
-  const dn = head.endorser['hv:dn']
-  const ca = head.endorser['hv:ca']
-  if (dn !== undefined && String(dn) !== cert.subject)
-    out.push({ severity: 'error', code: 'ENDORSER_MISMATCH', list: listId, message: `endorser hv:dn "${dn}" is not the signing certificate's subject "${cert.subject}"; fix the endorser file or leave dn out to take it from the certificate` })
-  if (ca !== undefined && String(ca) !== cert.issuer)
-    out.push({ severity: 'error', code: 'ENDORSER_MISMATCH', list: listId, message: `endorser hv:ca "${ca}" is not the signing certificate's issuer "${cert.issuer}"; fix the endorser file or leave ca out to take it from the certificate` })
-  const expires = head.list['dc:date:expires']
-  if (expires !== undefined && Date.parse(String(expires)) > cert.notAfter.getTime())
-    out.push({ severity: 'warning', code: 'CERT_EXPIRES_BEFORE_LIST', list: listId, message: `the list would expire ${expires} but the signing certificate expires ${cert.notAfter.toISOString().replace(/\.\d{3}Z$/, 'Z')}; subscribers will reject it from then on: renew the certificate or shorten the lifetime` })
-  return out
+  return [...endorserVerdicts(head.endorser, cert), ...certLifetimeVerdicts(head.list['dc:date:expires'], cert)]
+    .map((v) => ({ severity: v.severity, code: v.code, list: listId, message: v.message }))
 }
 
 export function computePlan(base: ListSide, head: ListSide, ctx: PlanContext = {}): Plan {
   const issues: PlanIssue[] = [...(ctx.headIssues ?? [])]
+  // CERT_EXPIRED / CERT_NOT_YET_VALID: publish refuses to sign with it, so the plan is refused too
+  if (ctx.cert && ctx.now) issues.push(...signingCertVerdicts(ctx.cert, ctx.now).map((v) => ({ severity: v.severity, code: v.code, message: v.message })))
   const ids = [...new Set([...base.lists.keys(), ...head.lists.keys()])]
   const lists: ListPlan[] = []
   for (const id of ids) {

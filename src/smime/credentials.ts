@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises'
 import forge from 'node-forge'
 import { certLifetimeVerdicts, endorserVerdicts, refuse, signingCertVerdicts } from '../rules/list.js'
 import { usageError, VmgitError } from '../util/errors.js'
-import { CERT_LABELS, isoDate, parseCert, pemBlocks, type CertInfo } from './cert.js'
+import { CERT_LABELS, parseCert, pemBlocks, type CertInfo } from './cert.js'
 import { promptSecret } from './prompt.js'
 import type { SigningCredentials } from './sign.js'
 
