@@ -12,6 +12,7 @@ import { signContent, type Digest } from '../smime/sign.js'
 import { isVmgitError, usageError } from '../util/errors.js'
 import { writeFileAtomic } from '../util/fs.js'
 import { optionalTimeFlag } from '../rules/time.js'
+import { listTimeVerdicts, refuse } from '../rules/list.js'
 
 const time = (flag: string, v: string | undefined): Date | undefined => optionalTimeFlag(v, flag)
 
@@ -84,6 +85,8 @@ without dn/ca gets them from the certificate.`
           warnings.push(`${(e as Error).message.replace(/; set the endorser.*$/, '')} (signed anyway: --allow-endorser-mismatch)`)
         }
         warnings.push(...expiryWarnings(list.list, creds.cert))
+        // the rulebook's list time rules at --now: never sign what every subscriber refuses
+        refuse(listTimeVerdicts({ created: list.list['dc:date:created'], expires: list.list['dc:date:expires'] }, now))
       } catch (e) {
         // any JSON may be signed; only an image list gets the endorser checks
         if (!isVmgitError(e) || e.code !== 'NOT_AN_IMAGELIST') throw e

@@ -91,3 +91,12 @@ describe('a plain plan right after a successful publish', () => {
     expect(withCert.stdout).toContain('hv:endorser/hv:dn')
   })
 })
+
+describe('vmgit sign --in on a list JSON that subscribers would refuse', () => {
+  it('refuses an expired list with LIST_EXPIRED, as sync would refuse it', async () => {
+    const json = path.join(F, 'synthetic/vmcaster-style.json') // dc:date:expires 2025-01-29T00:00:00Z
+    const r = await runCli(['sign', '--in', json, '--key', pki.signer.key, '--cert', pki.signer.cert, '--allow-endorser-mismatch', '--out', path.join(tmp, 'x.smime')])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain('LIST_EXPIRED')
+  })
+})
