@@ -14,6 +14,7 @@ import path from 'node:path'
 import { loadRepository } from '../model/load.js'
 import { isError, sortProblems, summarize, type Problem } from '../model/problems.js'
 import { durationFlag } from '../model/time.js'
+import { validateProblems } from '../publish/publishable.js'
 import { workflowProblems } from '../model/workflow.js'
 import { planExitCode } from '../publish/plan.js'
 import { formatMarkdown, formatPlan } from '../publish/plan-format.js'
@@ -71,7 +72,7 @@ function annotateProblems(problems: Problem[], repoDir: string, workspace: strin
 
 async function validate(dir: string, workspace: string, now: Date): Promise<void> {
   const repo = await loadRepository(dir, { now })
-  const problems = [...repo.problems, ...(await workflowProblems(dir))]
+  const problems = [...repo.problems, ...(await validateProblems(repo, { now })), ...(await workflowProblems(dir))]
   annotateProblems(problems, dir, workspace)
   setOutput('changed', 'false')
   const counts = `${repo.endorsers.size} endorser(s), ${repo.images.size} image(s), ${repo.lists.size} list(s)`

@@ -36,6 +36,7 @@ reads the signed content without any check (for a list whose signer expired long
     'insecure-skip-verify': Flags.boolean({ description: 'Import a signed source WITHOUT checking its signature.', default: false }),
     'allow-unsigned': Flags.boolean({ description: 'Accept a plain (unsigned) JSON list from an http(s) URL.', default: false }),
     'allow-endorser-mismatch': Flags.boolean({ description: 'Accept a signed list whose hv:dn/hv:ca differ from the signer (reported).', default: false }),
+    'allow-expired': Flags.boolean({ description: 'Accept a signed list that is expired (or created in the future) at --at (reported).', default: false }),
   }
 
   async run(): Promise<void> {
@@ -48,6 +49,7 @@ reads the signed content without any check (for a list whose signer expired long
       insecureSkipVerify: f['insecure-skip-verify'],
       allowUnsigned: f['allow-unsigned'],
       allowEndorserMismatch: f['allow-endorser-mismatch'],
+      allowExpired: f['allow-expired'],
     })
     for (const p of problems) this.warn2(p)
     if (r.signature === 'unverified') this.warn2('INSECURE: the S/MIME signature was NOT verified (--insecure-skip-verify); the list was imported as it is')

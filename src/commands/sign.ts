@@ -12,13 +12,10 @@ import { signContent, type Digest } from '../smime/sign.js'
 import { isVmgitError, usageError } from '../util/errors.js'
 import { writeFileAtomic } from '../util/fs.js'
 import { CAP, checkRegularFile } from '../util/envfs.js'
+import { optionalTimeFlag } from '../rules/time.js'
+import { listTimeVerdicts, refuse } from '../rules/list.js'
 
-const time = (flag: string, v: string | undefined): Date | undefined => {
-  if (v === undefined) return undefined
-  const d = new Date(v)
-  if (Number.isNaN(d.getTime())) throw usageError('BAD_TIME', `--${flag} ${v} is not an ISO 8601 time; write it like 2024-06-01T12:00:00Z`)
-  return d
-}
+const time = (flag: string, v: string | undefined): Date | undefined => optionalTimeFlag(v, flag)
 
 export default class Sign extends BaseCommand<typeof Sign> {
   static override summary = 'Sign image lists as detached S/MIME (OpenSSL layout)'
@@ -90,6 +87,8 @@ without dn/ca gets them from the certificate.`
           warnings.push(`${(e as Error).message.replace(/; set the endorser.*$/, '')} (signed anyway: --allow-endorser-mismatch)`)
         }
         warnings.push(...expiryWarnings(list.list, creds.cert))
+        // the rulebook's list time rules at --now: never sign what every subscriber refuses
+        refuse(listTimeVerdicts({ created: list.list['dc:date:created'], expires: list.list['dc:date:expires'] }, now))
       } catch (e) {
         // any JSON may be signed; only an image list gets the endorser checks
         if (!isVmgitError(e) || e.code !== 'NOT_AN_IMAGELIST') throw e

@@ -1,9 +1,10 @@
 import { Flags } from '@oclif/core'
 import { BaseCommand } from '../base-command.js'
 import { loadRepository } from '../model/load.js'
-import { formatProblem, isError, summarize } from '../model/problems.js'
+import { formatProblem, isError, sortProblems, summarize } from '../model/problems.js'
 import { parseNow } from '../model/time.js'
 import { workflowProblems } from '../model/workflow.js'
+import { validateProblems } from '../publish/publishable.js'
 import { interruptSignal, stopOnFirstUsageError, watchRepository } from '../util/watch.js'
 import { VmgitError } from '../util/errors.js'
 
@@ -50,7 +51,10 @@ export default class Validate extends BaseCommand<typeof Validate> {
 
   /** One validation pass: prints the problems, returns the number of errors; the final pass fails with VALIDATION_FAILED when there are errors. */
   private async check(final = false): Promise<number> {
-    const repo = await loadRepository(this.flags.repo, { now: parseNow(this.flags.now) })
+    const now = parseNow(this.flags.now)
+    const repo = await loadRepository(this.flags.repo, { now })
+    // the rulebook's publish and certificate rules: what publish would refuse is reported here first
+    repo.problems = sortProblems([...repo.problems, ...(await validateProblems(repo, { now }))])
     // warnings only: the workflow's vmgit action still the placeholder vmgit init wrote
     repo.problems.push(...(await workflowProblems(repo.dir)))
     const errors = repo.problems.filter(isError).length

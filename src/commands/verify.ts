@@ -4,7 +4,7 @@ import { isoDate } from '../smime/cert.js'
 import { verifyImageList } from '../smime/imagelist.js'
 import { readSource } from '../net/source.js'
 import { caDirFromEnv, loadTrustStore } from '../smime/trust.js'
-import { usageError } from '../util/errors.js'
+import { parseTimeFlag } from '../rules/time.js'
 
 export default class Verify extends BaseCommand<typeof Verify> {
   static override summary = 'Verify a signed image list (S/MIME) against a CA directory'
@@ -16,8 +16,10 @@ time), a current CRL from the issuer of every certificate below the trust anchor
 \`openssl cms -verify -crl_check_all\` (CRL_MISSING, CRL_EXPIRED, SIGNER_REVOKED, CA_REVOKED; skip with
 --no-crl-check), the purposes, CA flags, path length, name constraints and algorithms OpenSSL checks
 (docs/verification.md lists each, and where vmgit is stricter), then
-the JSON (NOT_JSON, NOT_AN_IMAGELIST) and the endorser: hv:dn/hv:ca must equal the signer's subject
-and issuer (ENDORSER_MISMATCH; reported but accepted with --allow-endorser-mismatch).
+the JSON (NOT_JSON, NOT_AN_IMAGELIST), the endorser: hv:dn/hv:ca must equal the signer's subject
+and issuer (ENDORSER_MISMATCH; reported but accepted with --allow-endorser-mismatch), and the list's
+dates at --at, as sync judges them (LIST_EXPIRED when dc:date:expires <= --at, CREATED_IN_FUTURE;
+reported but accepted with --allow-expired).
 
 The trust directory is --ca-dir, else $VMGIT_CA_DIR, $X509_CERT_DIR, $VMCATCHER_DIR_CERT, else
 /etc/grid-security/certificates (IGTF layout: <hash>.0 CA files, <hash>.r0 CRLs from fetch-crl).
@@ -34,16 +36,17 @@ SOURCE is a file or an http(s) URL (16 MiB cap, 5 redirects at most). Exit 0 ver
     'crl-check': Flags.boolean({ description: 'Require a current CRL from the issuer of every certificate in the chain (--no-crl-check to skip).', default: true, allowNo: true }),
     at: Flags.string({ description: 'Validate at this time (ISO 8601) instead of now, for historical checks.' }),
     'allow-endorser-mismatch': Flags.boolean({ description: 'Accept a list whose hv:dn/hv:ca differ from the signer (reported).', default: false }),
+    'allow-expired': Flags.boolean({ description: 'Accept a list that is expired (or created in the future) at --at; reported, exit 0.', default: false }),
   }
 
   async run(): Promise<void> {
-    const at = this.flags.at === undefined ? new Date() : new Date(this.flags.at)
-    if (Number.isNaN(at.getTime())) throw usageError('BAD_TIME', `--at ${this.flags.at} is not an ISO 8601 time; write it like 2018-01-01T00:00:00Z`)
+    const at = parseTimeFlag(this.flags.at, 'at')
     const dir = caDirFromEnv(this.flags['ca-dir'])
     const trust = await loadTrustStore(dir)
     const bytes = await readSource(this.args.source, { caDir: dir })
     const r = await verifyImageList(bytes, {
       trust, at, crlCheck: this.flags['crl-check'], allowEndorserMismatch: this.flags['allow-endorser-mismatch'],
+      timeRules: this.flags['allow-expired'] ? 'report' : 'refuse',
     })
     const l = r.list.list
     const out = {

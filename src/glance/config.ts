@@ -1,3 +1,4 @@
+import { durationOf } from '../rules/time.js'
 import { readFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
 import { usageError } from '../util/errors.js'
@@ -47,14 +48,9 @@ export interface GlanceConfigInput {
 
 const KEYS = ['cloud', 'endpoint', 'target-format', 'visibility', 'share', 'on-expiry', 'grace', 'work-dir', 'stale-upload'] as const
 const VISIBILITIES: readonly Visibility[] = ['private', 'shared', 'community', 'public']
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }
 
-/** "90s", "15m", "2h", "7d", "1w", "0", or a bare number of seconds. */
-export function parseDuration(text: string, what: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$/.exec(text)
-  if (!m) throw usageError('BAD_DURATION', `${what} ${JSON.stringify(text)} is not a duration; write e.g. 30m, 12h, 7d or 0`)
-  return Math.round(Number(m[1]) * UNITS[m[2] ?? 's']!)
-}
+/** "90s", "15m", "2h", "7d", "1w" or "0": vmgit's one duration grammar (src/rules/time.ts). */
+export const parseDuration = (text: string, what: string): number => durationOf(what, text, { allowZero: true })
 
 export function loadConfigFile(file: string): GlanceConfigInput {
   let doc: unknown

@@ -6,6 +6,7 @@
  * warnings: AppDB keys that cloudkeeper/atrope sites require, and identifiers that are not RFC 4122.
  */
 import type { ErrorCode } from '../util/catalogue.js'
+import { listTimeVerdicts } from '../rules/list.js'
 import { isRfc4122, SAFE_ID } from './identifiers.js'
 import type { HepixList, HepixObject, HepixScalar } from './types.js'
 
@@ -105,10 +106,8 @@ export function checkConsumers(list: HepixList, opts: { now?: Date } = {}): Cons
   c.identifier(list.list, '', 'the list')
   const created = c.date(list.list, 'dc:date:created', '')
   const expires = c.date(list.list, 'dc:date:expires', '')
-  if (opts.now && created && created.getTime() > opts.now.getTime())
-    c.error('LIST_NOT_YET_VALID', 'dc:date:created', `dc:date:created is in the future (vmcatcher error 33); set it to the signing time or earlier`)
-  if (opts.now && expires && expires.getTime() < opts.now.getTime())
-    c.error('LIST_EXPIRED', 'dc:date:expires', `the list expired on ${String(list.list['dc:date:expires'])} (vmcatcher error 34); re-sign it with a later dc:date:expires`)
+  // the rulebook's list time rules (src/rules): the same verdict as sync's at the same instant
+  if (opts.now) for (const v of listTimeVerdicts({ created, expires }, opts.now)) c.error(v.code, v.key ?? '', v.message)
   const vo = list.list['ad:vo']
   if (vo === undefined || String(vo).trim() === '')
     c.warn('APPDB_KEY_MISSING', 'ad:vo', 'ad:vo is missing or blank: cloudkeeper rejects the list without it; set the VO name if EGI sites subscribe')

@@ -16,8 +16,12 @@ export const SIGNER_PLACEHOLDER = { dn: '/CN=filled-from-signing-certificate', c
  * DUPLICATE_IMAGE_REF): reporting them again per list would only repeat them.
  */
 const COVERED = new Set(['MISSING_KEY', 'UNSAFE_ID', 'NOT_UUID', 'BAD_DATE', 'BAD_SHA512', 'BAD_SIZE', 'DUPLICATE_IMAGE_ID'])
-/** A list whose fixed dates have lapsed still renders (e.g. to reproduce an imported list): warn. */
-const AS_WARNING = new Set(['LIST_EXPIRED', 'LIST_NOT_YET_VALID'])
+/**
+ * Fixed dates (an imported list, `created:`/`expires:` in the YAML) that subscribers would refuse
+ * at this time: errors, as sync, plan and publish judge them (rulebook LIST_EXPIRED,
+ * CREATED_IN_FUTURE), with a hint how to let vmgit stamp them instead.
+ */
+const FIXED_DATES = new Set(['LIST_EXPIRED', 'CREATED_IN_FUTURE'])
 
 interface Located {
   kind: FileKind
@@ -41,7 +45,7 @@ export function consumerProblems(repo: Repository, now: Date): Problem[] {
     const found = [...report.errors.map((p) => [p, 'error'] as const), ...report.warnings.map((p) => [p, 'warning'] as const)]
     for (const [cp, sev] of found) {
       if (COVERED.has(cp.code)) continue
-      const severity: Severity = AS_WARNING.has(cp.code) ? 'warning' : sev
+      const severity: Severity = sev
       const loc = locate(repo, list, cp.path)
       if (cp.code === 'APPDB_KEY_MISSING') {
         if (repo.config.appdbKeys === 'off') continue
@@ -52,7 +56,7 @@ export function consumerProblems(repo: Repository, now: Date): Problem[] {
       }
       const yk = loc.key === undefined ? undefined : yamlKeyFor(loc.kind, loc.data, loc.key)
       // fixed dates come from the list file (e.g. after an import): vmgit stamps them when they are absent
-      const hint = AS_WARNING.has(cp.code) ? `; or delete version, created and expires from ${list.file} so vmgit stamps them when signing` : ''
+      const hint = FIXED_DATES.has(cp.code) ? `; or delete version, created and expires from ${list.file} so vmgit stamps them when signing` : ''
       out.push(problemAt(loc.src, yk === undefined ? [] : [yk], severity, cp.code, cp.message + hint))
     }
   }

@@ -40,8 +40,18 @@ export const CODES = {
   BAD_FILE_NAME: 'a file name cannot be referenced (must match [A-Za-z0-9][A-Za-z0-9._-]*.yaml)',
   CONFIG_MISSING: 'vmgit.yaml is missing; defaults are used (warning)',
   APPDB_KEY_MISSING: 'keys EGI sites (cloudkeeper, atrope) need are missing (warning; appdb_keys: off silences it)',
-  LIST_EXPIRED: 'a list with a fixed expires date has expired (warning)',
-  LIST_NOT_YET_VALID: 'a list with a fixed created date lies in the future (warning)',
+  LIST_EXPIRED: 'a list with a fixed expires date has expired: expires <= now (rulebook, attacks S08)',
+  CREATED_IN_FUTURE: 'a list with a fixed created date more than 5 minutes in the future (rulebook, attacks S09; formerly LIST_NOT_YET_VALID)',
+  // rulebook (src/rules/book.ts): what publish would refuse, reported by validate first (src/publish/publishable.ts)
+  IMAGE_SOURCE_UNREADABLE: 'an image source: file cannot be read (warning in validate; plan and publish refuse when it must be uploaded)',
+  NO_TARGET: 'an image with a source: whose uri no vmgit.yaml target matches',
+  TARGET_NO_MATCH: 'a list whose uri no vmgit.yaml target matches (when vmgit.yaml declares targets)',
+  TRANSFER_URL_INVALID: 'a target maps a uri to something that is not an absolute URL or path (e.g. replace: public/)',
+  TRANSFER_SCHEME_UNSUPPORTED: 'a target maps a uri to a scheme no transfer backend supports',
+  CERT_EXPIRED: 'the configured signing certificate (signing.cert, VMGIT_SIGNING_CERT) has expired',
+  CERT_NOT_YET_VALID: 'the configured signing certificate is not valid yet',
+  CERT_EXPIRES_BEFORE_LIST: 'a list would expire after its signing certificate (warning)',
+  CERT_UNREADABLE: 'the configured signing certificate cannot be read',
 } as const
 
 export const isError = (p: Problem) => p.severity === 'error'

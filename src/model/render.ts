@@ -4,6 +4,7 @@ import { usageError, VmgitError } from '../util/errors.js'
 import { findList, layoutOf, toHepix } from './hepix.js'
 import { CONFIG_FILE } from './load.js'
 import { isError, type Problem } from './problems.js'
+import { PER_LIST_CODES } from '../rules/book.js'
 import type { ListEntry, Repository } from './types.js'
 
 export interface RenderedList {
@@ -13,7 +14,7 @@ export interface RenderedList {
   layout: Layout
   /** The exact bytes to sign. */
   content: string
-  /** Problems (warnings only: errors stop rendering) in the files this list is made of. */
+  /** Problems in the files this list is made of (warnings, and the date verdicts sign and publish refuse on). */
   warnings: Problem[]
   /** True when the endorser leaves dn/ca to the signing certificate: this rendering has none. */
   dnFromCertificate: boolean
@@ -42,7 +43,9 @@ export function problemsOf(repo: Repository, list: ListEntry): Problem[] {
  */
 export function renderOne(repo: Repository, list: ListEntry, opts: { now: Date; layout?: Layout }): RenderedList {
   const problems = problemsOf(repo, list)
-  const errors = problems.filter(isError)
+  // the rulebook's date verdicts judge signing and publishing, not rendering: an imported list renders
+  // as it was signed (they travel as problems with the result; sign and publish refuse on them)
+  const errors = problems.filter((p) => isError(p) && !PER_LIST_CODES.has(p.code))
   if (errors.length > 0)
     throw new VmgitError(
       'INVALID_REPOSITORY',

@@ -10,10 +10,11 @@ import { CONFIG_FILE } from '../model/load.js'
 import { formatProblem, isError } from '../model/problems.js'
 import type { Repository } from '../model/types.js'
 import type { CertInfo } from '../smime/cert.js'
-import { usageError } from '../util/errors.js'
+import { usageError, VmgitError } from '../util/errors.js'
 import { signingCertificate } from './cert.js'
 import { PublishTargets, readPublishSettings } from './config.js'
-import { computePlan, type Plan } from './plan.js'
+import { computePlan, diffObjects, type ListSide, type Plan, type PlanIssue } from './plan.js'
+import { publishVerdicts } from './publishable.js'
 import { sideFromPublished, sideFromRepo, type RepoSide, type Signer } from './sides.js'
 
 export interface PlanRepositoryOptions {
@@ -50,16 +51,68 @@ export async function planRepository(opts: PlanRepositoryOptions): Promise<Plan>
   if (config.length > 0) {
     throw usageError('CONFIG_INVALID', `${CONFIG_FILE} has ${config.length} error(s), first ${formatProblem(config[0]!)}; fix it (vmgit validate) before planning`)
   }
+  const { rules } = await readPublishSettings(dir)
+  // the rulebook's publish rules: whatever publish would refuse, plan reports first
+  const judge = async (base: ListSide): Promise<PlanIssue[]> => {
+    if (!cert) keepBaseSigner(base, head)
+    const vs = await publishVerdicts(head.repo, { rules, now, sourceRoot: dir, mustUpload: (id) => mustUpload(id, base, head.side) })
+    return vs.map((v) => ({ severity: v.severity, code: v.code, message: `${v.file}: ${v.message}`, ...(v.list ? { list: listId(head.side, v.list) } : {}), ...(v.image ? { image: v.image } : {}) }))
+  }
   if (opts.base) {
     const base = await atRef(opts.base)
-    return computePlan(base.side, head.side, { headIssues: head.issues, now, ...(cert ? { cert } : {}) })
+    const ruled = await judge(base.side)
+    return computePlan(base.side, head.side, { headIssues: [...head.issues, ...ruled], now, ...(cert ? { cert } : {}) })
   }
-  const targets = new PublishTargets((await readPublishSettings(dir)).rules, env, dir)
+  const targets = new PublishTargets(rules, env, dir)
   const pool = targets.pool()
   try {
-    const pub = await sideFromPublished(head, (u) => targets.resolve(u), pool)
-    return computePlan(pub.side, head.side, { headIssues: [...head.issues, ...pub.issues], now, ...(cert ? { cert } : {}) })
+    const pub = await sideFromPublished(head, (u) => resolveQuietly(targets, u), pool)
+    const ruled = await judge(pub.side)
+    // a list the rulebook already refuses for its target is not also warned about
+    const pubIssues = pub.issues.filter((i) => !ruled.some((r) => r.list === i.list && r.severity === 'error'))
+    return computePlan(pub.side, head.side, { headIssues: [...head.issues, ...ruled, ...pubIssues], now, ...(cert ? { cert } : {}) })
   } finally {
     await pool.closeAll()
+  }
+}
+
+/** A target that does not parse is the rulebook's verdict (TRANSFER_URL_INVALID): the published copy is just unreadable. */
+function resolveQuietly(targets: PublishTargets, uri: string): string | undefined {
+  try {
+    return targets.resolve(uri)
+  } catch (e) {
+    if (e instanceof VmgitError) return undefined
+    throw e
+  }
+}
+
+const listId = (side: ListSide, name: string): string | undefined => [...side.lists].find(([, l]) => l.name === name)?.[0]
+
+/** Publishing uploads an image unless the base (what is published) holds it exactly as the head has it. */
+function mustUpload(identifier: string, base: ListSide, head: ListSide): boolean {
+  for (const [id, l] of head.lists) {
+    const img = l.list.images.find((i) => String(i['dc:identifier']) === identifier)
+    if (!img) continue
+    const before = base.lists.get(id)?.list.images.find((i) => String(i['dc:identifier']) === identifier)
+    if (!before || diffObjects(before, img).length > 0) return true
+  }
+  return false
+}
+
+/**
+ * No signing certificate given: an endorser that leaves hv:dn/hv:ca to the certificate renders
+ * without them, which is not a change (issue 14: right after a publish, a plain plan showed
+ * `hv:endorser/hv:dn … -> (removed)`). The names the base was signed with stand in for the unknown
+ * certificate's; with --cert (or a configured certificate) they are checked against it instead.
+ */
+function keepBaseSigner(base: ListSide, head: RepoSide): void {
+  for (const [id, h] of head.side.lists) {
+    const b = base.lists.get(id)
+    const entry = head.repo.lists.get(h.name)
+    const endorser = entry ? head.repo.endorsers.get(entry.endorser) : undefined
+    if (!b || !endorser) continue
+    for (const key of ['hv:dn', 'hv:ca']) {
+      if (endorser.hepix[key] === undefined && h.list.endorser[key] === undefined && b.list.endorser[key] !== undefined) h.list.endorser[key] = b.list.endorser[key]!
+    }
   }
 }

@@ -1,5 +1,6 @@
 import type { HepixList, HepixObject, HepixScalar } from '../imagelist/types.js'
 import { compareVersions } from '../imagelist/version.js'
+import { certLifetimeVerdicts, endorserVerdicts, listTimeVerdicts, signingCertVerdicts, type CertFacts, type Verdict } from '../rules/list.js'
 import { Exit, type ErrorCode } from '../util/errors.js'
 
 /**
@@ -61,11 +62,7 @@ export interface ListSide {
   lists: Map<string, { name: string; list: HepixList; fixedVersion?: boolean }>
 }
 
-export interface CertFacts {
-  subject: string
-  issuer: string
-  notAfter: Date
-}
+export type { CertFacts } from '../rules/list.js'
 
 export interface PlanContext {
   /** The certificate CI will sign with, when known: endorser and expiry checks use it. */
@@ -95,10 +92,17 @@ const str = (v: HepixScalar | undefined): string | undefined => (v === undefined
  * must never be signed. Says what is wrong and how to fix it, or undefined when the list is current.
  */
 export function expiredAtSigning(list: HepixList, name: string, now: Date): string | undefined {
-  const expires = String(list.list['dc:date:expires'] ?? '')
-  if (Date.parse(expires) > now.getTime()) return undefined
-  return `dc:date:expires ${expires || '(none)'} is not after the signing time; subscribers reject an expired list: ` +
-    `remove the \`expires:\` and \`created:\` lines from imagelists/${name}.yaml (vmgit then sets them from lifetime in vmgit.yaml) or move them forward`
+  return listTimeIssues(list, name, now).find((v) => v.code === 'LIST_EXPIRED')?.message
+}
+
+/**
+ * The rulebook's list time rules (LIST_EXPIRED, CREATED_IN_FUTURE; src/rules) at the signing time,
+ * with the fix for a repository: let vmgit stamp the dates.
+ */
+export function listTimeIssues(list: HepixList, name: string, now: Date): Verdict[] {
+  const hint = `: remove the \`expires:\` and \`created:\` lines from imagelists/${name}.yaml (vmgit then sets them from lifetime in vmgit.yaml) or move them`
+  return listTimeVerdicts({ created: list.list['dc:date:created'], expires: list.list['dc:date:expires'] ?? '' }, now)
+    .map((v) => ({ ...v, message: v.message + hint }))
 }
 
 export function diffObjects(a: HepixObject, b: HepixObject, ignore: Set<string> = new Set()): KeyChange[] {
@@ -166,22 +170,16 @@ function planImages(base: HepixList | undefined, head: HepixList | undefined, li
   return out
 }
 
+/** The rulebook's endorser and certificate-lifetime rules (src/rules) for one list, as sign and publish judge them. */
 function endorserIssues(head: HepixList, listId: string, cert: CertFacts): PlanIssue[] {
-  const out: PlanIssue[] = []
-  const dn = head.endorser['hv:dn']
-  const ca = head.endorser['hv:ca']
-  if (dn !== undefined && String(dn) !== cert.subject)
-    out.push({ severity: 'error', code: 'ENDORSER_MISMATCH', list: listId, message: `endorser hv:dn "${dn}" is not the signing certificate's subject "${cert.subject}"; fix the endorser file or leave dn out to take it from the certificate` })
-  if (ca !== undefined && String(ca) !== cert.issuer)
-    out.push({ severity: 'error', code: 'ENDORSER_MISMATCH', list: listId, message: `endorser hv:ca "${ca}" is not the signing certificate's issuer "${cert.issuer}"; fix the endorser file or leave ca out to take it from the certificate` })
-  const expires = head.list['dc:date:expires']
-  if (expires !== undefined && Date.parse(String(expires)) > cert.notAfter.getTime())
-    out.push({ severity: 'warning', code: 'CERT_EXPIRES_BEFORE_LIST', list: listId, message: `the list would expire ${expires} but the signing certificate expires ${cert.notAfter.toISOString().replace(/\.\d{3}Z$/, 'Z')}; subscribers will reject it from then on: renew the certificate or shorten the lifetime` })
-  return out
+  return [...endorserVerdicts(head.endorser, cert), ...certLifetimeVerdicts(head.list['dc:date:expires'], cert)]
+    .map((v) => ({ severity: v.severity, code: v.code, list: listId, message: v.message }))
 }
 
 export function computePlan(base: ListSide, head: ListSide, ctx: PlanContext = {}): Plan {
   const issues: PlanIssue[] = [...(ctx.headIssues ?? [])]
+  // CERT_EXPIRED / CERT_NOT_YET_VALID: publish refuses to sign with it, so the plan is refused too
+  if (ctx.cert && ctx.now) issues.push(...signingCertVerdicts(ctx.cert, ctx.now).map((v) => ({ severity: v.severity, code: v.code, message: v.message })))
   const ids = [...new Set([...base.lists.keys(), ...head.lists.keys()])]
   const lists: ListPlan[] = []
   for (const id of ids) {
@@ -208,8 +206,11 @@ export function computePlan(base: ListSide, head: ListSide, ctx: PlanContext = {
       else if (action === 'change' && b.fixedVersion && version.from && version.to && compareVersions(version.from, version.to) === 0)
         issues.push({ severity: 'error', code: 'LIST_VERSION_NOT_INCREASED', list: id, message: `list "${title}" changes but keeps its fixed hv:version ${version.to}; subscribers reject an equal version with different content: remove the \`version:\` line from imagelists/${b.name}.yaml (vmgit then stamps the signing time) or raise it` })
     }
-    const expired = b && ctx.now ? expiredAtSigning(b.list, b.name, ctx.now) : undefined
-    if (expired) issues.push({ severity: 'error', code: 'LIST_EXPIRED', list: id, message: `list "${title}": ${expired}` })
+    // the list time rules; a fixed date the repository check already reported (validate's problem) is not repeated
+    for (const v of b && ctx.now ? listTimeIssues(b.list, b.name, ctx.now) : []) {
+      if (!issues.some((i) => i.code === v.code && i.message.startsWith(`imagelists/${b!.name}.yaml:`)))
+        issues.push({ severity: v.severity, code: v.code, list: id, message: `list "${title}": ${v.message}` })
+    }
     // fast-forward (attacks S10): a version far ahead of the signing stamp locks subscribers out of every later list
     if (b && ctx.now && version.to && version.to !== version.from && isFastForward(version.to, ctx.now))
       issues.push({ severity: 'error', code: 'LIST_VERSION_JUMP', list: id, message: `list "${title}" hv:version ${version.to} is ahead of the signing time stamp vmgit would use; subscribers would refuse every later list until reset: remove the explicit version` })

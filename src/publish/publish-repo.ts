@@ -15,6 +15,7 @@ import { PublishTargets, readPublishSettings } from './config.js'
 import { ImageUploader } from './images.js'
 import { publish, type PublishReport } from './publish.js'
 import { readBackList } from './readback.js'
+import { PER_LIST_CODES } from '../rules/book.js'
 
 export interface PublishRepositoryOptions {
   dir: string
@@ -42,7 +43,8 @@ export async function publishRepository(opts: PublishRepositoryOptions): Promise
   const warn = opts.warn ?? ((line: string) => process.stderr.write(line + '\n'))
   const { now } = opts
   const repo = await loadRepository(dir, { now })
-  const errors = repo.problems.filter(isError)
+  // a list whose fixed dates are refused fails on its own (the other lists are still refreshed)
+  const errors = repo.problems.filter((p) => isError(p) && !PER_LIST_CODES.has(p.code))
   if (errors.length) {
     for (const p of errors) warn(formatProblem(p))
     throw new VmgitError('INVALID_REPOSITORY', `the repository has ${errors.length} error(s); fix them (vmgit validate) before publishing`)

@@ -6,7 +6,8 @@ import type { Repository } from '../model/types.js'
 import { signRepoList } from './sign-repo.js'
 import type { Digest, SigningCredentials } from '../smime/sign.js'
 import { VmgitError } from '../util/errors.js'
-import { diffObjects, expiredAtSigning } from './plan.js'
+import { diffObjects, listTimeIssues } from './plan.js'
+import { refuse } from '../rules/list.js'
 import { type ImageUploader } from './images.js'
 import { readPublished, type PublishedList } from './published.js'
 import type { TransferPool } from '../transfer/index.js'
@@ -124,8 +125,7 @@ async function publishOne(name: string, o: PublishOptions, report: PublishReport
   }
 
   // freeze: never replace a current list with one subscribers reject as expired
-  const expired = expiredAtSigning(head, name, o.now)
-  if (expired) throw new VmgitError('LIST_EXPIRED', `list ${name}: ${expired}`)
+  refuse(listTimeIssues(head, name, o.now), { prefix: `list ${name}: ` })
 
   // images first: every image the new list points at must be in place before the list moves
   const publishedImages = new Map((published?.list?.images ?? []).map((i) => [String(i['dc:identifier']), i]))

@@ -37,7 +37,8 @@ export interface SignedList {
 export async function signRepoList(repo: Repository, list: ListEntry, creds: SigningCredentials, opts: RepoSignOptions): Promise<SignedList> {
   const errors = problemsOf(repo, list).filter(isError)
   if (errors.length > 0) {
-    throw new VmgitError('INVALID_REPOSITORY', `${list.file} cannot be signed: ${errors.length} error(s) in its files; run vmgit validate and fix them`,
+    const codes = [...new Set(errors.map((p) => p.code))].join(', ')
+    throw new VmgitError('INVALID_REPOSITORY', `${list.file} cannot be signed: ${errors.length} error(s) in its files [${codes}]; run vmgit validate and fix them`,
       { details: { problems: errors } })
   }
   const cert = creds.cert

@@ -11,6 +11,8 @@ export interface CheckedImportOptions {
   name?: string
   /** trust directory flag (default from the environment, then /etc/grid-security/certificates) */
   caDir?: string
+  /** Judge the list's dates but only report them (`import --allow-expired`). */
+  allowExpired?: boolean
   crlCheck: boolean
   /** check the signature at this time */
   at: Date
@@ -27,7 +29,7 @@ export async function importChecked(repo: string, source: string, o: CheckedImpo
   const verify = o.insecureSkipVerify
     ? undefined
     : async (smime: Buffer) => {
-      const v = await verifyImageList(smime, { trust: await loadTrustStore(caDirFromEnv(o.caDir)), at: o.at, crlCheck: o.crlCheck, allowEndorserMismatch: o.allowEndorserMismatch })
+      const v = await verifyImageList(smime, { trust: await loadTrustStore(caDirFromEnv(o.caDir)), at: o.at, crlCheck: o.crlCheck, allowEndorserMismatch: o.allowEndorserMismatch, timeRules: o.allowExpired ? 'report' : 'refuse' })
       problems.push(...v.problems.map((p) => `[${p.code}] ${p.message}`))
       return v.content
     }

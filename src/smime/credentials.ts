@@ -10,8 +10,9 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import forge from 'node-forge'
+import { certLifetimeVerdicts, endorserVerdicts, refuse, signingCertVerdicts } from '../rules/list.js'
 import { usageError, VmgitError } from '../util/errors.js'
-import { CERT_LABELS, isoDate, parseCert, pemBlocks, type CertInfo } from './cert.js'
+import { CERT_LABELS, parseCert, pemBlocks, type CertInfo } from './cert.js'
 import { promptSecret } from './prompt.js'
 import type { SigningCredentials } from './sign.js'
 import { CAP, checkRegularFile } from '../util/envfs.js'
@@ -167,26 +168,15 @@ export function checkSigningCert(cert: CertInfo, opts: CertCheckOptions): string
     }
     warnings.push(`certificate ${cert.subject}: ${what} (allowed by --allow-no-key-usage; vmcaster-era consumers may refuse it)`)
   }
-  if (opts.now > cert.notAfter) {
-    throw new VmgitError('CERT_EXPIRED', `signing certificate ${cert.subject} expired on ${isoDate(cert.notAfter)}; renew it before signing`)
-  }
-  if (opts.now < cert.notBefore) {
-    throw new VmgitError('CERT_NOT_YET_VALID', `signing certificate ${cert.subject} is not valid before ${isoDate(cert.notBefore)}; check the clock`)
-  }
+  // rulebook CERT_EXPIRED / CERT_NOT_YET_VALID (src/rules): the same verdict plan and validate report
+  refuse(signingCertVerdicts(cert, opts.now), { exit: 2 })
   return warnings
 }
 
 /** hv:dn / hv:ca must equal the certificate's subject / issuer in one-line form (spec §2.4; vmcatcher error 12). */
 export function checkEndorser(endorser: Endorser, cert: Pick<CertInfo, 'subject' | 'issuer'>): void {
-  const dn = endorser['hv:dn']
-  const ca = endorser['hv:ca']
-  const bad: string[] = []
-  if (dn !== cert.subject) bad.push(`hv:dn is "${dn ?? ''}" but the certificate subject is "${cert.subject}"`)
-  if (ca !== cert.issuer) bad.push(`hv:ca is "${ca ?? ''}" but the certificate issuer is "${cert.issuer}"`)
-  if (bad.length) {
-    throw new VmgitError('ENDORSER_MISMATCH', `${bad.join('; ')}; set the endorser's dn/ca to these values (or leave them out to have ` +
-      'vmgit fill them from the certificate)', { details: { dn, ca, subject: cert.subject, issuer: cert.issuer } })
-  }
+  // rulebook ENDORSER_MISMATCH (src/rules)
+  refuse(endorserVerdicts(endorser, cert), { details: { dn: endorser['hv:dn'], ca: endorser['hv:ca'], subject: cert.subject, issuer: cert.issuer } })
 }
 
 /** Fill hv:dn / hv:ca left out (or empty) from the certificate; other keys unchanged. */
@@ -199,10 +189,6 @@ export function fillEndorser(endorser: Endorser, cert: Pick<CertInfo, 'subject' 
 
 /** Warn when the list would outlive the certificate (attacks S17). */
 export function expiryWarnings(list: Record<string, string | number>, cert: CertInfo): string[] {
-  const exp = list['dc:date:expires']
-  if (typeof exp !== 'string') return []
-  const d = new Date(exp)
-  if (Number.isNaN(+d) || d <= cert.notAfter) return []
-  return [`the list expires ${exp} but the signing certificate expires ${isoDate(cert.notAfter)}; consumers will reject the list ` +
-    'after the certificate expires — shorten dc:date:expires or renew the certificate']
+  // rulebook CERT_EXPIRES_BEFORE_LIST (src/rules)
+  return certLifetimeVerdicts(list['dc:date:expires'], cert).map((v) => `${v.message} [${v.code}]`)
 }

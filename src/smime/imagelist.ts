@@ -5,6 +5,7 @@
  */
 import { parseImageListJson } from '../imagelist/parse.js'
 import type { HepixList } from '../imagelist/types.js'
+import { listTimeVerdicts, refuse } from '../rules/list.js'
 import { isVmgitError, type ErrorCode } from '../util/errors.js'
 import { checkEndorser } from './credentials.js'
 import { verifySmime, type SignerInfo, type VerifyOptions } from './verify.js'
@@ -12,6 +13,12 @@ import { verifySmime, type SignerInfo, type VerifyOptions } from './verify.js'
 export interface ImageListVerifyOptions extends VerifyOptions {
   /** report ENDORSER_MISMATCH as a problem instead of failing (e.g. cloudkeeper fixtures, AppDB test lists) */
   allowEndorserMismatch?: boolean
+  /**
+   * The rulebook's list time rules (LIST_EXPIRED, CREATED_IN_FUTURE) at `at`: 'refuse' (default),
+   * 'report' (a problem, e.g. `verify --allow-expired`), or 'skip' for a caller that applies them
+   * itself in its own order (the subscriber's decide.ts, after the endorser check).
+   */
+  timeRules?: 'refuse' | 'report' | 'skip'
 }
 
 export interface VerifyProblem {
@@ -39,6 +46,13 @@ export async function verifyImageList(bytes: Buffer, opts: ImageListVerifyOption
   } catch (e) {
     if (!isVmgitError(e) || !opts.allowEndorserMismatch) throw e
     problems.push({ code: e.code, message: e.message.replace(/; set the endorser.*$/, ' (allowed by --allow-endorser-mismatch)') })
+  }
+  // S08/S09: a verified signature over an expired list is still an expired list (as sync judges it)
+  const mode = opts.timeRules ?? 'refuse'
+  if (mode !== 'skip') {
+    const times = listTimeVerdicts({ created: list.list['dc:date:created'], expires: list.list['dc:date:expires'] }, opts.at)
+    if (mode === 'refuse') refuse(times)
+    problems.push(...times.map((v) => ({ code: v.code, message: `${v.message} (accepted: --allow-expired)` })))
   }
   return { list, signer, content, certificate, problems }
 }

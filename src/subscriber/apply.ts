@@ -24,6 +24,8 @@ export interface NewSubscription {
   endorser: string
   endorserCheck: 'strict' | 'signer'
   newImages: 'refuse' | 'accept' | 'subscribe'
+  /** false: added with --no-crl-check; remembered, so later syncs verify it the same way */
+  crlCheck: boolean
   urls: { url: string; username?: string; password?: string }[]
 }
 
@@ -106,10 +108,10 @@ export function applyNew(db: DB, v: AcceptedVersion, s: NewSubscription, mirror:
     }
     const ts = now.toISOString()
     db.prepare(
-      `INSERT INTO subscription (id, endorser, endorser_check, new_images, status, created_at, version, list_created, list_expires,
+      `INSERT INTO subscription (id, endorser, endorser_check, new_images, crl_check, status, created_at, version, list_created, list_expires,
          imported_at, smime, content, content_sha512, signer_subject, signer_issuer, signer_serial, signer_not_after, signer_cert)
-       VALUES (?, ?, ?, ?, 'ok', ?, '', '', '', '', x'', x'', '', '', '', '', '', x'')`,
-    ).run(c.identifier, s.endorser, s.endorserCheck, s.newImages, ts)
+       VALUES (?, ?, ?, ?, ?, 'ok', ?, '', '', '', '', x'', x'', '', '', '', '', '', x'')`,
+    ).run(c.identifier, s.endorser, s.endorserCheck, s.newImages, s.crlCheck ? 1 : 0, ts)
     const insUrl = db.prepare('INSERT INTO subscription_url (subscription_id, position, url, username, password) VALUES (?, ?, ?, ?, ?)')
     s.urls.forEach((u, i) => insUrl.run(c.identifier, i, u.url, u.username ?? null, u.password ?? null))
     writeVersion(db, c.identifier, v, now)

@@ -1,3 +1,4 @@
+import { parseTimeFlag } from '../rules/time.js'
 import os from 'node:os'
 import path from 'node:path'
 import { usageError } from '../util/errors.js'
@@ -85,9 +86,4 @@ export function resolvePaths(flags: { db?: string; 'cache-dir'?: string; 'ca-dir
 }
 
 /** `--now ISO` (tests, historical checks): one fixed instant per run. */
-export function resolveNow(flag: string | undefined): Date {
-  if (flag === undefined) return new Date()
-  const d = new Date(flag)
-  if (Number.isNaN(d.getTime())) throw usageError('BAD_NOW', `--now ${JSON.stringify(flag)} is not an ISO 8601 time; use e.g. 2026-01-01T00:00:00Z`)
-  return d
-}
+export const resolveNow = (flag: string | undefined): Date => parseTimeFlag(flag, 'now')

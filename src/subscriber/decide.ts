@@ -3,6 +3,7 @@ import { compareVersions } from '../imagelist/version.js'
 import { SAFE_ID } from '../imagelist/identifiers.js'
 import { checkEndorser } from '../smime/credentials.js'
 import { credentialMatches } from './endorsers.js'
+import { listTimeVerdicts, refuse } from '../rules/list.js'
 import { isVmgitError, VmgitError, type ErrorCode } from '../util/errors.js'
 import { SHA512_HEX } from '../util/hash.js'
 import type { EndorserRow, SubscriptionMeta } from './store.js'
@@ -13,7 +14,7 @@ import { redactUrl } from '../net/redact.js'
  * credentials, now). No I/O: the caller fetched and verified the signature; this decides whether
  * the list may replace the stored one. Every rejection is a VmgitError with a stable code.
  */
-export const CLOCK_SKEW_MS = 5 * 60 * 1000
+export { CLOCK_SKEW_MS } from '../rules/book.js'
 
 export interface Signer {
   subject: string
@@ -191,14 +192,8 @@ export function decide(input: DecideInput): Decision {
   if (expected !== undefined && c.identifier !== expected) {
     throw new VmgitError('LIST_ID_MISMATCH', `the list's dc:identifier is ${c.identifier}, not the subscribed ${expected}; another list was served at this URL`)
   }
-  // vmcatcher 33 / S09
-  if (c.created.getTime() > now.getTime() + CLOCK_SKEW_MS) {
-    throw new VmgitError('CREATED_IN_FUTURE', `the list was created ${c.created.toISOString()}, after now (${now.toISOString()}) plus 5 minutes of clock skew; check this host's clock`)
-  }
-  // vmcatcher 34 / S08
-  if (c.expires.getTime() <= now.getTime()) {
-    throw new VmgitError('LIST_EXPIRED', `the list expired on ${c.expires.toISOString()}; the publisher must sign a fresh one`)
-  }
+  // vmcatcher 33 / S09, vmcatcher 34 / S08: the rulebook's list time rules (src/rules), as every command judges them
+  refuse(listTimeVerdicts({ created: c.created, expires: c.expires }, now))
   if (c.uri !== null && c.uri !== input.fetchedFrom) {
     warnings.push({ code: 'URI_MISMATCH', message: `the list declares hv:uri ${redactUrl(c.uri)} but was fetched from ${redactUrl(input.fetchedFrom)}; vmgit keeps fetching the subscribed URL` })
   }

@@ -16,7 +16,9 @@ export const nowFlag = {
 
 export const trustFlags = {
   'ca-dir': Flags.string({ description: 'Trust directory of CA certificates and CRLs (IGTF layout). Env: VMGIT_CA_DIR, VMCATCHER_DIR_CERT; default /etc/grid-security/certificates', helpGroup: 'TRUST' }),
-  'crl-check': Flags.boolean({ description: 'Require a current CRL of the signer\'s CA (--no-crl-check only for test CAs that publish none)', default: true, allowNo: true, helpGroup: 'TRUST' }),
+  // no default: `sub add` defaults to on and remembers the choice per subscription; `sync` without
+  // the flag verifies each subscription as it was added, with it overrides every subscription
+  'crl-check': Flags.boolean({ description: 'Require a current CRL of the signer\'s CA (--no-crl-check only for test CAs that publish none). sub add: default on, remembered for the subscription; sync: default as remembered per subscription', allowNo: true, helpGroup: 'TRUST' }),
 }
 
 export const netFlags = {

@@ -208,4 +208,13 @@ ALTER TABLE endorser ADD COLUMN subscription_id TEXT;  -- NULL: valid for every 
 `,
     run: pinStringCredentials,
   },
+  {
+    version: 4,
+    name: 'per-subscription verification options remembered (sub add --no-crl-check)',
+    sql: `
+-- 1: sync requires a current CRL for this subscription (the default); 0: added with --no-crl-check,
+-- so every later sync verifies it the same way unless its own --crl-check/--no-crl-check says otherwise
+ALTER TABLE subscription ADD COLUMN crl_check INTEGER NOT NULL DEFAULT 1 CHECK (crl_check IN (0, 1));
+`,
+  },
 ]

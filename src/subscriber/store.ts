@@ -14,6 +14,8 @@ export interface SubscriptionRow {
   endorser: string
   endorser_check: 'strict' | 'signer'
   new_images: 'refuse' | 'accept' | 'subscribe'
+  /** 1: CRLs required (default); 0: subscribed with --no-crl-check, remembered for every sync (schema 4) */
+  crl_check: 0 | 1
   status: 'ok' | 'expired'
   created_at: string
   version: string
@@ -221,7 +223,7 @@ export const listSubscriptions = (db: DB): SubscriptionRow[] =>
 
 /** A subscription without its two list documents (what a sync needs; keeps a 200-list run light). */
 export type SubscriptionMeta = Omit<SubscriptionRow, 'smime' | 'content'>
-const META = 'id, endorser, endorser_check, new_images, status, created_at, version, list_created, list_expires, imported_at, title, description, list_uri, vo, content_sha512, signer_subject, signer_issuer, signer_serial, signer_not_after, signer_cert'
+const META = 'id, endorser, endorser_check, new_images, crl_check, status, created_at, version, list_created, list_expires, imported_at, title, description, list_uri, vo, content_sha512, signer_subject, signer_issuer, signer_serial, signer_not_after, signer_cert'
 export const listSubscriptionsMeta = (db: DB): SubscriptionMeta[] =>
   db.prepare(`SELECT ${META} FROM subscription ORDER BY id`).all() as SubscriptionMeta[]
 export const getSubscriptionMeta = (db: DB, id: string): SubscriptionMeta | undefined =>

@@ -44,6 +44,8 @@ export interface AddResult {
   images: number
   endorser: string
   endorserCheck: 'strict' | 'signer'
+  /** remembered for every later sync of this subscription */
+  crlCheck: boolean
   trusted?: { name: string; subject: string; issuer: string }
   warnings: Warning[]
   url: string
@@ -111,12 +113,12 @@ export async function addSubscription(db: DB, o: AddOptions): Promise<AddResult>
   db.transaction(() => {
     if (trusted) trustEndorser(db, { ...trusted, subjectDer: signer.subjectDer, issuerDer: signer.issuerDer, subscriptionId: d.candidate.identifier }, o.now)
     applyNew(db, { candidate: d.candidate, smime: fetched.bytes, content: v.content, contentSha512: v.contentSha512, signer, certificate: v.certificate, newImages: [], recovered: false },
-      { endorser: boundName, endorserCheck, newImages: o.newImages, urls },
+      { endorser: boundName, endorserCheck, newImages: o.newImages, crlCheck: o.crlCheck, urls },
       { position: fetched.position, ...(fetched.etag ? { etag: fetched.etag } : {}), ...(fetched.lastModified ? { lastModified: fetched.lastModified } : {}) }, o.now)
   })()
   return {
     id: d.candidate.identifier, version: d.candidate.version, title: d.candidate.title, images: d.candidate.images.length,
-    endorser: boundName, endorserCheck, ...(trusted ? { trusted } : {}), warnings: d.warnings, url: primary.url,
+    endorser: boundName, endorserCheck, crlCheck: o.crlCheck, ...(trusted ? { trusted } : {}), warnings: d.warnings, url: primary.url,
   }
 }
 

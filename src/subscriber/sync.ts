@@ -25,7 +25,8 @@ export interface SyncOptions {
   jobs: number
   check: boolean
   download: boolean
-  crlCheck: boolean
+  /** undefined: each subscription as remembered (`sub add --no-crl-check`); true/false: every subscription */
+  crlCheck?: boolean
   limits?: Partial<FetchLimits>
   /** per-image deadline = list deadline + size / minRate (bytes per second) */
   minRate?: number
@@ -89,7 +90,7 @@ export async function runSync(o: SyncOptions): Promise<SyncResult> {
     await events.fire('ProcessPrefix')
     for (const sub of subs) {
       try {
-        await updateSubscription({ db, fetcher, trust, now: o.now, crlCheck: o.crlCheck, limits, report, events }, sub)
+        await updateSubscription({ db, fetcher, trust, now: o.now, crlCheck: o.crlCheck ?? sub.crl_check !== 0, limits, report, events }, sub)
       } catch (e) {
         report.error(e, { subscription: sub.id })
       }

@@ -16,6 +16,8 @@ export interface SubscriptionView {
   endorser: string
   endorserCheck: 'strict' | 'signer'
   newImages: string
+  /** verification options remembered from `sub add` (schema 4) */
+  verification: { crlCheck: boolean }
   urls: { url: string; credentials: boolean; lastResult: string | null }[]
   list: {
     version: string
@@ -44,6 +46,7 @@ export function subscriptionView(db: DB, s: SubscriptionRow): SubscriptionView {
     endorser: s.endorser,
     endorserCheck: s.endorser_check,
     newImages: s.new_images,
+    verification: { crlCheck: s.crl_check !== 0 },
     // one redaction policy: a `?token=` / `?sig=` query value is a credential too, so it is masked like userinfo
     urls: getUrls(db, s.id).map((u) => ({
       url: redactUrl(u.url),
@@ -95,6 +98,7 @@ function rawShowLines(v: SubscriptionView): string[] {
     `subscription.vmgit:endorser=${v.endorser}`,
     `subscription.vmgit:endorser_check=${v.endorserCheck}`,
     `subscription.vmgit:new_images=${v.newImages}`,
+    `subscription.vmgit:crl_check=${py(v.verification.crlCheck)}`,
     `subscription.vmgit:date:checked=${hx(v.checked)}`,
     `imagelist.expired=${py(v.status === 'expired')}`,
     `imagelist.dc:date:imported=${hx(v.list.imported)}`,

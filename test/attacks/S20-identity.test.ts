@@ -211,6 +211,7 @@ describe('S20 identity: a database from before names were DER (schema 1)', () =>
     // make it a schema-1 database again: string-only credentials, no DER-name columns (migration 3)
     const db = new Database(w.db)
     for (const c of ['subject_der', 'issuer_der', 'subscription_id']) db.exec(`ALTER TABLE endorser DROP COLUMN ${c}`)
+    db.exec('ALTER TABLE subscription DROP COLUMN crl_check') // migration 4 (remembered verification options)
     db.prepare('DELETE FROM schema_migrations WHERE version >= 3').run()
     db.close()
     const creds = await trustList(w)

@@ -52,7 +52,8 @@ describe('vmgit import + vmgit render (the CLI round trip)', () => {
   })
 
   it('imports a signed list whose signature verifies against --ca-dir', async () => {
-    const i = await runCli(['import', fixture('synthetic/vmcaster-style.sha256.smime'), '--repo', dir, '--ca-dir', FIXTURES + '/cloudkeeper/ca', '--no-crl-check'])
+    // issue 14: the synthetic list expired 2025-01-29; import judges it at --at, as verify does
+    const i = await runCli(['import', fixture('synthetic/vmcaster-style.sha256.smime'), '--repo', dir, '--ca-dir', FIXTURES + '/cloudkeeper/ca', '--no-crl-check', '--at', '2025-01-15T00:00:00Z'])
     expect(i.stderr).toBe('')
     expect(i.code).toBe(0)
     const r = await runCli(['render', '--repo', dir])

@@ -30,9 +30,10 @@ describe('glance handler configuration', () => {
     expect(() => resolveConfig({}, { share: ['../x'] })).toThrow(expect.objectContaining({ code: 'BAD_PROJECT' }))
   })
 
-  it('parses durations (s, m, h, d, w; a bare number is seconds)', () => {
-    expect([parseDuration('90', 'g'), parseDuration('15m', 'g'), parseDuration('2h', 'g'), parseDuration('7d', 'g'), parseDuration('1w', 'g')]).toEqual([90_000, 900_000, 7_200_000, 604_800_000, 604_800_000])
+  it('parses durations with vmgit\'s one grammar (s, m, h, d, w, or 0; a bare number needs its unit)', () => {
+    expect([parseDuration('90s', 'g'), parseDuration('15m', 'g'), parseDuration('2h', 'g'), parseDuration('7d', 'g'), parseDuration('1w', 'g'), parseDuration('0', 'g')]).toEqual([90_000, 900_000, 7_200_000, 604_800_000, 604_800_000, 0])
     expect(() => parseDuration('soon', 'grace')).toThrow(expect.objectContaining({ code: 'BAD_DURATION' }))
+    expect(() => parseDuration('90', 'grace')).toThrow(expect.objectContaining({ code: 'BAD_DURATION' }))
   })
 })
 

@@ -137,7 +137,7 @@ describe('checkConsumers', () => {
     })
 
     it('errors when the list is created in the future (vmcatcher error 33)', () => {
-      expect(codes(checkConsumers(goodList(), { now: new Date('2024-12-31T00:00:00Z') }).errors)).toEqual(['LIST_NOT_YET_VALID dc:date:created'])
+      expect(codes(checkConsumers(goodList(), { now: new Date('2024-12-31T00:00:00Z') }).errors)).toEqual(['CREATED_IN_FUTURE dc:date:created'])
     })
 
     it('is silent inside the validity window', () => {

@@ -163,9 +163,9 @@ describe('loadRepository', () => {
     it('says nothing about AppDB keys with appdb_keys: off', async () => {
       expect(await problems({ 'vmgit.yaml': 'version: 1\nappdb_keys: off\n' })).toEqual([])
     })
-    it('warns when a list with a fixed expires date has expired', async () => {
+    it('refuses a list with a fixed expires date that has passed (LIST_EXPIRED, as sync and publish judge it)', async () => {
       const ps = await problems({ 'imagelists/prod.yaml': VALID['imagelists/prod.yaml'] + 'expires: 2011-04-07T17:09:12Z\n' })
-      expect(ps.map(at)).toEqual(['imagelists/prod.yaml:9:10 warning LIST_EXPIRED'])
+      expect(ps.map(at)).toEqual(['imagelists/prod.yaml:9:10 error LIST_EXPIRED'])
     })
     it('accepts an endorser without dn/ca: signing fills them from the certificate', async () => {
       expect(await problems({ 'endorsers/team.yaml': 'email: team@example.org\ncreator: Example team\n' })).toEqual([])

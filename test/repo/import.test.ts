@@ -75,10 +75,10 @@ describe('importList', () => {
       expect(readFileSync(path.join(dir, 'vmgit.yaml'), 'utf8')).toContain('version: 1')
     })
 
-    it('produces a repository that validates (the README list has only non-UUID-free warnings)', async () => {
+    it('produces a repository whose only error is the README list\'s own lapsed expiry (LIST_EXPIRED: publish would refuse it)', async () => {
       await importList(dir, fixture('hepixvmitrust/readme_example.smime'))
       const repo = await loadRepository(dir, { now: NOW })
-      expect(repo.problems.filter((p) => p.severity === 'error')).toEqual([])
+      expect(repo.problems.filter((p) => p.severity === 'error').map((p) => p.code)).toEqual(['LIST_EXPIRED'])
     })
 
     it('never derives a path from list text', async () => {

@@ -45,7 +45,7 @@ describe('vmgit verify / vmgit sign --in (CLI)', () => {
     it('signs a JSON list that openssl -crl_check and vmgit verify both accept, warning that the list outlives the certificate', async () => {
       const out = path.join(tmp, 'list.smime')
       const s = await runCli(['sign', '--in', listJson, '--out', out, '--key', pki.signer.key, '--cert', pki.signer.cert])
-      expect(s.stderr).toMatch(/^warning: the list expires 2099-01-01T00:00:00Z but the signing certificate expires .*; consumers will reject/)
+      expect(s.stderr).toMatch(/^warning: the list expires 2099-01-01T00:00:00Z but the signing certificate expires .*; subscribers reject the list .*\[CERT_EXPIRES_BEFORE_LIST\]/)
       expect(s.code).toBe(0)
       expect((await opensslVerify(out, pki.caDir, { crlCheck: true })).ok).toBe(true)
       const v = await runCli(['verify', out, '--ca-dir', pki.caDir, '--json'])
@@ -82,13 +82,14 @@ describe('vmgit verify / vmgit sign --in (CLI)', () => {
   describe('vmgit verify', () => {
     const ck = path.join(F, 'cloudkeeper/ca')
     it('prints identifier, title, version, signer and expiry on success', async () => {
-      const r = await runCli(['verify', path.join(F, 'synthetic/vmcaster-style.sha1.smime'), '--ca-dir', ck, '--no-crl-check'])
+      // issue 14: the synthetic list expired 2025-01-29, so it verifies only at a time inside its validity
+      const r = await runCli(['verify', path.join(F, 'synthetic/vmcaster-style.sha1.smime'), '--ca-dir', ck, '--no-crl-check', '--at', '2025-01-15T00:00:00Z'])
       expect(r.code).toBe(0)
       expect(r.stdout).toMatch(/identifier: 4e186b44-2c64-40ea-97d5-e9e5c0bce059\n {2}title: {6}synthetic example\n {2}version: {4}0.0.2\n {2}expires: {4}2025-01-29T00:00:00Z/)
       expect(r.stdout).toContain('signer:     /C=AU/ST=Some-State/O=Internet Widgits Pty Ltd')
     })
     it('reads the trust directory from VMGIT_CA_DIR', async () => {
-      const r = await runCli(['verify', path.join(F, 'synthetic/vmcaster-style.sha1.smime'), '--no-crl-check'], { env: { VMGIT_CA_DIR: ck } })
+      const r = await runCli(['verify', path.join(F, 'synthetic/vmcaster-style.sha1.smime'), '--no-crl-check', '--allow-expired'], { env: { VMGIT_CA_DIR: ck } })
       expect(r.code).toBe(0)
     })
     it('passes the 2016 list with --at 2018-01-01T00:00:00Z and fails it today with SIGNER_EXPIRED', async () => {
@@ -116,7 +117,7 @@ describe('vmgit verify / vmgit sign --in (CLI)', () => {
     })
     describe('from an http URL', () => {
       it('fetches, follows a redirect, and verifies', async () => {
-        const r = await runCli(['verify', `${base}/redirect`, '--ca-dir', ck, '--no-crl-check', '--allow-endorser-mismatch'])
+        const r = await runCli(['verify', `${base}/redirect`, '--ca-dir', ck, '--no-crl-check', '--allow-endorser-mismatch', '--at', '2025-01-15T00:00:00Z'])
         expect(r.code).toBe(0)
       })
       it('fails with exit 3 on HTTP 404, on a redirect loop (more than 5), and beyond the 16 MiB cap', async () => {

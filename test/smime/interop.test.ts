@@ -46,7 +46,7 @@ describe('interop with openssl', () => {
   const vmgitSign = async (who: PkiCert, content: Buffer, digest: Digest = 'sha256'): Promise<Buffer> =>
     signContent(content, await loadCredentials({ key: who.key, cert: who.cert }), { digest })
   const vmgitVerify = async (bytes: Buffer, dir: string, o: { at?: Date; crlCheck?: boolean } = {}): Promise<string> =>
-    code(verifyImageList(bytes, { trust: await loadTrustStore(dir), at: o.at ?? new Date(), crlCheck: o.crlCheck ?? true }))
+    code(verifyImageList(bytes, { trust: await loadTrustStore(dir), at: o.at ?? new Date(), crlCheck: o.crlCheck ?? true, timeRules: 'skip' })) // the signature, as openssl judges it
 
   describe('when a good signer signs', () => {
     for (const digest of ['sha256', 'sha1'] as const) {

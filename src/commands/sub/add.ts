@@ -46,7 +46,7 @@ Images are not downloaded until selected (\`vmgit sub select\`), or --new-images
         endorser: f.endorser,
         newImages: f['new-images'] as 'refuse' | 'accept' | 'subscribe',
         caDir: resolveCaDir(f['ca-dir']),
-        crlCheck: f['crl-check'],
+        crlCheck: f['crl-check'] ?? true,
         now,
         limits: limitsFrom(f),
       })
