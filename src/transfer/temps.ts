@@ -1,0 +1,77 @@
+/**
+ * Temporary upload names and the uploads in flight.
+ *
+ * Every backend that cannot replace a file atomically in one request (file, SFTP, WebDAV) writes
+ * to `.<name>.vmgit-<12 hex>.tmp` beside the target and renames/MOVEs it into place. While a put
+ * runs, its cleanup (delete the temp file, abort the request or the multipart upload) is
+ * registered here, so SIGINT/SIGTERM can remove what this process left half-written
+ * (`removeTempsOnSignal`). kill -9 cannot be caught: the next publish removes stale temp files
+ * (`isStaleTemp`).
+ */
+import { randomBytes } from 'node:crypto'
+
+/** `.<name>.vmgit-<12 hex>.tmp`: only names vmgit made itself (random part exactly as `tempName` makes it). */
+export const TEMP_NAME = /^\.(.+)\.vmgit-[0-9a-f]{12}\.tmp$/
+
+export function tempName(base: string): string {
+  return `.${base}.vmgit-${randomBytes(6).toString('hex')}.tmp`
+}
+
+/**
+ * Stale-temp rule: a temp file is stale when it was last written more than `STALE_TEMP_MS` before
+ * `now`. A live upload writes its temp file continuously (its mtime follows the last byte) and
+ * renames it right after the last byte; a transfer that makes no progress for 30 s (the
+ * connection timeout) fails and removes its temp file. So a temp file untouched for an hour
+ * belongs to no live run, even a concurrent one on another machine; the hour also absorbs clock
+ * skew between the publisher and the server whose clock wrote the mtime.
+ */
+export const STALE_TEMP_MS = 60 * 60 * 1000
+
+export function isStaleTemp(name: string, mtime: Date | undefined, now: Date): boolean {
+  if (!TEMP_NAME.test(name)) return false
+  // no mtime (a server that does not say): never guess, keep it
+  if (!mtime || !Number.isFinite(mtime.getTime())) return false
+  return now.getTime() - mtime.getTime() > STALE_TEMP_MS
+}
+
+type Cleanup = () => Promise<unknown> | unknown
+const inflight = new Set<Cleanup>()
+
+/** Register what undoes an upload in flight; call the returned function once the put is done. */
+export function trackTemp(cleanup: Cleanup): () => void {
+  inflight.add(cleanup)
+  return () => void inflight.delete(cleanup)
+}
+
+/** Run every registered cleanup (bounded: a dead server must not keep Ctrl-C from working). */
+export async function cleanupInflight(timeoutMs = 5000): Promise<void> {
+  const all = [...inflight]
+  inflight.clear()
+  const run = Promise.all(all.map(async (c) => { try { await c() } catch { /* best effort: the next publish removes stale temps */ } }))
+  await Promise.race([run, new Promise((r) => setTimeout(r, timeoutMs).unref())])
+}
+
+/**
+ * Until the returned function is called, SIGINT and SIGTERM first remove this process's temp
+ * files and abort its uploads, then end the process by the same signal (exit status 130/143 as
+ * a shell reports it). A second signal while cleaning ends it at once.
+ */
+export function removeTempsOnSignal(): () => void {
+  let cleaning = false
+  const handler = (sig: NodeJS.Signals) => {
+    if (cleaning) process.exit(sig === 'SIGINT' ? 130 : 143)
+    cleaning = true
+    process.stderr.write(`vmgit: ${sig}: removing temporary upload files\n`)
+    void cleanupInflight().finally(() => {
+      release()
+      process.kill(process.pid, sig)
+    })
+  }
+  const release = () => {
+    process.off('SIGINT', handler)
+    process.off('SIGTERM', handler)
+  }
+  process.on('SIGINT', handler)
+  process.on('SIGTERM', handler)
+  return release
+}
