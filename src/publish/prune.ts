@@ -14,8 +14,9 @@ import { isStaleTemp, TEMP_NAME } from '../transfer/temps.js'
 import { VmgitError } from '../util/errors.js'
 import type { NamedFile } from './images.js'
 
-export const MARKER_NAME = /^\.(.+)\.vmgit-unreferenced$/
-export const markerName = (base: string): string => `.${base}.vmgit-unreferenced`
+export const MARKER_NAME = /^\.?(.+)\.vmgit-unreferenced$/
+/** hidden (a leading dot) where the server's listing shows dot files (see Transfer.listsDotFiles) */
+export const markerName = (base: string, hidden = true): string => `${hidden ? '.' : ''}${base}.vmgit-unreferenced`
 
 /** The directory URL of a target URL (up to and including its last slash). */
 export const dirOf = (targetUrl: string): string => targetUrl.slice(0, targetUrl.lastIndexOf('/') + 1)
@@ -43,7 +44,7 @@ export async function removeStaleTemps(pool: TransferPool, dirs: Iterable<string
 /** Write the "no published list names this file since `now`" marker beside an image file. */
 export async function markUnreferenced(pool: TransferPool, file: NamedFile & { target: string }, now: Date): Promise<void> {
   const { transfer, target } = await pool.get(file.target)
-  const marker = path.posix.join(path.posix.dirname(target.path), markerName(path.posix.basename(target.path)))
+  const marker = path.posix.join(path.posix.dirname(target.path), markerName(path.posix.basename(target.path), transfer.listsDotFiles))
   const body = JSON.stringify({ since: now.toISOString(), uri: file.uri, lastList: file.list, sha512: file.sha512, size: file.size }) + '\n'
   await transfer.put(Buffer.from(body), marker, { contentType: 'application/json' })
 }

@@ -12,6 +12,7 @@ const isMissing = (e: unknown) => (e as NodeJS.ErrnoException)?.code === 'ENOENT
 export class FileTransfer implements Transfer {
   readonly scheme = 'file' as const
   readonly canReadBack = true
+  readonly listsDotFiles = true
   readonly location: string
 
   constructor(location = 'file://') {

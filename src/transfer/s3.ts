@@ -41,6 +41,7 @@ interface AwsError {
 export class S3Transfer implements Transfer {
   readonly scheme = 's3' as const
   readonly canReadBack = true
+  readonly listsDotFiles = true
   readonly location: string
   private readonly bucket: string
   private readonly client: S3Client

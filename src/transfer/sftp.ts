@@ -21,6 +21,7 @@ const toList = (v: string | string[] | undefined): string[] => (v === undefined 
 export class SftpTransfer implements Transfer {
   readonly scheme = 'sftp' as const
   readonly canReadBack = true
+  readonly listsDotFiles = true
   readonly location: string
   private readonly client = new SftpClient('vmgit')
   private readonly madeDirs = new Set<string>()

@@ -10,11 +10,15 @@
  */
 import { randomBytes } from 'node:crypto'
 
-/** `.<name>.vmgit-<12 hex>.tmp`: only names vmgit made itself (random part exactly as `tempName` makes it). */
-export const TEMP_NAME = /^\.(.+)\.vmgit-[0-9a-f]{12}\.tmp$/
+/**
+ * `.<name>.vmgit-<12 hex>.tmp`: only names vmgit made itself (random part exactly as `tempName`
+ * makes it). Without the leading dot on servers whose listings hide dot files (nginx dav-ext
+ * leaves them out of PROPFIND): a temp file the next publish cannot see, it cannot remove.
+ */
+export const TEMP_NAME = /^\.?(.+)\.vmgit-[0-9a-f]{12}\.tmp$/
 
-export function tempName(base: string): string {
-  return `.${base}.vmgit-${randomBytes(6).toString('hex')}.tmp`
+export function tempName(base: string, hidden = true): string {
+  return `${hidden ? '.' : ''}${base}.vmgit-${randomBytes(6).toString('hex')}.tmp`
 }
 
 /**

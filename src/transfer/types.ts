@@ -40,6 +40,8 @@ export interface Transfer {
   readonly location: string
   /** true when `createReadStream` reads what was stored (all four backends can) */
   readonly canReadBack: boolean
+  /** false when `list` cannot see dot files (nginx WebDAV): vmgit's own files there get visible names */
+  readonly listsDotFiles: boolean
   put(source: string | Buffer, remotePath: string, opts?: PutOptions): Promise<PutResult>
   /** whole file in memory: for image lists and other small files */
   get(remotePath: string): Promise<Buffer>

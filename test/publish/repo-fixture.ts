@@ -31,7 +31,7 @@ const yaml = (o: Record<string, unknown>): string =>
  * `publicBase` is where subscribers read (hv:uri prefix), `targets` the vmgit.yaml targets
  * (already YAML objects) that map it to a write location.
  */
-export function makeFixtureRepo(dir: string, publicBase: string, targets: Record<string, unknown>[]): FixtureRepo {
+export function makeFixtureRepo(dir: string, publicBase: string, targets: Record<string, unknown>[], opts: { imageBytes?: number } = {}): FixtureRepo {
   for (const d of ['endorsers', 'images', 'imagelists', 'files']) mkdirSync(path.join(dir, d), { recursive: true })
   const targetYaml = targets
     .map((t) => '  - ' + Object.entries(t).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join('\n    '))
@@ -46,7 +46,7 @@ export function makeFixtureRepo(dir: string, publicBase: string, targets: Record
     )
   }
   const content = (name: string, version: string) => {
-    const bytes = Buffer.concat([Buffer.from(`${name} ${version}\n`), randomBytes(48 * 1024)])
+    const bytes = Buffer.concat([Buffer.from(`${name} ${version}\n`), randomBytes(opts.imageBytes ?? 48 * 1024)])
     const file = path.join(dir, `files/${name}-${version}.qcow2`)
     writeFileSync(file, bytes)
     return { file, sha512: createHash('sha512').update(bytes).digest('hex'), size: bytes.length }
