@@ -64,7 +64,7 @@ export async function publishRepository(opts: PublishRepositoryOptions): Promise
   const pruneGraceMs = opts.prune ? (opts.pruneGraceMs ?? pruneGraceOf(settings.pruneGrace, repo.config.lifetimeMs)) : undefined
   const pool = targets.pool()
   // Ctrl-C / a cancelled CI job: remove this run's temp files before going
-  const release = removeTempsOnSignal()
+  const signals = removeTempsOnSignal()
   try {
     return await publish({
       repo,
@@ -84,7 +84,7 @@ export async function publishRepository(opts: PublishRepositoryOptions): Promise
       ...(pruneGraceMs !== undefined ? { pruneGraceMs } : {}),
     })
   } finally {
-    release()
+    await signals.release()
     await pool.closeAll()
   }
 }

@@ -9,6 +9,7 @@
  * (`isStaleTemp`).
  */
 import { randomBytes } from 'node:crypto'
+import { Exit, VmgitError } from '../util/errors.js'
 
 /**
  * `.<name>.vmgit-<12 hex>.tmp`: only names vmgit made itself (random part exactly as `tempName`
@@ -40,9 +41,12 @@ export function isStaleTemp(name: string, mtime: Date | undefined, now: Date): b
 
 type Cleanup = () => Promise<unknown> | unknown
 const inflight = new Set<Cleanup>()
+/** set once SIGINT/SIGTERM arrived: no new upload starts */
+let interruptedBy: NodeJS.Signals | undefined
 
 /** Register what undoes an upload in flight; call the returned function once the put is done. */
 export function trackTemp(cleanup: Cleanup): () => void {
+  if (interruptedBy) throw new VmgitError('INTERRUPTED', `interrupted by ${interruptedBy}: no new upload starts`, { exit: Exit.USAGE })
   inflight.add(cleanup)
   return () => void inflight.delete(cleanup)
 }
@@ -56,26 +60,34 @@ export async function cleanupInflight(timeoutMs = 5000): Promise<void> {
 }
 
 /**
- * Until the returned function is called, SIGINT and SIGTERM first remove this process's temp
- * files and abort its uploads, then end the process by the same signal (exit status 130/143 as
- * a shell reports it). A second signal while cleaning ends it at once.
+ * Until `release` is called, SIGINT and SIGTERM first remove this process's temp files and abort
+ * its uploads, then end the process by the same signal (exit status 130/143 as a shell reports
+ * it). Uploads cut short by the cleanup fail meanwhile; `release` then waits for the signal
+ * instead of letting the caller go on to report or exit otherwise. A second signal ends it at once.
  */
-export function removeTempsOnSignal(): () => void {
-  let cleaning = false
+export function removeTempsOnSignal(): { release: () => Promise<void> } {
+  let cleaning: Promise<void> | undefined
   const handler = (sig: NodeJS.Signals) => {
     if (cleaning) process.exit(sig === 'SIGINT' ? 130 : 143)
-    cleaning = true
+    interruptedBy = sig
     process.stderr.write(`vmgit: ${sig}: removing temporary upload files\n`)
-    void cleanupInflight().finally(() => {
-      release()
+    cleaning = cleanupInflight().finally(() => {
+      detach()
       process.kill(process.pid, sig)
     })
   }
-  const release = () => {
+  const detach = () => {
     process.off('SIGINT', handler)
     process.off('SIGTERM', handler)
   }
   process.on('SIGINT', handler)
   process.on('SIGTERM', handler)
-  return release
+  return {
+    release: async () => {
+      if (!cleaning) return detach()
+      await cleaning
+      // the signal is on its way: nothing after this point may run
+      await new Promise(() => {})
+    },
+  }
 }
