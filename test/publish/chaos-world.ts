@@ -35,7 +35,7 @@ export interface ChaosBackend {
   storage: string
   /** a stored file's name → the published name (s3rver adds a suffix); undefined = not a published file */
   published(name: string): string | undefined
-  /** events this backend can show (S3 has no temp files) */
+  /** whether an upload in flight can be seen on the server's storage */
   hasTemps: boolean
   stop(): Promise<void>
 }
@@ -69,8 +69,12 @@ export const CHAOS_BACKENDS: Record<string, { skip: { skip: boolean; reason: str
         targets: [{ match: base, replace: `s3://${s3.bucket}/published/`, endpoint: s3.endpoint, path_style: true }],
         env: { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_REGION: 'us-east-1' },
         storage: path.join(s3.dir, s3.bucket, 'published'),
-        published: (n) => /^(.+)\._S3rver_object$/.exec(n)?.[1],
-        hasTemps: false,
+        // an object's PUT in flight shows as its `.partial-<hex>` file (the preload's), counted as the upload's temp
+        published: (n) => {
+          const m = /^(.+)\._S3rver_object(\.partial-[0-9a-f]+)?$/.exec(n)
+          return m ? (m[2] ? `.${m[1]}.vmgit-s3-put.tmp` : m[1]) : undefined
+        },
+        hasTemps: true,
         stop: () => s3.stop(),
       }
     },
