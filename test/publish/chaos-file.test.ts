@@ -2,7 +2,8 @@
  * Issue 15, the invariant under kill -9 (file backend): at every instant every published list
  * verifies and every image it names is at its URI with its size and sha512. `vmgit publish` is
  * killed at random points, many times (chaos-world.ts); after each kill a subscriber's check;
- * then a normal publish completes, removes the temp files the kills left, and the invariant holds.
+ * then a normal publish completes, removes the temp files the kills left, and the invariant holds,
+ * also after `publish --prune` removed the old versions no list names.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
@@ -25,11 +26,14 @@ describe(`issue 15 invariant: vmgit publish to ${NAME} killed with SIGKILL at ra
       expect(r.finalExit).toBe(0)
       expect(r.finalInvariant?.ok, r.finalInvariant?.problems.join('; ')).toBe(true)
       expect(r.tempsLeft).toEqual([])
+      // --prune afterwards removes old versions no list names, and the list still holds
+      expect(r.pruned).toBeGreaterThan(0)
+      expect(r.prunedInvariant?.ok, r.prunedInvariant?.problems.join('; ')).toBe(true)
       // bounded, but enough to mean something
       expect(r.kills).toBeGreaterThanOrEqual(12)
       expect(r.points.size).toBeGreaterThanOrEqual(3)
     } finally {
       await b.stop()
     }
-  }, 240_000)
+  }, 300_000)
 })

@@ -177,6 +177,9 @@ export interface ChaosReport {
   tempsLeft: string[]
   finalExit: number
   finalInvariant?: InvariantResult
+  /** image files `publish --prune` removed after the final publish */
+  pruned: number
+  prunedInvariant?: InvariantResult
 }
 
 export interface ChaosOptions {
@@ -194,7 +197,7 @@ export async function runChaos(b: ChaosBackend, tmp: string, opts: ChaosOptions)
   const repo: FixtureRepo = makeFixtureRepo(mkdtempSync(path.join(tmp, 'repo-')), b.publicBase, b.targets, { imageBytes: opts.imageBytes })
   const args = ['publish', '--repo', repo.dir, '--key', pki.signer.key, '--cert', pki.signer.cert]
   const env = { ...b.env, VMGIT_SIGNING_KEY: undefined, VMGIT_SIGNING_CERT: undefined }
-  const report: ChaosReport = { kills: 0, completed: 0, points: new Map(), seconds: 0, setupSeconds: 0, violations: [], tempsRemoved: 0, tempsLeft: [], finalExit: -1 }
+  const report: ChaosReport = { kills: 0, completed: 0, points: new Map(), seconds: 0, setupSeconds: 0, violations: [], tempsRemoved: 0, tempsLeft: [], finalExit: -1, pruned: 0 }
 
   // a first, complete publish: the list every kill must leave intact; its duration scales the delays
   const t0 = Date.now()
@@ -276,6 +279,12 @@ export async function runChaos(b: ChaosBackend, tmp: string, opts: ChaosOptions)
   report.tempsLeft = [...temps('images'), ...temps('lists')]
   if (tempsBefore !== report.tempsRemoved + report.tempsLeft.length) report.violations.push(`${tempsBefore} temp files before the final publish, ${report.tempsRemoved} removed, ${report.tempsLeft.length} left`)
   report.finalInvariant = await checkInvariant(repo.listUri, pki.caDir, trust)
+  // --prune on this backend: the versions earlier lists named are marked; past a 1 s grace they go, the named ones stay
+  await new Promise((r) => setTimeout(r, 1100))
+  const pruned = await runCli([...args, '--json', '--prune', '--prune-grace', '1s'], { env })
+  if (pruned.code !== 0) report.violations.push(`publish --prune failed: ${pruned.stdout.slice(0, 800)}${pruned.stderr.slice(0, 800)}`)
+  else report.pruned = (JSON.parse(pruned.stdout) as { prune: { removed: string[] } }).prune.removed.length
+  report.prunedInvariant = await checkInvariant(repo.listUri, pki.caDir, trust)
   report.seconds = (Date.now() - started) / 1000
   rmSync(repo.dir, { recursive: true, force: true })
   return report
@@ -286,5 +295,5 @@ const readdirSafe = (dir: string): string[] => (existsSync(dir) ? readdirSync(di
 /** One line for the log (the closing note quotes it). */
 export function describeChaos(name: string, r: ChaosReport): string {
   const points = [...r.points.entries()].sort((a, b) => b[1] - a[1]).map(([k, n]) => `    ${String(n).padStart(3)} × ${k}`)
-  return [`chaos ${name}: ${r.kills} kills at ${r.points.size} distinct kill points, ${r.completed} runs finished before their kill, ${r.tempsRemoved} stale temp files removed by the final publish; ${r.seconds.toFixed(1)} s in all (setup ${r.setupSeconds.toFixed(1)} s)`, ...points].join('\n')
+  return [`chaos ${name}: ${r.kills} kills at ${r.points.size} distinct kill points, ${r.completed} runs finished before their kill, ${r.tempsRemoved} stale temp files removed by the final publish, ${r.pruned} old image files pruned; ${r.seconds.toFixed(1)} s in all (setup ${r.setupSeconds.toFixed(1)} s)`, ...points].join('\n')
 }
