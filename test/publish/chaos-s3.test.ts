@@ -23,6 +23,7 @@ describe(`issue 15 invariant: vmgit publish to ${NAME} killed with SIGKILL at ra
       const r = await runChaos(b, tmp, { budgetMs: 40_000, minKills: 12, maxKills: 40, imageBytes: 2 << 20 })
       process.stdout.write(describeChaos(NAME, r) + '\n')
       expect(r.violations).toEqual([])
+      expect(r.concurrentChecks).toBeGreaterThan(0)
       expect(r.finalExit).toBe(0)
       expect(r.finalInvariant?.ok, r.finalInvariant?.problems.join('; ')).toBe(true)
       expect(r.tempsLeft).toEqual([])

@@ -177,6 +177,8 @@ export interface ChaosReport {
   tempsLeft: string[]
   finalExit: number
   finalInvariant?: InvariantResult
+  /** invariant checks made by a subscriber reading while the runs went on */
+  concurrentChecks: number
   /** image files `publish --prune` removed after the final publish */
   pruned: number
   prunedInvariant?: InvariantResult
@@ -197,7 +199,7 @@ export async function runChaos(b: ChaosBackend, tmp: string, opts: ChaosOptions)
   const repo: FixtureRepo = makeFixtureRepo(mkdtempSync(path.join(tmp, 'repo-')), b.publicBase, b.targets, { imageBytes: opts.imageBytes })
   const args = ['publish', '--repo', repo.dir, '--key', pki.signer.key, '--cert', pki.signer.cert]
   const env = { ...b.env, VMGIT_SIGNING_KEY: undefined, VMGIT_SIGNING_CERT: undefined }
-  const report: ChaosReport = { kills: 0, completed: 0, points: new Map(), seconds: 0, setupSeconds: 0, violations: [], tempsRemoved: 0, tempsLeft: [], finalExit: -1, pruned: 0 }
+  const report: ChaosReport = { kills: 0, completed: 0, points: new Map(), seconds: 0, setupSeconds: 0, violations: [], tempsRemoved: 0, tempsLeft: [], finalExit: -1, pruned: 0, concurrentChecks: 0 }
 
   // a first, complete publish: the list every kill must leave intact; its duration scales the delays
   const t0 = Date.now()
@@ -210,6 +212,17 @@ export async function runChaos(b: ChaosBackend, tmp: string, opts: ChaosOptions)
   report.setupSeconds = (Date.now() - started) / 1000
   const loopStart = Date.now()
 
+  // a subscriber reading all the time, during the runs too: "at every instant", not only after a kill
+  let reading = true
+  const reader = (async () => {
+    while (reading) {
+      const inv = await checkInvariant(repo.listUri, pki.caDir, trust)
+      report.concurrentChecks++
+      if (!inv.ok) report.violations.push(`a subscriber reading during a run: ${inv.problems.join('; ')}`)
+      // a few checks a second: enough to land inside runs, not so many that they slow them on 2 cores
+      await new Promise((r) => setTimeout(r, 200))
+    }
+  })()
   const events = ['delay', 'img0-tmp', 'img0-done', 'img1-tmp', 'img1-done', 'list-tmp', 'list-new'].filter((e) => b.hasTemps || !e.endsWith('-tmp'))
   let run = 0
   while (report.kills < opts.maxKills && (report.kills < opts.minKills || Date.now() - loopStart < opts.budgetMs)) {
@@ -266,6 +279,8 @@ export async function runChaos(b: ChaosBackend, tmp: string, opts: ChaosOptions)
     if (!inv.ok) report.violations.push(`run ${run} (${trigger}, ${code === null ? 'killed' : `exit ${code}`}): ${inv.problems.join('; ')}`)
   }
 
+  reading = false
+  await reader
   // the temp files the kills left: aged past the stale rule, then a normal publish must remove them
   const temps = (sub: string) => readdirSafe(path.join(b.storage, sub)).filter((n) => /\.vmgit-[0-9a-f]{12}\.tmp$/.test(n))
   const aged = Date.now() / 1000 - 2 * 3600
@@ -295,5 +310,5 @@ const readdirSafe = (dir: string): string[] => (existsSync(dir) ? readdirSync(di
 /** One line for the log (the closing note quotes it). */
 export function describeChaos(name: string, r: ChaosReport): string {
   const points = [...r.points.entries()].sort((a, b) => b[1] - a[1]).map(([k, n]) => `    ${String(n).padStart(3)} × ${k}`)
-  return [`chaos ${name}: ${r.kills} kills at ${r.points.size} distinct kill points, ${r.completed} runs finished before their kill, ${r.tempsRemoved} stale temp files removed by the final publish, ${r.pruned} old image files pruned; ${r.seconds.toFixed(1)} s in all (setup ${r.setupSeconds.toFixed(1)} s)`, ...points].join('\n')
+  return [`chaos ${name}: ${r.kills} kills at ${r.points.size} distinct kill points, ${r.completed} runs finished before their kill, ${r.tempsRemoved} stale temp files removed by the final publish, ${r.pruned} old image files pruned, ${r.concurrentChecks} checks by a subscriber reading during the runs; ${r.seconds.toFixed(1)} s in all (setup ${r.setupSeconds.toFixed(1)} s)`, ...points].join('\n')
 }
