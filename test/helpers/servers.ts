@@ -12,6 +12,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { ROOT } from './cli.js'
 
 export const SSHD = '/usr/sbin/sshd'
@@ -262,8 +263,8 @@ export interface S3 extends RunningServer {
 export async function startS3rver(bucket = 'vmgit-test', reuse?: { dir: string; port: number }, opts: { atomicPut?: boolean } = {}): Promise<S3> {
   const dir = reuse?.dir ?? mkdtempSync(path.join(os.tmpdir(), 'vmgit-s3-'))
   const port = reuse?.port ?? (await freePort())
-  // atomicPut: PUT as real S3 does it (s3rver-atomic-put.cjs); s3rver alone writes objects in place
-  const preload = opts.atomicPut ? ['-r', path.join(ROOT, 'test/helpers/s3rver-atomic-put.cjs')] : []
+  // atomicPut: PUT as real S3 does it (s3rver-atomic-put.mjs); s3rver alone writes objects in place
+  const preload = opts.atomicPut ? ['--import', pathToFileURL(path.join(ROOT, 'test/helpers/s3rver-atomic-put.mjs')).href] : []
   const server = await launch(process.execPath, [...preload, S3RVER, '-d', dir, '-a', '127.0.0.1', '-p', String(port), '--silent', '--configure-bucket', bucket], port, dir)
   return { ...server, endpoint: `http://127.0.0.1:${port}`, bucket, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }
 }

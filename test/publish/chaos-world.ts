@@ -61,7 +61,7 @@ export const CHAOS_BACKENDS: Record<string, { skip: { skip: boolean; reason: str
   s3: {
     skip: { skip: false, reason: '' },
     start: async () => {
-      // PUT atomic as real S3 (see s3rver-atomic-put.cjs)
+      // PUT atomic as real S3 (see s3rver-atomic-put.mjs)
       const s3 = await startS3rver('vmgit-chaos', undefined, { atomicPut: true })
       const base = `${s3.endpoint}/${s3.bucket}/published/`
       return {

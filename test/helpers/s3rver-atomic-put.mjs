@@ -1,19 +1,20 @@
 /**
- * Preload for s3rver (`node -r this s3rver.js`): makes its PUT atomic, as real S3 is ("Amazon S3
+ * Preload for s3rver (`node --import this s3rver.js`): makes its PUT atomic, as real S3 is ("Amazon S3
  * never adds partial objects"; Ceph RGW and MinIO likewise). s3rver 3 writes an object in place
  * (createWriteStream on the object file), so a reader, or a client killed mid-body, sees or leaves
  * a truncated object: a property of the test double, not of S3, and not one vmgit can work around
  * (S3 has no rename). Here the body goes to a temp file that is renamed over the object once
  * complete; an aborted body leaves the previous object as it was. The chaos test depends on it.
  */
-'use strict'
-const crypto = require('node:crypto')
-const fs = require('node:fs')
-const path = require('node:path')
-const { pipeline, Transform } = require('node:stream')
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import { createRequire } from 'node:module'
+import path from 'node:path'
+import { pipeline, Transform } from 'node:stream'
 
-const store = path.join(process.argv[1] ? path.dirname(process.argv[1]) : '.', '../lib/stores/filesystem.js')
-const FilesystemStore = require(store)
+// the same module instance s3rver loads next (CommonJS caches by file name)
+const store = path.join(path.dirname(process.argv[1] ?? '.'), '../lib/stores/filesystem.js')
+const FilesystemStore = createRequire(import.meta.url)(store)
 
 FilesystemStore.prototype.putObject = async function putObject(object) {
   const objectPath = this.getResourcePath(object.bucket, object.key, 'object')
