@@ -15,6 +15,13 @@ then reads it back from its public hv:uri. A list moves only after all its image
 and a failure part-way leaves the previously published list where it was. A second run with
 nothing changed uploads nothing.
 
+Image URLs are immutable: publish refuses to upload other bytes to a URL that a published list
+names (IMAGE_URL_IN_USE; give each version its own URL with vmgit.yaml image_uri). An old image
+version stays until no published list names it; --prune then deletes it once the grace period
+has passed (vmgit.yaml prune_grace, default the list lifetime, after which every list that named
+it has expired). Temporary upload files are removed on Ctrl-C/SIGTERM, and stale ones (untouched
+for an hour) left by a killed run are removed by the next publish.
+
 Targets in vmgit.yaml map hv:uri to where files are written (file://, sftp://, https:// WebDAV,
 s3://). Credentials as for vmgit sign (--key/--cert, --p12, VMGIT_SIGNING_KEY/VMGIT_SIGNING_CERT);
 transfer secrets only from the environment (see vmgit.yaml targets: token_env, password_env, ...).
@@ -36,6 +43,8 @@ Exit codes: 0 published or nothing to do, 1 a list was refused (validation, sign
     cert: Flags.string({ description: 'Signing certificate (PEM; default vmgit.yaml signing.cert).' }),
     p12: Flags.string({ description: 'PKCS#12 file with key and certificate.', exclusive: ['key', 'cert'] }),
     'allow-no-key-usage': Flags.boolean({ description: 'Sign with a certificate lacking keyUsage digitalSignature (test CAs only).', default: false }),
+    prune: Flags.boolean({ description: 'Also delete image files that no published list has named for the grace period (vmgit.yaml prune_grace, default the list lifetime).', default: false }),
+    'prune-grace': Flags.string({ description: 'Grace period for --prune (e.g. 28d); overrides vmgit.yaml prune_grace.', dependsOn: ['prune'] }),
     now: Flags.string({ description: 'Signing time (ISO 8601; default now).', hidden: true }),
   }
 
@@ -50,6 +59,8 @@ Exit codes: 0 published or nothing to do, 1 a list was refused (validation, sign
       ...(f['refresh-before'] ? { refreshBeforeMs: durationFlag('refresh-before', f['refresh-before']) } : {}),
       credentials: { key: f.key, cert: f.cert, p12: f.p12 },
       allowNoKeyUsage: f['allow-no-key-usage'],
+      prune: f.prune,
+      ...(f['prune-grace'] ? { pruneGraceMs: durationFlag('prune-grace', f['prune-grace']) } : {}),
       ...(tty ? { progress: (title: string) => progressBar(`upload ${title}`) } : {}),
       ...(f.json ? {} : { log: (line: string) => void process.stdout.write(line + '\n'), fail: (line: string) => void process.stderr.write(`error: ${line}\n`) }),
     })

@@ -17,7 +17,7 @@ export const CONFIG_FILE = 'vmgit.yaml'
 /** Names lists can reference and vmgit can write: no path separators, no leading dot. */
 export const FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
 
-const CONFIG_KEYS = ['version', 'layout', 'lifetime', 'digest', 'signing', 'targets', 'appdb_keys', 'image_uri']
+const CONFIG_KEYS = ['version', 'layout', 'lifetime', 'digest', 'signing', 'targets', 'appdb_keys', 'image_uri', 'prune_grace']
 
 const isMapData = (d: unknown): d is Record<string, unknown> => typeof d === 'object' && d !== null && !Array.isArray(d)
 

@@ -287,7 +287,7 @@ export function imageUriFromRule(rule: string, v: ImageUriVars): string {
 }
 
 /** The publishing settings of a repository's vmgit.yaml (raw read: works before validation passes). */
-export async function readPublishSettings(repoDir: string): Promise<{ rules: TargetRule[]; imageUri?: string }> {
+export async function readPublishSettings(repoDir: string): Promise<{ rules: TargetRule[]; imageUri?: string; pruneGrace?: string }> {
   const { readFile } = await import('node:fs/promises')
   const { parse } = await import('yaml')
   checkRegularFile(path.join(repoDir, 'vmgit.yaml'), 'the configuration', CAP.config)
@@ -300,5 +300,6 @@ export async function readPublishSettings(repoDir: string): Promise<{ rules: Tar
     throw usageError('CONFIG_INVALID', `vmgit.yaml is not valid YAML (${(e as Error).message.split('\n')[0]}); run vmgit validate`)
   }
   const imageUri = (raw as { image_uri?: unknown } | null)?.image_uri
-  return { rules: rulesFromConfig(raw), ...(typeof imageUri === 'string' ? { imageUri } : {}) }
+  const pruneGrace = (raw as { prune_grace?: unknown } | null)?.prune_grace
+  return { rules: rulesFromConfig(raw), ...(typeof imageUri === 'string' ? { imageUri } : {}), ...(typeof pruneGrace === 'string' ? { pruneGrace } : {}) }
 }

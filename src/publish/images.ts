@@ -1,8 +1,8 @@
 import path from 'node:path'
-import type { HepixObject } from '../imagelist/types.js'
+import type { HepixList, HepixObject } from '../imagelist/types.js'
 import type { Repository } from '../model/types.js'
 import type { PutOptions, TransferPool } from '../transfer/index.js'
-import { verifyRemote } from '../transfer/index.js'
+import { parseTarget, verifyRemote } from '../transfer/index.js'
 import { VmgitError } from '../util/errors.js'
 import { hashFile } from '../util/hash.js'
 
@@ -11,6 +11,34 @@ export type ImageAction = 'uploaded' | 'present' | 'external' | 'would-upload'
 export interface ImageResult {
   action: ImageAction
   target?: string
+}
+
+/** A file a published list names: the bytes subscribers expect there. */
+export interface NamedFile {
+  sha512: string
+  size: number
+  /** the list that names it (file name) */
+  list: string
+  uri: string
+  /** where it is written (a target URL) */
+  target: string
+}
+
+/** One key per file across backends: the connection and the (decoded) path on it. */
+export const keyOf = (connectionKey: string, filePath: string): string => {
+  let p = filePath
+  if (connectionKey.startsWith('http')) {
+    try {
+      p = decodeURIComponent(filePath)
+    } catch {
+      // not percent-encoded: as it is
+    }
+  }
+  return `${connectionKey}\n${p}`
+}
+export const fileKey = (targetUrl: string): string => {
+  const t = parseTarget(targetUrl)
+  return keyOf(t.key, t.path)
 }
 
 /**
@@ -22,6 +50,10 @@ export class ImageUploader {
   private readonly done = new Map<string, Promise<ImageResult>>()
   /** files actually written in this run (an image shared by several lists counts once) */
   uploads = 0
+  /** per published list (the lists published in this run included): the files it names, by fileKey */
+  private readonly named = new Map<string, Map<string, NamedFile>>()
+  /** published lists that could not be read: the files they name are unknown */
+  private readonly unreadable = new Set<string>()
 
   constructor(
     private readonly repo: Repository,
@@ -40,6 +72,49 @@ export class ImageUploader {
     return p
   }
 
+  /** Record what a published list names (before this run, or just published by it). */
+  protect(listName: string, list: HepixList): void {
+    this.named.set(listName, this.filesOf(listName, list))
+  }
+
+  /** The files of ours (a target maps their uri) a list names, by fileKey. */
+  filesOf(listName: string, list: HepixList): Map<string, NamedFile> {
+    const files = new Map<string, NamedFile>()
+    for (const img of list.images) {
+      const uri = String(img['hv:uri'] ?? '')
+      const target = uri ? this.resolveTarget(uri) : undefined
+      if (target) files.set(fileKey(target), { sha512: String(img['sl:checksum:sha512'] ?? ''), size: Number(img['hv:size']), list: listName, uri, target })
+    }
+    return files
+  }
+
+  /** What a published list names at this file, if any does. */
+  namedAt(key: string): NamedFile | undefined {
+    for (const files of this.named.values()) {
+      const f = files.get(key)
+      if (f) return f
+    }
+    return undefined
+  }
+
+  /** Every published list that names this file with other bytes. */
+  private conflicting(key: string, expected: { sha512: string; size: number }): NamedFile | undefined {
+    for (const files of this.named.values()) {
+      const f = files.get(key)
+      if (f && (f.sha512 !== expected.sha512 || f.size !== expected.size)) return f
+    }
+    return undefined
+  }
+
+  /** A published list that exists but cannot be read: until it can, no file is replaced. */
+  unknownList(listName: string): void {
+    this.unreadable.add(listName)
+  }
+
+  unreadableLists(): string[] {
+    return [...this.unreadable]
+  }
+
   private sourceOf(img: HepixObject): string | undefined {
     for (const e of this.repo.images.values()) if (e.hepix['dc:identifier'] === img['dc:identifier']) return e.source
     return undefined
@@ -56,6 +131,11 @@ export class ImageUploader {
     }
     const expected = { size: Number(img['hv:size']), sha512: String(img['sl:checksum:sha512']) }
     const { transfer, target } = await this.pool.get(targetUrl)
+    // immutable URLs: the bytes at a URL a published list names are those bytes until no list names it
+    const named = this.conflicting(fileKey(targetUrl), expected)
+    if (named) {
+      throw new VmgitError('IMAGE_URL_IN_USE', `image "${title}": ${uri} is named by the published list ${named.list} with other bytes (${named.size} bytes, sha512 ${named.sha512.slice(0, 16)}…); replacing the file would break that list for every subscriber. Give the new version its own URL: set image_uri: "{base}/{name}-{version}.{ext}" in vmgit.yaml and run vmgit image update (or change the image's uri by hand)`)
+    }
     const remote = await transfer.stat(target.path)
     // a file already there with the published size is the one the current list vouches for
     if (remote?.size === expected.size && opts.alreadyPublished) return { action: 'present', target: target.display }
@@ -74,6 +154,9 @@ export class ImageUploader {
     if (remote?.size === expected.size && transfer.canReadBack) {
       const same = await verifyRemote(transfer, target.path, expected).then(() => true, () => false)
       if (same) return { action: 'present', target: target.display }
+    }
+    if (remote && this.unreadable.size) {
+      throw new VmgitError('IMAGE_URL_IN_USE', `image "${title}": ${target.display} exists with other bytes and the published list(s) ${[...this.unreadable].join(', ')} cannot be read, so vmgit cannot tell whether subscribers use it; fix or remove the unreadable list, or give the new version its own URL (image_uri in vmgit.yaml)`)
     }
     if (opts.dryRun) return { action: 'would-upload', target: target.display }
     await transfer.put(local, target.path, { onProgress: this.onProgress?.(title), contentType: 'application/octet-stream' })

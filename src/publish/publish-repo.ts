@@ -10,7 +10,9 @@ import { formatProblem, isError } from '../model/problems.js'
 import { checkSigningCert, loadCredentials, type CredentialFlags } from '../smime/credentials.js'
 import type { SigningCredentials } from '../smime/sign.js'
 import type { PutOptions } from '../transfer/index.js'
-import { VmgitError } from '../util/errors.js'
+import { parseDuration } from '../model/time.js'
+import { removeTempsOnSignal } from '../transfer/temps.js'
+import { usageError, VmgitError } from '../util/errors.js'
 import { PublishTargets, readPublishSettings } from './config.js'
 import { ImageUploader } from './images.js'
 import { publish, type PublishReport } from './publish.js'
@@ -35,6 +37,10 @@ export interface PublishRepositoryOptions {
   fail?: (line: string) => void
   /** a progress bar per uploaded image (TTY only) */
   progress?: (title: string) => PutOptions['onProgress']
+  /** delete image files no published list names, after the grace period */
+  prune?: boolean
+  /** the grace period in ms; default vmgit.yaml prune_grace, else the list lifetime */
+  pruneGraceMs?: number
 }
 
 export async function publishRepository(opts: PublishRepositoryOptions): Promise<PublishReport> {
@@ -59,7 +65,10 @@ export async function publishRepository(opts: PublishRepositoryOptions): Promise
   }
   const settings = await readPublishSettings(dir)
   const targets = new PublishTargets(settings.rules, env, dir)
+  const pruneGraceMs = opts.prune ? (opts.pruneGraceMs ?? pruneGraceOf(settings.pruneGrace, repo.config.lifetimeMs)) : undefined
   const pool = targets.pool()
+  // Ctrl-C / a cancelled CI job: remove this run's temp files before going
+  const signals = removeTempsOnSignal()
   try {
     return await publish({
       repo,
@@ -75,8 +84,25 @@ export async function publishRepository(opts: PublishRepositoryOptions): Promise
       readBack: (uri, expected) => readBackList(uri, expected),
       log: opts.log,
       ...(opts.fail ? { fail: opts.fail } : {}),
+      warn: (line) => warn(`warning: ${line}`),
+      resolveImageTarget: (uri) => targets.resolve(uri),
+      ...(pruneGraceMs !== undefined ? { pruneGraceMs } : {}),
     })
   } finally {
+    await signals.release()
     await pool.closeAll()
   }
+}
+
+/**
+ * The prune grace period: vmgit.yaml `prune_grace`, else the list lifetime (28d by default).
+ * Why the lifetime: every list that named a file was signed before the file stopped being named,
+ * so once a lifetime has passed every such list has expired (copies on mirrors and caches, and
+ * lists since removed from the repository, included) and no subscriber accepts it any more.
+ */
+export function pruneGraceOf(configured: string | undefined, lifetimeMs: number): number {
+  if (configured === undefined) return lifetimeMs
+  const ms = parseDuration(configured)
+  if (ms === undefined) throw usageError('PRUNE_GRACE_INVALID', `vmgit.yaml prune_grace "${configured}" is not a duration; write a number and a unit (s, m, h, d, w), e.g. 28d`)
+  return ms
 }

@@ -8,7 +8,8 @@ import type { Digest, SigningCredentials } from '../smime/sign.js'
 import { VmgitError } from '../util/errors.js'
 import { diffObjects, listTimeIssues } from './plan.js'
 import { refuse } from '../rules/list.js'
-import { type ImageUploader } from './images.js'
+import { keyOf, type ImageUploader } from './images.js'
+import { dirOf, markUnreferenced, prune, removeStaleTemps, type PruneReport } from './prune.js'
 import { readPublished, type PublishedList } from './published.js'
 import type { TransferPool } from '../transfer/index.js'
 
@@ -17,6 +18,15 @@ import type { TransferPool } from '../transfer/index.js'
  * then read it back. Order is the safety rule: a list is replaced only after every image it
  * points at is in place, so subscribers never see a list pointing at a missing file, and a
  * failure part-way leaves the previously published list where it was.
+ *
+ * The invariant (issue 15): at every instant, even after kill -9 at any point, every published
+ * list verifies and every image it names is at its URI with its size and sha512. It rests on:
+ * 1. new image bytes go only to URLs no published list names with other bytes (IMAGE_URL_IN_USE;
+ *    image_uri gives each version its own URL), each written under a temp name and moved into
+ *    place atomically (S3: one atomic PUT or a multipart upload that only completes whole);
+ * 2. the list goes last, by the same atomic replace, after every image it names was verified;
+ * 3. nothing a published list names is ever deleted: an old version is only marked when the last
+ *    list stops naming it, and `--prune` deletes it after the grace period.
  */
 
 export type ListAction = 'published' | 'refreshed' | 'unchanged' | 'would-publish' | 'would-refresh' | 'failed'
@@ -42,6 +52,10 @@ export interface PublishReport {
   dryRun: boolean
   lists: ListReport[]
   uploaded: { images: number; lists: number }
+  /** stale temp files of earlier, interrupted runs that this run removed */
+  removedTemps: string[]
+  /** with --prune */
+  prune?: PruneReport
 }
 
 export interface PublishOptions {
@@ -65,7 +79,15 @@ export interface PublishOptions {
   log?: (line: string) => void
   /** a list that failed, one line each (default: log) */
   fail?: (line: string) => void
+  /** hv:uri → write location or undefined (the image rule: hosted elsewhere) */
+  resolveImageTarget?: (uri: string) => string | undefined
+  /** delete image files no published list has named for this long (`--prune`) */
+  pruneGraceMs?: number
+  warn?: (line: string) => void
 }
+
+/** What the run found published before it changed anything, per list file name. */
+type Published = Map<string, { pub?: PublishedList; error?: VmgitError }>
 
 // keys the signer sets on every signature: equal lists that differ only here are unchanged
 const SIGNING_KEYS = new Set(['dc:date:created', 'dc:date:expires', 'hv:version'])
@@ -82,7 +104,7 @@ export function contentChanged(published: HepixList, head: HepixList): boolean {
   )
 }
 
-async function publishOne(name: string, o: PublishOptions, report: PublishReport): Promise<ListReport> {
+async function publishOne(name: string, o: PublishOptions, report: PublishReport, before: Published): Promise<ListReport> {
   const log = o.log ?? (() => {})
   const signer = o.creds ? { dn: o.creds.cert.subject, ca: o.creds.cert.issuer } : undefined
   const head = toHepix(o.repo, name, { now: o.now, ...(signer ? { signer } : {}) })
@@ -91,7 +113,9 @@ async function publishOne(name: string, o: PublishOptions, report: PublishReport
   const r: ListReport = { name, identifier: id, title: String(head.list['dc:title'] ?? name), action: 'unchanged', uri, images: [], warnings: [] }
   if (!uri) throw new VmgitError('LIST_NO_URI', `list ${name} has no uri (hv:uri): set where subscribers fetch it, and a target in vmgit.yaml that maps it to a write location`)
   const target = o.resolveTarget(uri)
-  const published: PublishedList | undefined = await readPublished(o.pool, target)
+  const seen = before.get(name)
+  if (seen?.error) throw seen.error
+  const published: PublishedList | undefined = seen ? seen.pub : await readPublished(o.pool, target)
   r.target = published?.display ?? target
   if (published?.warning) r.warnings.push(published.warning)
 
@@ -155,6 +179,7 @@ async function publishOne(name: string, o: PublishOptions, report: PublishReport
   if (st?.size !== smime.length) throw new VmgitError('TRANSFER_VERIFY_FAILED', `${t.display}: ${st?.size ?? 'no'} bytes after upload, expected ${smime.length}; publish again`)
   report.uploaded.lists++
   r.action = why === 'refresh' ? 'refreshed' : 'published'
+  await afterListMoved(name, head, published, o, r)
   if (o.readBack) {
     const seen = await o.readBack(uri, smime)
     if (seen === 'unreachable') r.warnings.push(`could not read the list back from ${uri}; check that the target serves it there`)
@@ -163,12 +188,79 @@ async function publishOne(name: string, o: PublishOptions, report: PublishReport
   return r
 }
 
+/** The new list is live: it protects its files now; files the old one named and no list names any more get their marker. */
+async function afterListMoved(name: string, head: HepixList, published: PublishedList | undefined, o: PublishOptions, r: ListReport): Promise<void> {
+  o.images.protect(name, head)
+  if (!published?.list) return
+  for (const [key, file] of o.images.filesOf(name, published.list)) {
+    if (o.images.namedAt(key)) continue
+    try {
+      await markUnreferenced(o.pool, file, o.now)
+    } catch (e) {
+      // the list is published; only pruning will not know about this file
+      r.warnings.push(`could not mark ${file.uri} as no longer named (publish --prune will keep it): ${e instanceof VmgitError ? e.message : String(e)}`)
+    }
+  }
+}
+
+/** Read every published list of the repository (not only those being published): their files are protected. */
+async function readAllPublished(o: PublishOptions, names: string[]): Promise<Published> {
+  const out: Published = new Map()
+  for (const [name, entry] of o.repo.lists) {
+    const uri = String(entry.hepix['hv:uri'] ?? '')
+    if (!uri) continue
+    let target: string
+    try {
+      target = o.resolveTarget(uri)
+    } catch {
+      continue // no target: publishOne reports it for the lists being published
+    }
+    try {
+      const pub = await readPublished(o.pool, target)
+      out.set(name, pub ? { pub } : {})
+      if (pub?.list) o.images.protect(name, pub.list)
+    } catch (e) {
+      if (!(e instanceof VmgitError)) throw e
+      // unreadable now (network): its files are unknown, so no existing file is replaced in this run
+      o.images.unknownList(name)
+      if (names.includes(name)) out.set(name, { error: e })
+    }
+  }
+  return out
+}
+
+/** Every directory this repository's lists and images are written to (for temp cleaning and pruning). */
+function targetDirs(o: PublishOptions, before: Published): string[] {
+  const dirs = new Set<string>()
+  const add = (uri: unknown, resolve: (u: string) => string | undefined) => {
+    if (typeof uri !== 'string' || !uri) return
+    try {
+      const t = resolve(uri)
+      if (t) dirs.add(dirOf(t))
+    } catch {
+      // no target for it: nothing of ours to clean there
+    }
+  }
+  const img = o.resolveImageTarget ?? (() => undefined)
+  for (const l of o.repo.lists.values()) add(l.hepix['hv:uri'], o.resolveTarget)
+  for (const i of o.repo.images.values()) add(i.hepix['hv:uri'], img)
+  for (const { pub } of before.values()) for (const i of pub?.list?.images ?? []) add(i['hv:uri'], img)
+  return [...dirs].sort()
+}
+
 export async function publish(o: PublishOptions): Promise<PublishReport> {
-  const report: PublishReport = { ok: true, dryRun: o.dryRun, lists: [], uploaded: { images: 0, lists: 0 } }
+  const report: PublishReport = { ok: true, dryRun: o.dryRun, lists: [], uploaded: { images: 0, lists: 0 }, removedTemps: [] }
   const names = o.lists.length ? o.lists.map((n) => resolveName(o.repo, n)) : [...o.repo.lists.keys()].sort()
+  const warn = o.warn ?? ((line: string) => o.log?.(`warning: ${line}`))
+  const before = await readAllPublished(o, names)
+  const dirs = targetDirs(o, before)
+  if (!o.dryRun) {
+    report.removedTemps = await removeStaleTemps(o.pool, dirs, o.now, warn)
+    for (const t of report.removedTemps) o.log?.(`removed a stale temporary file of an interrupted run: ${t}`)
+  }
   for (const name of names) {
     try {
-      report.lists.push(await publishOne(name, o, report))
+      report.lists.push(await publishOne(name, o, report, before))
     } catch (e) {
       // a failure part-way leaves the previously published list in place; the other lists go on
       if (!(e instanceof VmgitError)) throw e
@@ -179,6 +271,15 @@ export async function publish(o: PublishOptions): Promise<PublishReport> {
     }
   }
   report.uploaded.images = o.images.uploads
+  if (o.pruneGraceMs !== undefined) {
+    if (o.images.unreadableLists().length) {
+      warn(`--prune skipped: the published list(s) ${o.images.unreadableLists().join(', ')} could not be read, so vmgit cannot tell which files are still named`)
+    } else {
+      report.prune = await prune({ pool: o.pool, dirs, namedAt: (k) => o.images.namedAt(k), keyOf, now: o.now, graceMs: o.pruneGraceMs, dryRun: o.dryRun })
+      for (const f of report.prune.removed) o.log?.(`${o.dryRun ? 'would prune' : 'pruned'} ${f} (no published list has named it for the grace period)`)
+      for (const k of report.prune.kept) o.log?.(`kept ${k.file}: no list names it, pruned after ${k.after}`)
+    }
+  }
   return report
 }
 

@@ -1,11 +1,11 @@
 /** `file://` backend: temp name in the target directory, copy, fsync, rename (atomic on POSIX). */
-import { randomBytes } from 'node:crypto'
-import { createReadStream } from 'node:fs'
-import { copyFile, open, readFile, rename, rm, stat } from 'node:fs/promises'
+import { createReadStream, rmSync } from 'node:fs'
+import { copyFile, lstat, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import type { Readable } from 'node:stream'
 import { transferError } from './errors.js'
-import type { PutOptions, PutResult, RemoteStat, Transfer } from './types.js'
+import { tempName, trackTemp } from './temps.js'
+import type { PutOptions, PutResult, RemoteEntry, RemoteStat, Transfer } from './types.js'
 import { mkdirs } from '../util/envfs.js'
 
 const isMissing = (e: unknown) => (e as NodeJS.ErrnoException)?.code === 'ENOENT'
@@ -13,6 +13,7 @@ const isMissing = (e: unknown) => (e as NodeJS.ErrnoException)?.code === 'ENOENT
 export class FileTransfer implements Transfer {
   readonly scheme = 'file' as const
   readonly canReadBack = true
+  readonly listsDotFiles = true
   readonly location: string
 
   constructor(location = 'file://') {
@@ -22,7 +23,9 @@ export class FileTransfer implements Transfer {
   async put(source: string | Buffer, remotePath: string, opts: PutOptions = {}): Promise<PutResult> {
     const dir = path.dirname(remotePath)
     // atomic replace: same directory, so rename(2) never crosses a filesystem
-    const tmp = path.join(dir, `.${path.basename(remotePath)}.vmgit-${randomBytes(6).toString('hex')}.tmp`)
+    const tmp = path.join(dir, tempName(path.basename(remotePath)))
+    // SIGINT/SIGTERM: synchronous, so it runs even if the event loop is busy copying
+    const untrack = trackTemp(() => rmSync(tmp, { force: true }))
     try {
       await mkdirs(dir)
       if (typeof source === 'string') await copyFile(source, tmp)
@@ -42,7 +45,26 @@ export class FileTransfer implements Transfer {
     } catch (e) {
       await rm(tmp, { force: true }).catch(() => undefined)
       throw transferError('TRANSFER_FAILED', `cannot write ${remotePath}`, [], e)
+    } finally {
+      untrack()
     }
+  }
+
+  async list(remoteDir: string): Promise<RemoteEntry[]> {
+    let names: string[]
+    try {
+      names = await readdir(remoteDir)
+    } catch (e) {
+      if (isMissing(e)) return []
+      throw transferError('TRANSFER_FAILED', `cannot list ${remoteDir}`, [], e)
+    }
+    const out: RemoteEntry[] = []
+    for (const name of names) {
+      // lstat: a link is not a file vmgit wrote; never follow it
+      const s = await lstat(path.join(remoteDir, name)).catch(() => undefined)
+      if (s?.isFile()) out.push({ name, size: s.size, mtime: s.mtime })
+    }
+    return out
   }
 
   async get(remotePath: string): Promise<Buffer> {

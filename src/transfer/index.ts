@@ -13,7 +13,7 @@ import { FileTransfer } from './file.js'
 import { redactUrl, Secret } from '../net/redact.js'
 import type { Transfer, TransferOptions, TransferScheme } from './types.js'
 
-export type { PutOptions, PutResult, RemoteStat, Transfer, TransferOptions, TransferScheme } from './types.js'
+export type { PutOptions, PutResult, RemoteEntry, RemoteStat, Transfer, TransferOptions, TransferScheme } from './types.js'
 export { redactText, redactUrl, Secret } from '../net/redact.js'
 
 export interface Target {

@@ -15,6 +15,7 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
@@ -22,7 +23,8 @@ import {
 } from '@aws-sdk/client-s3'
 import { transferError, type TransferErrorCode } from './errors.js'
 import { revealSecret } from '../net/redact.js'
-import type { PutOptions, PutResult, RemoteStat, Transfer, TransferOptions } from './types.js'
+import { trackTemp } from './temps.js'
+import type { PutOptions, PutResult, RemoteEntry, RemoteStat, Transfer, TransferOptions } from './types.js'
 
 const MiB = 1 << 20
 /** S3 allows at most 10,000 parts of at least 5 MiB (except the last). */
@@ -39,6 +41,7 @@ interface AwsError {
 export class S3Transfer implements Transfer {
   readonly scheme = 's3' as const
   readonly canReadBack = true
+  readonly listsDotFiles = true
   readonly location: string
   private readonly bucket: string
   private readonly client: S3Client
@@ -120,8 +123,12 @@ export class S3Transfer implements Transfer {
     // multipart: part size grows for huge files so that at most 10,000 parts are needed
     const partSize = Math.max(this.partSize, Math.ceil(size / MAX_PARTS))
     let UploadId: string | undefined
+    let untrack = () => {}
     try {
       UploadId = (await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key, ContentType }))).UploadId
+      // SIGINT/SIGTERM: abort the multipart upload so its parts do not linger (and cost) in the bucket
+      const id = UploadId
+      untrack = trackTemp(() => this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: id })))
       const count = Math.ceil(size / partSize)
       const parts: CompletedPart[] = new Array(count)
       let next = 0
@@ -140,8 +147,29 @@ export class S3Transfer implements Transfer {
       // the previous object stays: an incomplete multipart upload is invisible to readers
       if (UploadId) await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId })).catch(() => undefined)
       this.fail(`cannot upload ${Key}`, e)
+    } finally {
+      untrack()
     }
     return { size }
+  }
+
+  async list(remoteDir: string): Promise<RemoteEntry[]> {
+    const prefix = this.key(remoteDir.endsWith('/') ? remoteDir : remoteDir + '/')
+    const out: RemoteEntry[] = []
+    let ContinuationToken: string | undefined
+    try {
+      do {
+        const r = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix === '/' ? '' : prefix, Delimiter: '/', ...(ContinuationToken ? { ContinuationToken } : {}) }))
+        for (const o of r.Contents ?? []) {
+          const name = (o.Key ?? '').slice(prefix === '/' ? 0 : prefix.length)
+          if (name && !name.includes('/')) out.push({ name, size: o.Size ?? NaN, ...(o.LastModified ? { mtime: o.LastModified } : {}) })
+        }
+        ContinuationToken = r.IsTruncated ? r.NextContinuationToken : undefined
+      } while (ContinuationToken)
+    } catch (e) {
+      this.fail(`cannot list ${prefix}`, e)
+    }
+    return out
   }
 
   async createReadStream(remotePath: string): Promise<Readable> {

@@ -4,7 +4,6 @@
  * agent ($SSH_AUTH_SOCK), or a password. The host key must be known (hostkey.ts).
  * put = upload to a temp name in the target directory, then posix-rename@openssh.com over it.
  */
-import { randomBytes } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -13,7 +12,8 @@ import SftpClient from 'ssh2-sftp-client'
 import { configError, transferError, type TransferErrorCode } from './errors.js'
 import { checkHostKey, knownTypesFor, normaliseFingerprint, parseKnownHosts, type HostKeyVerdict, type KnownHostEntry } from './hostkey.js'
 import { redactUrl, revealSecret } from '../net/redact.js'
-import type { PutOptions, PutResult, RemoteStat, Transfer, TransferOptions } from './types.js'
+import { tempName, trackTemp } from './temps.js'
+import type { PutOptions, PutResult, RemoteEntry, RemoteStat, Transfer, TransferOptions } from './types.js'
 import { CAP, checkRegularFile } from '../util/envfs.js'
 
 const RSA_ALGOS = ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']
@@ -22,6 +22,7 @@ const toList = (v: string | string[] | undefined): string[] => (v === undefined 
 export class SftpTransfer implements Transfer {
   readonly scheme = 'sftp' as const
   readonly canReadBack = true
+  readonly listsDotFiles = true
   readonly location: string
   private readonly client = new SftpClient('vmgit')
   private readonly madeDirs = new Set<string>()
@@ -125,7 +126,9 @@ export class SftpTransfer implements Transfer {
   async put(source: string | Buffer, remotePath: string, opts: PutOptions = {}): Promise<PutResult> {
     const target = this.resolve(remotePath)
     const dir = path.posix.dirname(target)
-    const tmp = path.posix.join(dir, `.${path.posix.basename(target)}.vmgit-${randomBytes(6).toString('hex')}.tmp`)
+    const tmp = path.posix.join(dir, tempName(path.posix.basename(target)))
+    // SIGINT/SIGTERM: unlink the temp file over the same session (SFTP requests run concurrently)
+    const untrack = trackTemp(() => this.client.delete(tmp, true))
     let size: number
     try {
       await this.mkdirp(dir)
@@ -147,8 +150,21 @@ export class SftpTransfer implements Transfer {
     } catch (e) {
       await this.client.delete(tmp, true).catch(() => undefined)
       this.fail('TRANSFER_FAILED', `cannot upload ${target}`, e)
+    } finally {
+      untrack()
     }
     return { size }
+  }
+
+  async list(remoteDir: string): Promise<RemoteEntry[]> {
+    const p = this.resolve(remoteDir)
+    try {
+      if ((await this.client.exists(p)) !== 'd') return []
+      // '-': regular files only (links are not files vmgit wrote)
+      return (await this.client.list(p)).filter((e) => e.type === '-').map((e) => ({ name: e.name, size: e.size, mtime: new Date(e.modifyTime) }))
+    } catch (e) {
+      this.fail('TRANSFER_FAILED', `cannot list ${p}`, e)
+    }
   }
 
   async get(remotePath: string): Promise<Buffer> {

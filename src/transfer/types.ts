@@ -21,6 +21,11 @@ export interface RemoteStat {
   mtime?: Date
 }
 
+/** One file in a remote directory (sub-directories are not listed). */
+export interface RemoteEntry extends RemoteStat {
+  name: string
+}
+
 /**
  * One connection to one place (a directory, an ssh server, a WebDAV server, an S3 bucket).
  * Remote paths are the path part of a target URL as returned by `parseTarget` (absolute).
@@ -35,6 +40,8 @@ export interface Transfer {
   readonly location: string
   /** true when `createReadStream` reads what was stored (all four backends can) */
   readonly canReadBack: boolean
+  /** false when `list` cannot see dot files (nginx WebDAV): vmgit's own files there get visible names */
+  readonly listsDotFiles: boolean
   put(source: string | Buffer, remotePath: string, opts?: PutOptions): Promise<PutResult>
   /** whole file in memory: for image lists and other small files */
   get(remotePath: string): Promise<Buffer>
@@ -43,6 +50,8 @@ export interface Transfer {
   stat(remotePath: string): Promise<RemoteStat | undefined>
   /** true when something was deleted; a missing file is not an error */
   delete(remotePath: string): Promise<boolean>
+  /** the files directly in a directory (for stale temp files and pruning); a missing directory is [] */
+  list(remoteDir: string): Promise<RemoteEntry[]>
   close(): Promise<void>
 }
 

@@ -12,6 +12,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { ROOT } from './cli.js'
 
 export const SSHD = '/usr/sbin/sshd'
@@ -259,9 +260,11 @@ export interface S3 extends RunningServer {
 }
 
 /** `reuse` restarts on the data dir and port of a stopped server (stop({keep: true})). */
-export async function startS3rver(bucket = 'vmgit-test', reuse?: { dir: string; port: number }): Promise<S3> {
+export async function startS3rver(bucket = 'vmgit-test', reuse?: { dir: string; port: number }, opts: { atomicPut?: boolean } = {}): Promise<S3> {
   const dir = reuse?.dir ?? mkdtempSync(path.join(os.tmpdir(), 'vmgit-s3-'))
   const port = reuse?.port ?? (await freePort())
-  const server = await launch(process.execPath, [S3RVER, '-d', dir, '-a', '127.0.0.1', '-p', String(port), '--silent', '--configure-bucket', bucket], port, dir)
+  // atomicPut: PUT as real S3 does it (s3rver-atomic-put.mjs); s3rver alone writes objects in place
+  const preload = opts.atomicPut ? ['--import', pathToFileURL(path.join(ROOT, 'test/helpers/s3rver-atomic-put.mjs')).href] : []
+  const server = await launch(process.execPath, [...preload, S3RVER, '-d', dir, '-a', '127.0.0.1', '-p', String(port), '--silent', '--configure-bucket', bucket], port, dir)
   return { ...server, endpoint: `http://127.0.0.1:${port}`, bucket, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }
 }

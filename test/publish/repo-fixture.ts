@@ -19,7 +19,7 @@ export interface FixtureRepo {
   images: FixtureImage[]
   listUri: string
   /** replace an image's content: new file, sha512, size, a higher version and a new uri */
-  updateImage(name: string): FixtureImage
+  updateImage(name: string, opts?: { bytes?: number }): FixtureImage
 }
 
 const yaml = (o: Record<string, unknown>): string =>
@@ -31,7 +31,7 @@ const yaml = (o: Record<string, unknown>): string =>
  * `publicBase` is where subscribers read (hv:uri prefix), `targets` the vmgit.yaml targets
  * (already YAML objects) that map it to a write location.
  */
-export function makeFixtureRepo(dir: string, publicBase: string, targets: Record<string, unknown>[]): FixtureRepo {
+export function makeFixtureRepo(dir: string, publicBase: string, targets: Record<string, unknown>[], opts: { imageBytes?: number } = {}): FixtureRepo {
   for (const d of ['endorsers', 'images', 'imagelists', 'files']) mkdirSync(path.join(dir, d), { recursive: true })
   const targetYaml = targets
     .map((t) => '  - ' + Object.entries(t).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join('\n    '))
@@ -45,8 +45,8 @@ export function makeFixtureRepo(dir: string, publicBase: string, targets: Record
       yaml({ identifier: img.identifier, title: `Image ${img.name}`, description: `test image ${img.name}`, comments: '', version: img.version, uri: img.uri, size: img.size, sha512: img.sha512, hypervisor: 'KVM', format: 'QCOW2', arch: 'x86_64', os: 'Linux', osversion: '9', source: `files/${img.name}-${img.version}.qcow2` }),
     )
   }
-  const content = (name: string, version: string) => {
-    const bytes = Buffer.concat([Buffer.from(`${name} ${version}\n`), randomBytes(48 * 1024)])
+  const content = (name: string, version: string, size = opts.imageBytes ?? 48 * 1024) => {
+    const bytes = Buffer.concat([Buffer.from(`${name} ${version}\n`), randomBytes(size)])
     const file = path.join(dir, `files/${name}-${version}.qcow2`)
     writeFileSync(file, bytes)
     return { file, sha512: createHash('sha512').update(bytes).digest('hex'), size: bytes.length }
@@ -67,11 +67,11 @@ export function makeFixtureRepo(dir: string, publicBase: string, targets: Record
     dir,
     images,
     listUri,
-    updateImage(name) {
+    updateImage(name, o = {}) {
       const i = images.findIndex((x) => x.name === name)
       const old = images[i]!
       const version = `${Number(old.version.split('.')[0]) + 1}.0`
-      const img: FixtureImage = { ...old, version, uri: `${publicBase}images/${name}-${version}.qcow2`, ...content(name, version) }
+      const img: FixtureImage = { ...old, version, uri: `${publicBase}images/${name}-${version}.qcow2`, ...content(name, version, o.bytes) }
       images[i] = img
       writeImage(img)
       return img

@@ -117,6 +117,20 @@ describe.each(backends)('Transfer contract: $name', (b) => {
       await expect(t.get(p('missing.txt'))).rejects.toMatchObject({ code: 'TRANSFER_NOT_FOUND' })
     })
 
+    it('list gives the files of a directory with size and mtime, hidden ones where the server shows them, and [] for a missing one (issue 15: stale temps, pruning)', async () => {
+      await t.put(Buffer.from('12345'), p('ls/a.qcow2'))
+      await t.put(Buffer.from('x'), p('ls/sub/deeper.txt'))
+      await t.put(Buffer.from('tmp'), p('ls/.a.qcow2.vmgit-0123456789ab.tmp'))
+      const entries = await t.list(p('ls'))
+      const names = entries.map((e) => e.name).sort()
+      // sub-directories are not files; dot files only where the listing can show them (nginx hides them)
+      expect(names).toEqual(t.listsDotFiles ? ['.a.qcow2.vmgit-0123456789ab.tmp', 'a.qcow2'] : ['a.qcow2'])
+      const a = entries.find((e) => e.name === 'a.qcow2')!
+      expect(a.size).toBe(5)
+      expect(Math.abs(a.mtime!.getTime() - Date.now())).toBeLessThan(10 * 60_000)
+      expect(await t.list(p('no-such-dir'))).toEqual([])
+    })
+
     it('delete removes a file and reports false for a missing one', async () => {
       await t.put(Buffer.from('x'), p('del/x.txt'))
       expect(await t.delete(p('del/x.txt'))).toBe(true)
