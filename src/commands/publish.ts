@@ -14,6 +14,13 @@ then reads it back from its public hv:uri. A list moves only after all its image
 and a failure part-way leaves the previously published list where it was. A second run with
 nothing changed uploads nothing.
 
+GitOps means committed: publish refuses (NOT_COMMITTED, exit 2) when vmgit.yaml, a list, endorser
+or image YAML, the signing certificate or a git-tracked image source differs from HEAD, or the
+directory is not in git (NOT_A_GIT_REPO); --allow-dirty overrides, loudly. Each signed list carries
+its provenance: vmgit:repository (origin remote without credentials), vmgit:commit (full id) and,
+in CI, vmgit:run (the workflow run); \`provenance: false\` in vmgit.yaml turns that off. An image
+source: must resolve (links followed) inside the repository (SOURCE_OUTSIDE_REPOSITORY).
+
 Targets in vmgit.yaml map hv:uri to where files are written (file://, sftp://, https:// WebDAV,
 s3://). Credentials as for vmgit sign (--key/--cert, --p12, VMGIT_SIGNING_KEY/VMGIT_SIGNING_CERT);
 transfer secrets only from the environment (see vmgit.yaml targets: token_env, password_env, ...).
@@ -34,6 +41,7 @@ Exit codes: 0 published or nothing to do, 1 a list was refused (validation, sign
     key: Flags.string({ description: 'Signing key (PEM).' }),
     cert: Flags.string({ description: 'Signing certificate (PEM; default vmgit.yaml signing.cert).' }),
     p12: Flags.string({ description: 'PKCS#12 file with key and certificate.', exclusive: ['key', 'cert'] }),
+    'allow-dirty': Flags.boolean({ description: 'Publish even when the files that feed a list differ from the commit (or are not in git); said loudly on stderr and recorded in the signed list (vmgit:dirty).', default: false }),
     'allow-no-key-usage': Flags.boolean({ description: 'Sign with a certificate lacking keyUsage digitalSignature (test CAs only).', default: false }),
     now: Flags.string({ description: 'Signing time (ISO 8601; default now).', hidden: true }),
   }
@@ -49,6 +57,7 @@ Exit codes: 0 published or nothing to do, 1 a list was refused (validation, sign
       ...(f['refresh-before'] ? { refreshBeforeMs: durationFlag('refresh-before', f['refresh-before']) } : {}),
       credentials: { key: f.key, cert: f.cert, p12: f.p12 },
       allowNoKeyUsage: f['allow-no-key-usage'],
+      allowDirty: f['allow-dirty'],
       ...(tty ? { progress: (title: string) => progressBar(`upload ${title}`) } : {}),
       ...(f.json ? {} : { log: (line: string) => void process.stdout.write(line + '\n') }),
     })

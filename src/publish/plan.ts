@@ -84,7 +84,8 @@ export function isFastForward(version: string, now: Date): boolean {
 }
 
 // keys the signer sets on every signature: a new value there is not a change of content
-const SIGNING_KEYS = new Set(['dc:date:created', 'dc:date:expires', 'hv:version'])
+// (issue 15: the provenance keys name the commit that signed, not content)
+const SIGNING_KEYS = new Set(['dc:date:created', 'dc:date:expires', 'hv:version', 'vmgit:repository', 'vmgit:commit', 'vmgit:run', 'vmgit:dirty'])
 // content keys: one of these changing means a new image file, which needs a new hv:version
 const CONTENT_KEYS = ['sl:checksum:sha512', 'hv:size', 'hv:uri']
 
