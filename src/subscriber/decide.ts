@@ -298,7 +298,7 @@ export function checkRepository(list: HepixList, required: string): void {
  * with other content (S07): the same version naming other bytes is what a tampered or botched
  * publish looks like, and accepting it would replace a verified cached image with bytes nobody
  * versioned. The stored list and the cached image stay; the publisher must raise hv:version.
- * See docs/verification.md (subscriber).
+ * See docs/subscriber.md.
  */
 export function checkImageVersions(c: Candidate, stored: Pick<ImageRow, 'identifier' | 'sha512' | 'size' | 'version'>[]): void {
   const old = new Map(stored.map((i) => [i.identifier, i]))
