@@ -103,8 +103,27 @@ export async function committedState(dir: string, files: string[]): Promise<Comm
   const check = inTree.filter((f) => !isSourceOnly(f) || tracked.has(path.posix.normalize(prefix + f)))
   const out = check.length ? (await git.run(['--literal-pathspecs', 'status', '--porcelain=v1', '-z', '--untracked-files=all', '--ignored=matching', '--', ...check])).toString() : ''
   const dirty = parseStatus(out)
+  // `git update-index --assume-unchanged` / `--skip-worktree` hide an edit from git status: the bytes
+  // of every checked file that HEAD holds are compared with HEAD's blob as well
+  const listed = new Set(dirty.map((d) => d.slice(3)))
+  for (const f of await hiddenEdits(git, prefix, check)) if (!listed.has(f)) dirty.push(`M. ${f}`)
   const origin = await runGit(dir, ['config', '--get', 'remote.origin.url']).then((b) => publicRepositoryUrl(b.toString()), () => undefined)
   return { top, commit, dirty, ...(origin ? { origin } : {}) }
+}
+
+async function hiddenEdits(git: Git, prefix: string, files: string[]): Promise<string[]> {
+  if (!files.length) return []
+  const tree = (await git.run(['--literal-pathspecs', 'ls-tree', '-z', '--full-name', 'HEAD', '--', ...files])).toString().split('\0').filter(Boolean)
+  const inHead = new Map<string, string>()
+  for (const rec of tree) {
+    const [meta = '', name = ''] = rec.split('\t')
+    const [mode, type, oid] = meta.split(' ')
+    if (type === 'blob' && mode !== '120000' && oid) inHead.set(name, oid)
+  }
+  const present = files.filter((f) => inHead.has(path.posix.normalize(prefix + f)))
+  if (!present.length) return []
+  const ids = (await git.run(['hash-object', '--', ...present])).toString().trim().split('\n')
+  return present.filter((f, i) => ids[i] !== inHead.get(path.posix.normalize(prefix + f))).map((f) => path.posix.normalize(prefix + f))
 }
 
 // sources are the only files that may legitimately stay out of git

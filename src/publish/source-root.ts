@@ -96,7 +96,10 @@ export async function loadSourcePolicy(repo: Repository, env: NodeJS.ProcessEnv 
  */
 export async function resolveSource(policy: SourcePolicy, repoDir: string, source: string, title: string): Promise<string> {
   const given = path.resolve(repoDir, source)
-  const real = await realpath(given).catch((e: NodeJS.ErrnoException) => {
+  const real = await realpath(given).catch(async (e: NodeJS.ErrnoException) => {
+    // a path that names a place outside the repository by its very spelling is refused as such, existing or not
+    const lexical = path.resolve(await realpath(repoDir).catch(() => repoDir), source)
+    if (!inside(lexical, policy.root) && !policy.extra.some((r) => inside(lexical, r))) return lexical
     throw new VmgitError('IMAGE_SOURCE_UNREADABLE', `image "${title}": cannot read its source ${source}: ${e.code ?? e.message}`, { exit: 2 })
   })
   const rel = path.relative(policy.root, real)

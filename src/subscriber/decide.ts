@@ -231,7 +231,7 @@ export function decide(input: DecideInput): Decision {
       warnings.push({ code: 'FAST_FORWARD_RECOVERY', message: `the certificate that signed stored version ${stored.version} (serial ${stored.signer_serial}) is revoked; version ${c.version} signed by serial ${signer.serial} replaces it` })
     }
   }
-  if (stored && input.storedImages && !recovered) checkImageVersions(c, input.storedImages)
+  if (stored && input.storedImages && !recovered) warnings.push(...checkImageVersions(c, input.storedImages))
   const before = new Set(input.storedImageIds ?? [])
   const now_ = new Set(c.images.map((i) => i.identifier))
   const newImages = stored ? c.images.map((i) => i.identifier).filter((id) => !before.has(id)) : []
@@ -291,17 +291,19 @@ export function checkRepository(list: HepixList, required: string): void {
 }
 
 /**
- * issue 15 (subscriber keeps the good copy): an image whose sha512 or hv:size changes must come with
- * a higher image hv:version. vmcatcher never compares image versions (its cache re-downloads any
- * changed sha512: vmcatcher_cache/controler.py), and the spec says consumers do not; vmgit refuses
- * the whole list version instead (IMAGE_VERSION_NOT_RAISED), as it refuses an equal list version
- * with other content (S07): the same version naming other bytes is what a tampered or botched
- * publish looks like, and accepting it would replace a verified cached image with bytes nobody
- * versioned. The stored list and the cached image stay; the publisher must raise hv:version.
+ * issue 15 (subscriber keeps the good copy): an image whose sha512 or hv:size changes should come with
+ * a higher image hv:version. vmcatcher never compares image versions (its cache expires the old copy
+ * and downloads the new one on any sha512 or size change: vmcatcher_cache/controler.py expire()),
+ * and the spec says consumers do not. vmgit reports it with its own code, IMAGE_VERSION_NOT_RAISED,
+ * as a WARNING and accepts the list: refusing the whole list would freeze every other image of it
+ * (AppDB VO lists carry hundreds) on one publisher slip, and the harm the issue names is handled
+ * where it happens: the verified cached copy stays in cache/ until the new bytes are verified
+ * (cache.ts expire, deliver.ts install), so a bad new file never costs the good one.
  * See docs/subscriber.md.
  */
-export function checkImageVersions(c: Candidate, stored: Pick<ImageRow, 'identifier' | 'sha512' | 'size' | 'version'>[]): void {
+export function checkImageVersions(c: Candidate, stored: Pick<ImageRow, 'identifier' | 'sha512' | 'size' | 'version'>[]): Warning[] {
   const old = new Map(stored.map((i) => [i.identifier, i]))
+  const out: Warning[] = []
   for (const im of c.images) {
     const o = old.get(im.identifier)
     if (!o || o.sha512 === null || im.sha512 === null) continue
@@ -309,10 +311,10 @@ export function checkImageVersions(c: Candidate, stored: Pick<ImageRow, 'identif
     if (!changed) continue
     if (o.version !== null && im.version !== null && compareVersions(im.version, o.version) > 0) continue
     const what = o.sha512 !== im.sha512 ? 'sl:checksum:sha512' : 'hv:size'
-    throw new VmgitError(
-      'IMAGE_VERSION_NOT_RAISED',
-      `image ${im.identifier} changes its ${what} but its hv:version ${im.version ?? '(none)'} is not higher than the stored ${o.version ?? '(none)'}; the list is refused and the cached image kept (the publisher must raise the image's hv:version)`,
-      { details: { image: im.identifier, storedVersion: o.version, version: im.version } },
-    )
+    out.push({
+      code: 'IMAGE_VERSION_NOT_RAISED',
+      message: `image ${im.identifier} changes its ${what} but its hv:version ${im.version ?? '(none)'} is not higher than the previous ${o.version ?? '(none)'}; the publisher should raise it. The cached copy stays until the new file is verified`,
+    })
   }
+  return out
 }

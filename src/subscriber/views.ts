@@ -75,12 +75,14 @@ const py = (b: boolean): string => (b ? 'True' : 'False')
 const hx = (iso: string | null): string => (iso ? iso.replace(/\.\d{3}Z$/, 'Z') : 'False')
 
 /**
- * `vmgit sub list`: vmcatcher's columns (identifier, authorised, …, url), then the outcome of the last
- * update (issue 15: `ok`, `never`, or `refused:CODE`, so a refused update never hides behind `ok`):
- * one row, printed tab-separated with each field escaped (S30).
+ * `vmgit sub list`: vmcatcher's columns (identifier, authorised, status, url), one row, printed
+ * tab-separated with each field escaped (S30). Issue 15: the status column says `refused:CODE` when the
+ * last update was refused (the stored list is kept), so a refused update never hides behind `ok`;
+ * else the stored list's status (`ok`, `expired`).
  */
 export function listLine(v: SubscriptionView): string[] {
-  return [v.id, py(v.authorised), v.status, v.urls[0]?.url ?? '', v.lastUpdate]
+  const refused = v.lastUpdate.startsWith('refused:')
+  return [v.id, py(v.authorised), refused ? v.lastUpdate : v.status, v.urls[0]?.url ?? '']
 }
 
 function storedProvenance(content: Buffer | undefined): Provenance {

@@ -109,6 +109,14 @@ describe('issue 15: GitOps means committed', () => {
       git(w.repo.dir, 'add', '.gitignore')
       git(w.repo.dir, 'commit', '-qm', 'ignore lists')
     }],
+    ['an image file hidden from git status (update-index --assume-unchanged)', (w: World) => {
+      git(w.repo.dir, 'update-index', '--assume-unchanged', 'images/alma.yaml')
+      appendFileSync(path.join(w.repo.dir, 'images/alma.yaml'), '# hidden edit\n')
+    }],
+    ['a list file hidden by --skip-worktree', (w: World) => {
+      git(w.repo.dir, 'update-index', '--skip-worktree', 'imagelists/production.yaml')
+      appendFileSync(path.join(w.repo.dir, 'imagelists/production.yaml'), '# hidden edit\n')
+    }],
     ['an image source that git tracks, modified', (w: World) => {
       git(w.repo.dir, 'add', '-f', 'files/alma-1.0.qcow2')
       git(w.repo.dir, 'commit', '-qm', 'track the alma image')
@@ -296,6 +304,10 @@ describe('issue 15: a pull request is untrusted input (image source:)', () => {
       expect(r.code, r.stdout + r.stderr).toBe(1)
       expect(rep.lists[0].error.code).toBe('SOURCE_OUTSIDE_REPOSITORY')
       expect(filesIn(w.pub).filter((f) => !f.endsWith('images') && !f.endsWith('lists'))).toEqual([])
+      // the reviewer sees it in the plan of the pull request already
+      const plan = await runCli(['plan', '--repo', w.repo.dir, '--base', 'HEAD~1', '--head', 'HEAD', '--format', 'json'], { env: NO_CI })
+      expect(plan.code).toBe(1)
+      expect(JSON.parse(plan.stdout).issues).toContainEqual(expect.objectContaining({ code: 'SOURCE_OUTSIDE_REPOSITORY', severity: 'error' }))
     })
   })
 

@@ -12,7 +12,7 @@ import { imageEntry, makeWorld, readEvents, recordingHandler, sharedPki, snapsho
  * `sub add --require-repository` ties a subscription to the repository named in the signed list.
  */
 
-const lastUpdate = async (w: World): Promise<string> => (await w.cli(['sub', 'list'])).stdout.trim().split('\t').pop()!
+const lastUpdate = async (w: World): Promise<string> => (await w.cli(['sub', 'list'])).stdout.trim().split('\t')[2]!
 
 describe('issue 15: an image whose content changes without a higher hv:version', () => {
   let b: Baseline
@@ -22,45 +22,38 @@ describe('issue 15: an image whose content changes without a higher hv:version',
   afterAll(async () => b.w.close())
 
   describe.each([
-    ['the same hv:version', '1'],
-    ['a lower hv:version', '0.9'],
-  ])('when a new list version gives image bytes of another sha512 with %s', (_what, version) => {
-    it('refuses the list with IMAGE_VERSION_NOT_RAISED, keeps the stored list and the cached image, and sub list says so', async () => {
+    ['the same hv:version', '1', 'good', '2.0'],
+    ['a lower hv:version', '0.9', 'bad', '3.0'],
+  ])('when a new list version gives image bytes of another sha512 with %s (the new file %s)', (_what, version, served, listVersion) => {
+    it('accepts the list with the IMAGE_VERSION_NOT_RAISED warning, and replaces the cached copy only when the new file verifies', async () => {
       const { w } = b
+      const cachedBefore = readFileSync(path.join(w.cacheRoot, 'cache', b.images[0]!.id))
       const other = w.image(`other-${version}.qcow2`, 40_000, b.images[0]!.id)
-      await w.publish({ id: w.listId, version: `2.${version}`, images: [imageEntry(other, { 'hv:version': version })] })
-      const before = snapshot(w)
-      const r = await w.sync()
-      expect(r.code).toBe(1)
-      expect(r.stderr).toContain('[IMAGE_VERSION_NOT_RAISED]')
-      expect(snapshot(w)).toEqual(before)
-      expect(w.filesIn('expired')).toEqual([])
-      expect(await lastUpdate(w)).toBe('refused:IMAGE_VERSION_NOT_RAISED')
-      const show = await w.cli(['sub', 'show', w.listId])
-      expect(show.stdout).toContain('subscription.vmgit:last_update=refused:IMAGE_VERSION_NOT_RAISED')
-    })
-  })
-
-  describe('when only hv:size changes under the same hv:version', () => {
-    it('refuses with IMAGE_VERSION_NOT_RAISED', async () => {
-      const { w } = b
-      const im = b.images[0]!
-      await w.publish({ id: w.listId, version: '3.0', images: [imageEntry(im, { 'hv:size': im.size + 1 })] })
-      const before = snapshot(w)
+      if (served === 'bad') w.server.set(other.route, { body: randomBytes(other.size) })
+      await w.publish({ id: w.listId, version: listVersion, images: [imageEntry(other, { 'hv:version': version })] })
       const r = await w.sync()
       expect(r.stderr).toContain('[IMAGE_VERSION_NOT_RAISED]')
-      expect(snapshot(w)).toEqual(before)
+      const cached = readFileSync(path.join(w.cacheRoot, 'cache', b.images[0]!.id))
+      if (served === 'good') {
+        expect(r.code, r.stderr).toBe(0)
+        expect(cached).toEqual(other.bytes)
+        expect(await lastUpdate(w)).toBe('ok')
+      } else {
+        expect(r.code).toBe(1)
+        expect(r.stderr).toContain('IMAGE_CHECKSUM')
+        expect(cached).toEqual(cachedBefore)
+      }
     })
   })
 
   describe('when the new content comes with a higher hv:version', () => {
-    it('accepts it, and sub list shows ok again', async () => {
+    it('accepts it without a warning', async () => {
       const { w } = b
       const next = w.image('next.qcow2', 40_000, b.images[0]!.id)
       await w.publish({ id: w.listId, version: '4.0', images: [imageEntry(next, { 'hv:version': '2' })] })
       const r = await w.sync()
       expect(r.code, r.stderr).toBe(0)
-      expect(await lastUpdate(w)).toBe('ok')
+      expect(r.stderr).not.toContain('IMAGE_VERSION_NOT_RAISED')
       expect(w.cacheFiles()[`cache/${next.sha512}`]).toBeDefined()
     })
   })
@@ -110,7 +103,7 @@ describe('issue 15: sub add --require-repository', () => {
   const REPO = 'https://github.com/org/images'
   let w: World
   let images: ReturnType<World['image']>[]
-  const provenance = (repository?: string) => (repository ? { 'vmgit:repository': repository, 'vmgit:commit': 'a'.repeat(40) } : {})
+  const provenance = (repository?: string): Record<string, string> => (repository ? { 'vmgit:repository': repository, 'vmgit:commit': 'a'.repeat(40) } : {})
 
   beforeAll(async () => {
     w = await makeWorld({ pki: await sharedPki() })
