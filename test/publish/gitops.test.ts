@@ -284,13 +284,14 @@ describe('issue 15: a pull request is untrusted input (image source:)', () => {
   describe.each([
     ['an absolute path', (w: World, o: { file: string }) => o.file],
     ['a ../ path', (w: World, o: { file: string }) => path.relative(w.repo.dir, o.file)],
+    // committed symlinks (files/ is ignored by git): what a pull request can add
     ['a symlink inside the repository pointing out', (w: World, o: { file: string }) => {
-      symlinkSync(o.file, path.join(w.repo.dir, 'files/link.qcow2'))
-      return 'files/link.qcow2'
+      symlinkSync(o.file, path.join(w.repo.dir, 'link.qcow2'))
+      return 'link.qcow2'
     }],
     ['a path through a symlinked directory', (w: World, o: { dir: string }) => {
-      symlinkSync(o.dir, path.join(w.repo.dir, 'files/store'))
-      return 'files/store/secret.img'
+      symlinkSync(o.dir, path.join(w.repo.dir, 'store'))
+      return 'store/secret.img'
     }],
   ])('when the source is %s resolving outside the repository', (_what, make) => {
     it('refuses with SOURCE_OUTSIDE_REPOSITORY and uploads nothing', async () => {
