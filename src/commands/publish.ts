@@ -21,6 +21,12 @@ version stays until no published list names it; --prune then deletes it once the
 has passed (vmgit.yaml prune_grace, default the list lifetime, after which every list that named
 it has expired). Temporary upload files are removed on Ctrl-C/SIGTERM, and stale ones (untouched
 for an hour) left by a killed run are removed by the next publish.
+GitOps means committed: publish refuses (NOT_COMMITTED, exit 2) when vmgit.yaml, a list, endorser
+or image YAML, the signing certificate or a git-tracked image source differs from HEAD, or the
+directory is not in git (NOT_A_GIT_REPO); --allow-dirty overrides, loudly. Each signed list carries
+its provenance: vmgit:repository (origin remote without credentials), vmgit:commit (full id) and,
+in CI, vmgit:run (the workflow run); \`provenance: false\` in vmgit.yaml turns that off. An image
+source: must resolve (links followed) inside the repository (SOURCE_OUTSIDE_REPOSITORY).
 
 Targets in vmgit.yaml map hv:uri to where files are written (file://, sftp://, https:// WebDAV,
 s3://). Credentials as for vmgit sign (--key/--cert, --p12, VMGIT_SIGNING_KEY/VMGIT_SIGNING_CERT);
@@ -42,6 +48,7 @@ Exit codes: 0 published or nothing to do, 1 a list was refused (validation, sign
     key: Flags.string({ description: 'Signing key (PEM).' }),
     cert: Flags.string({ description: 'Signing certificate (PEM; default vmgit.yaml signing.cert).' }),
     p12: Flags.string({ description: 'PKCS#12 file with key and certificate.', exclusive: ['key', 'cert'] }),
+    'allow-dirty': Flags.boolean({ description: 'Publish even when the files that feed a list differ from the commit (or are not in git); said loudly on stderr and recorded in the signed list (vmgit:dirty).', default: false }),
     'allow-no-key-usage': Flags.boolean({ description: 'Sign with a certificate lacking keyUsage digitalSignature (test CAs only).', default: false }),
     prune: Flags.boolean({ description: 'Also delete image files that no published list has named for the grace period (vmgit.yaml prune_grace, default the list lifetime).', default: false }),
     'prune-grace': Flags.string({ description: 'Grace period for --prune (e.g. 28d); overrides vmgit.yaml prune_grace.', dependsOn: ['prune'] }),
@@ -61,6 +68,7 @@ Exit codes: 0 published or nothing to do, 1 a list was refused (validation, sign
       allowNoKeyUsage: f['allow-no-key-usage'],
       prune: f.prune,
       ...(f['prune-grace'] ? { pruneGraceMs: durationFlag('prune-grace', f['prune-grace']) } : {}),
+      allowDirty: f['allow-dirty'],
       ...(tty ? { progress: (title: string) => progressBar(`upload ${title}`) } : {}),
       ...(f.json ? {} : { log: (line: string) => void process.stdout.write(line + '\n'), fail: (line: string) => void process.stderr.write(`error: ${line}\n`) }),
     })

@@ -1,4 +1,5 @@
 import { Args, Flags } from '@oclif/core'
+import { provenanceLines, provenanceOf } from '../imagelist/provenance.js'
 import { BaseCommand } from '../base-command.js'
 import { isoDate } from '../smime/cert.js'
 import { verifyImageList } from '../smime/imagelist.js'
@@ -49,6 +50,8 @@ SOURCE is a file or an http(s) URL (16 MiB cap, 5 redirects at most). Exit 0 ver
       timeRules: this.flags['allow-expired'] ? 'report' : 'refuse',
     })
     const l = r.list.list
+    // issue 15: where the list came from, as signed (the signature covers these keys)
+    const provenance = provenanceOf(l)
     const out = {
       ok: true,
       source: this.args.source,
@@ -57,6 +60,7 @@ SOURCE is a file or an http(s) URL (16 MiB cap, 5 redirects at most). Exit 0 ver
       version: l['hv:version'],
       expires: l['dc:date:expires'],
       images: r.list.images.length,
+      provenance,
       signer: {
         subject: r.signer.subject, issuer: r.signer.issuer, serial: r.signer.serial,
         notAfter: isoDate(r.signer.notAfter), digest: r.signer.digest, chain: r.signer.chain,
@@ -74,6 +78,7 @@ SOURCE is a file or an http(s) URL (16 MiB cap, 5 redirects at most). Exit 0 ver
       `  version:    ${String(out.version ?? '')}`,
       `  expires:    ${String(out.expires ?? '')}`,
       `  images:     ${out.images}`,
+      ...provenanceLines(provenance),
       `  signer:     ${r.signer.subject}`,
       `  issuer:     ${r.signer.issuer} (certificate valid until ${out.signer.notAfter}, ${r.signer.digest})`,
       ...(this.flags['crl-check'] ? [] : ['  CRL check:  skipped (--no-crl-check)']),

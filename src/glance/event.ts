@@ -5,7 +5,7 @@ import type { DB } from '../subscriber/store.js'
 import { usageError } from '../util/errors.js'
 import { collectRetired, expireImage, importImage, type GlanceAction, type HandlerContext } from './handler.js'
 import { endorsedFromEntry } from './model.js'
-import { endorserOf, listedEntry, pendingReplacement } from './source.js'
+import { endorserOf, provenanceFor, listedEntry, pendingReplacement } from './source.js'
 
 /**
  * `vmgit glance event`: vmcatcher's event interface (VMCATCHER_EVENT_* variables, or the older
@@ -68,7 +68,8 @@ export async function handleEvent(ctx: HandlerContext, ev: ParsedEvent, opts: Ev
       const sameContent = stored && String(stored['sl:checksum:sha512'] ?? '').toLowerCase() === (ev.entry['sl:checksum:sha512'] ?? '').toLowerCase()
       const entry = sameContent ? { ...stored, ...ev.entry } : ev.entry
       const endorser = opts.db ? endorserOf(opts.db, listId) : undefined
-      const img = endorsedFromEntry(listId, entry, { vo: ev.vo ?? null, file: eventFile(ev, opts.env), ...(endorser ? { endorser } : {}) })
+      const provenance = opts.db ? provenanceFor(opts.db, listId) : undefined
+      const img = endorsedFromEntry(listId, entry, { vo: ev.vo ?? null, file: eventFile(ev, opts.env), ...(endorser ? { endorser } : {}), ...(provenance ? { provenance } : {}) })
       const actions = await importImage(ctx, img)
       return { actions: [...actions, ...(await collectRetired(ctx))] }
     }

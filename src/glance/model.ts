@@ -1,4 +1,5 @@
 import { SHA512_HEX } from '../util/hash.js'
+import type { Provenance } from '../imagelist/provenance.js'
 import { VmgitError } from '../util/errors.js'
 
 /**
@@ -19,6 +20,8 @@ export interface EndorsedImage {
   endorser?: string
   /** The verified file in the cache (needed to upload, not to expire). */
   file?: string
+  /** issue 15: the list's signed provenance (vmgit:repository, vmgit:commit, vmgit:run) */
+  provenance?: Provenance
 }
 
 /** Properties vmgit sets; `vmgit:managed=true` marks the images vmgit may change or delete. */
@@ -104,6 +107,10 @@ export function imageProperties(img: EndorsedImage): Record<string, string | und
     os_distro: osDistro(e),
     os_version: cap(str(e['sl:osversion'])),
     architecture: architecture(str(e['sl:arch'])),
+    // issue 15: where the list came from, as signed
+    'vmgit:repository': cap(img.provenance?.repository),
+    'vmgit:commit': cap(img.provenance?.commit),
+    'vmgit:run': cap(img.provenance?.run),
   }
 }
 
@@ -111,7 +118,7 @@ export function imageProperties(img: EndorsedImage): Record<string, string | und
 export const imageName = (img: EndorsedImage): string => (str(img.entry['dc:title']) ?? img.identifier).slice(0, 255)
 
 /** Build from a hv:image object (cache entry json, or event variables mapped back). */
-export function endorsedFromEntry(listId: string, entry: Record<string, string | number>, extra: { vo?: string | null; endorser?: string; file?: string } = {}): EndorsedImage {
+export function endorsedFromEntry(listId: string, entry: Record<string, string | number>, extra: { vo?: string | null; endorser?: string; file?: string; provenance?: Provenance } = {}): EndorsedImage {
   const identifier = str(entry['dc:identifier'])
   const sha512 = str(entry['sl:checksum:sha512'])?.toLowerCase()
   if (!identifier) throw new VmgitError('GLANCE_IMAGE_INCOMPLETE', `an image of list ${listId} has no dc:identifier; nothing can be imported`)
@@ -126,5 +133,6 @@ export function endorsedFromEntry(listId: string, entry: Record<string, string |
     ...(extra.vo ? { vo: extra.vo } : {}),
     ...(extra.endorser ? { endorser: extra.endorser } : {}),
     ...(extra.file ? { file: extra.file } : {}),
+    ...(extra.provenance && Object.keys(extra.provenance).length ? { provenance: extra.provenance } : {}),
   }
 }

@@ -1,7 +1,9 @@
 import { blobPath } from '../subscriber/cachefs.js'
 import { entryKey, wantedImages } from '../subscriber/desired.js'
-import { getSubscription, type DB } from '../subscriber/store.js'
+import { getSubscription, type CacheEntryRow, type DB } from '../subscriber/store.js'
 import { cacheEntries, imageEntryJson, openStoreReadonly } from '../subscriber/store-readonly.js'
+import { provenanceOf, type Provenance } from '../imagelist/provenance.js'
+import { usageError } from '../util/errors.js'
 import { endorsedFromEntry, type EndorsedImage } from './model.js'
 
 /**
@@ -22,6 +24,17 @@ export function endorserOf(db: DB, listId: string): string | undefined {
   return getSubscription(db, listId)?.signer_subject || undefined
 }
 
+/** issue 15: the signed provenance of the stored list (vmgit:repository, vmgit:commit, vmgit:run). */
+export function provenanceFor(db: DB, listId: string): Provenance {
+  try {
+    const content = getSubscription(db, listId)?.content
+    const doc = JSON.parse(content?.toString('utf8') ?? '') as { 'hv:imagelist'?: Record<string, unknown> }
+    return provenanceOf(doc['hv:imagelist'] ?? {})
+  } catch {
+    return {}
+  }
+}
+
 /** Every image in the verified cache, with its file (cache/<sha512>) and its list's signer. */
 export function verifiedImages(db: DB, cacheDir: string): { images: EndorsedImage[]; problems: { list: string; identifier: string; message: string }[] } {
   const rows = cacheEntries(db)
@@ -33,7 +46,8 @@ export function verifiedImages(db: DB, cacheDir: string): { images: EndorsedImag
       // the cache entry's own sha512 names the verified file: it wins over the listed value
       const entry = { ...j.image, 'dc:identifier': r.identifier, 'sl:checksum:sha512': r.sha512 }
       const endorser = endorserOf(db, r.subscription_id)
-      images.push(endorsedFromEntry(r.subscription_id, entry, { vo: j.vo ?? null, file: blobPath({ cache: cacheDir, partial: '', expired: '' }, r.sha512), ...(endorser ? { endorser } : {}) }))
+      const provenance = provenanceFor(db, r.subscription_id)
+      images.push(endorsedFromEntry(r.subscription_id, entry, { vo: j.vo ?? null, file: blobPath({ cache: cacheDir, partial: '', expired: '' }, r.sha512), ...(endorser ? { endorser } : {}), provenance }))
     } catch (e) {
       problems.push({ list: r.subscription_id, identifier: r.identifier, message: (e as Error).message })
     }

@@ -79,8 +79,9 @@ export const FIELDS: Record<Exclude<Kind, 'config'>, readonly FriendlyField[]> =
 
 /** Raw keys that would clash with the structure vmgit renders itself. */
 export const RESERVED_KEYS: Record<Exclude<Kind, 'config'>, readonly string[]> = {
-  image: ['hv:image', 'hv:images', 'hv:imagelist'],
-  imagelist: ['hv:imagelist', 'hv:endorser', 'hv:images', 'hv:image', 'hv:x509'],
+  // issue 15: the provenance keys are written by publish only (a YAML file, e.g. in a pull request, cannot forge them)
+  image: ['hv:image', 'hv:images', 'hv:imagelist', 'vmgit:repository', 'vmgit:commit', 'vmgit:run', 'vmgit:dirty'],
+  imagelist: ['hv:imagelist', 'hv:endorser', 'hv:images', 'hv:image', 'hv:x509', 'vmgit:repository', 'vmgit:commit', 'vmgit:run', 'vmgit:dirty'],
   endorser: ['hv:x509', 'hv:endorser'],
 }
 

@@ -17,7 +17,7 @@ export const CONFIG_FILE = 'vmgit.yaml'
 /** Names lists can reference and vmgit can write: no path separators, no leading dot. */
 export const FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
 
-const CONFIG_KEYS = ['version', 'layout', 'lifetime', 'digest', 'signing', 'targets', 'appdb_keys', 'image_uri', 'prune_grace']
+const CONFIG_KEYS = ['version', 'layout', 'lifetime', 'digest', 'signing', 'targets', 'appdb_keys', 'image_uri', 'prune_grace', 'provenance', 'source_roots']
 
 const isMapData = (d: unknown): d is Record<string, unknown> => typeof d === 'object' && d !== null && !Array.isArray(d)
 
@@ -129,6 +129,13 @@ function configOf(d: Record<string, unknown>): RepoConfig {
       typeof t.match === 'string' && typeof t.replace === 'string' ? [{ match: t.match, replace: t.replace, regex: t.regex === true }] : [],
     )
   if (d.appdb_keys === 'off') c.appdbKeys = 'off'
+  // issue 15: `provenance: false` | `provenance: { repository: URL }` (default: on, from the origin remote)
+  if (d.provenance === false) c.provenance = { enabled: false }
+  else if (isMapData(d.provenance)) {
+    const p = d.provenance
+    c.provenance = { enabled: p.enabled !== false, ...(typeof p.repository === 'string' && p.repository ? { repository: p.repository } : {}) }
+  }
+  if (Array.isArray(d.source_roots)) c.sourceRoots = d.source_roots.filter((r): r is string => typeof r === 'string' && r !== '')
   return c
 }
 

@@ -19,6 +19,10 @@ export interface RepoConfig {
   signing?: { cert: string }
   targets: Target[]
   appdbKeys: 'warn' | 'off'
+  /** issue 15: provenance keys in the signed list (vmgit:repository, vmgit:commit, vmgit:run); `provenance: false` turns them off */
+  provenance: { enabled: boolean; repository?: string }
+  /** issue 15: directories outside the repository that image `source:` may name (honoured only as on the default branch) */
+  sourceRoots: string[]
 }
 
 export const DEFAULT_CONFIG: RepoConfig = {
@@ -29,6 +33,8 @@ export const DEFAULT_CONFIG: RepoConfig = {
   digest: 'sha256',
   targets: [],
   appdbKeys: 'warn',
+  provenance: { enabled: true },
+  sourceRoots: [],
 }
 
 interface Entry {

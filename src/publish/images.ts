@@ -5,6 +5,7 @@ import type { PutOptions, TransferPool } from '../transfer/index.js'
 import { parseTarget, verifyRemote } from '../transfer/index.js'
 import { VmgitError } from '../util/errors.js'
 import { hashFile } from '../util/hash.js'
+import { loadSourcePolicy, resolveSource, type SourcePolicy } from './source-root.js'
 
 export type ImageAction = 'uploaded' | 'present' | 'external' | 'would-upload'
 
@@ -60,6 +61,8 @@ export class ImageUploader {
     private readonly pool: TransferPool,
     private readonly resolveTarget: (uri: string) => string | undefined,
     private readonly onProgress?: (title: string) => PutOptions['onProgress'],
+    /** issue 15: where a source may resolve (default: inside the repository only) */
+    private policy?: Promise<SourcePolicy>,
   ) {}
 
   ensure(img: HepixObject, opts: { alreadyPublished: boolean; dryRun: boolean }): Promise<ImageResult> {
@@ -143,7 +146,9 @@ export class ImageUploader {
       if (remote?.size === expected.size) return { action: 'present', target: target.display }
       throw new VmgitError('IMAGE_MISSING', `image "${title}" is not at ${target.display} and has no source: to upload it from; add source: to its YAML file or upload it there`)
     }
-    const local = path.resolve(this.repo.dir, source)
+    // issue 15: a pull request is untrusted input: the source must resolve (links followed) inside the repository
+    this.policy ??= loadSourcePolicy({ ...this.repo, config: { ...this.repo.config, sourceRoots: [] } })
+    const local = await resolveSource(await this.policy, this.repo.dir, source, title)
     // content: never upload a file that is not the one the YAML (and so the signed list) describes
     const d = await hashFile(local).catch((e: NodeJS.ErrnoException) => {
       throw new VmgitError('IMAGE_SOURCE_UNREADABLE', `image "${title}": cannot read its source ${source}: ${e.code ?? e.message}`)

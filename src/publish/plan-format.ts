@@ -26,8 +26,9 @@ const versionMove = (v: { from?: string; to?: string }): string =>
 export function summaryLine(plan: Plan): string {
   const s = plan.summary
   const problems = s.errors || s.warnings ? `, ${s.errors} error(s), ${s.warnings} warning(s)` : ''
-  if (s.add + s.change + s.remove === 0) return `No changes. The published lists match ${plan.head}${problems}.`
-  return `Plan: ${s.add} list(s) to add, ${s.change} to change, ${s.remove} to remove${problems}.`
+  const settings = s.settings ? `, ${s.settings} setting(s) changed` : ''
+  if (s.add + s.change + s.remove + (s.settings ?? 0) === 0) return `No changes. The published lists match ${plan.head}${problems}.`
+  return `Plan: ${s.add} list(s) to add, ${s.change} to change, ${s.remove} to remove${settings}${problems}.`
 }
 
 const issueLine = (i: PlanIssue): string => `${i.severity}[${i.code}]: ${i.message}`
@@ -46,6 +47,15 @@ function listLines(l: ListPlan): string[] {
   return out
 }
 
+/** issue 15: a changed setting (target, certificate, lifetime, layout, digest, ...), one line each. */
+function settingLines(plan: Plan): string[] {
+  return plan.settings.map((c) =>
+    c.from === undefined ? `+ setting ${c.setting} = ${JSON.stringify(short(c.to))}`
+      : c.to === undefined ? `- setting ${c.setting} = ${JSON.stringify(short(c.from))} (removed)`
+        : `~ setting ${c.setting}: ${JSON.stringify(c.from)} -> ${JSON.stringify(c.to)}`,
+  )
+}
+
 export function formatText(plan: Plan): string {
   const lines = [
     `vmgit plan: ${plan.base} -> ${plan.head}`,
@@ -53,6 +63,7 @@ export function formatText(plan: Plan): string {
     '',
   ]
   for (const l of plan.lists) if (l.action !== 'same') lines.push(...listLines(l), '')
+  if (plan.settings?.length) lines.push(...settingLines(plan), '')
   for (const i of plan.issues) lines.push(issueLine(i))
   if (plan.issues.length) lines.push('')
   lines.push(summaryLine(plan))
@@ -73,6 +84,10 @@ export function formatMarkdown(plan: Plan): string {
     out.push('', '<details><summary>Details</summary>', '', '```diff')
     for (const l of changed) out.push(...listLines(l))
     out.push('```', '', '</details>', '')
+  }
+  if (plan.settings?.length) {
+    // issue 15: what changes where, or by whom, lists publish to and sign with
+    out.push('#### Settings that change what is published, where or by whom', '', '```diff', ...settingLines(plan), '```', '')
   }
   if (plan.issues.length) {
     out.push('#### Problems', '')

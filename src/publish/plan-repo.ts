@@ -15,6 +15,8 @@ import { signingCertificate } from './cert.js'
 import { PublishTargets, readPublishSettings } from './config.js'
 import { computePlan, diffObjects, type ListSide, type Plan, type PlanIssue } from './plan.js'
 import { publishVerdicts } from './publishable.js'
+import { loadSourcePolicy, resolveSource } from './source-root.js'
+import { diffSettings, headAsPublished, publishedSettings, repoSettings, type Settings } from './plan-settings.js'
 import { sideFromPublished, sideFromRepo, type RepoSide, type Signer } from './sides.js'
 
 export interface PlanRepositoryOptions {
@@ -40,11 +42,19 @@ export async function planRepository(opts: PlanRepositoryOptions): Promise<Plan>
     if (!certRead) [cert, certRead] = [await signingCertificate(repo, opts.cert, env), true]
     return cert && { dn: cert.subject, ca: cert.issuer }
   }
-  const atRef = async (ref: string): Promise<RepoSide> => {
+  // issue 15: each side's settings are read while its tree exists (the certificate file is in it)
+  const atRef = async (ref: string): Promise<RepoSide & { settings: Settings }> => {
     const git = await Git.open(dir)
-    return git.withTreeAt(ref, (tree, commit) => sideFromRepo(tree, `${ref} (${commit.slice(0, 8)})`, now, signerOf))
+    return git.withTreeAt(ref, async (tree, commit) => {
+      const side = await sideFromRepo(tree, `${ref} (${commit.slice(0, 8)})`, now, signerOf)
+      return { ...side, issues: [...side.issues, ...(await sourceIssues(side.repo, env))], settings: await repoSettings(side.repo) }
+    })
   }
-  const head = opts.head ? await atRef(opts.head) : await sideFromRepo(dir, 'work tree', now, signerOf)
+  const workTree = async (): Promise<RepoSide & { settings: Settings }> => {
+    const side = await sideFromRepo(dir, 'work tree', now, signerOf)
+    return { ...side, issues: [...side.issues, ...(await sourceIssues(side.repo, env))], settings: await repoSettings(side.repo) }
+  }
+  const head = opts.head ? await atRef(opts.head) : await workTree()
   // Exit-code table: a broken vmgit.yaml is a configuration error (2) whether or not --base is
   // given, never "errors in the lists" (1) and never "changes" (4).
   const config = head.repo.problems.filter((p) => p.file === CONFIG_FILE && isError(p))
@@ -61,7 +71,7 @@ export async function planRepository(opts: PlanRepositoryOptions): Promise<Plan>
   if (opts.base) {
     const base = await atRef(opts.base)
     const ruled = await judge(base.side)
-    return computePlan(base.side, head.side, { headIssues: [...head.issues, ...ruled], now, ...(cert ? { cert } : {}) })
+    return computePlan(base.side, head.side, { headIssues: [...head.issues, ...ruled], now, ...(cert ? { cert } : {}), settings: diffSettings(base.settings, head.settings) })
   }
   const targets = new PublishTargets(rules, env, dir)
   const pool = targets.pool()
@@ -70,7 +80,9 @@ export async function planRepository(opts: PlanRepositoryOptions): Promise<Plan>
     const ruled = await judge(pub.side)
     // a list the rulebook already refuses for its target is not also warned about
     const pubIssues = pub.issues.filter((i) => !ruled.some((r) => r.list === i.list && r.severity === 'error'))
-    return computePlan(pub.side, head.side, { headIssues: [...head.issues, ...ruled, ...pubIssues], now, ...(cert ? { cert } : {}) })
+    const names = [...pub.side.lists.values()].map((l) => l.name)
+    const settings = diffSettings(publishedSettings(pub.side.lists), headAsPublished(head.repo, names), true)
+    return computePlan(pub.side, head.side, { headIssues: [...head.issues, ...ruled, ...pubIssues], now, ...(cert ? { cert } : {}), settings })
   } finally {
     await pool.closeAll()
   }
@@ -115,4 +127,25 @@ function keepBaseSigner(base: ListSide, head: RepoSide): void {
       if (endorser.hepix[key] === undefined && h.list.endorser[key] === undefined && b.list.endorser[key] !== undefined) h.list.endorser[key] = b.list.endorser[key]!
     }
   }
+}
+
+/**
+ * issue 15: a pull request is untrusted input. The plan a reviewer reads already says when an image
+ * source resolves outside the repository (a committed symlink into /etc, `../../`, an absolute path),
+ * which publish would refuse (SOURCE_OUTSIDE_REPOSITORY). A source that does not exist here (image
+ * files are rarely committed) is no issue of the plan.
+ */
+async function sourceIssues(repo: Repository, env: NodeJS.ProcessEnv): Promise<PlanIssue[]> {
+  const out: PlanIssue[] = []
+  const images = [...repo.images.values()].filter((i) => i.source)
+  if (!images.length) return out
+  const policy = await loadSourcePolicy(repo, env)
+  for (const img of images) {
+    try {
+      await resolveSource(policy, repo.dir, img.source!, img.name)
+    } catch (e) {
+      if (e instanceof VmgitError && e.code === 'SOURCE_OUTSIDE_REPOSITORY') out.push({ severity: 'error', code: e.code, image: String(img.hepix['dc:identifier'] ?? img.name), message: `${img.file}: ${e.message}` })
+    }
+  }
+  return out
 }

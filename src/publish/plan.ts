@@ -2,6 +2,7 @@ import type { HepixList, HepixObject, HepixScalar } from '../imagelist/types.js'
 import { compareVersions } from '../imagelist/version.js'
 import { certLifetimeVerdicts, endorserVerdicts, listTimeVerdicts, signingCertVerdicts, type CertFacts, type Verdict } from '../rules/list.js'
 import { Exit, type ErrorCode } from '../util/errors.js'
+import type { SettingChange } from './plan-settings.js'
 
 /**
  * `vmgit plan`, the pure part: given the rendered lists at a base and at a head, say what
@@ -51,15 +52,17 @@ export interface Plan {
   base: string
   head: string
   lists: ListPlan[]
+  /** issue 15: settings that change what is published, where or by whom (plan-settings.ts) */
+  settings: SettingChange[]
   issues: PlanIssue[]
-  summary: { add: number; change: number; remove: number; errors: number; warnings: number }
+  summary: { add: number; change: number; remove: number; settings: number; errors: number; warnings: number }
 }
 
 /** One side of the comparison: the lists a repository renders at one point, by list identifier. */
 export interface ListSide {
   label: string
   /** `fixedVersion`: the list YAML sets `version:` itself (imported lists do), so signing does not stamp a new one */
-  lists: Map<string, { name: string; list: HepixList; fixedVersion?: boolean }>
+  lists: Map<string, { name: string; list: HepixList; fixedVersion?: boolean; bytes?: Buffer }>
 }
 
 export type { CertFacts } from '../rules/list.js'
@@ -71,6 +74,8 @@ export interface PlanContext {
   headIssues?: PlanIssue[]
   /** The planning time: list versions stamped later than this are a fast-forward; lists expiring by then are refused. */
   now?: Date
+  /** issue 15: changed settings (targets, certificate, lifetime, layout, digest, ...), computed by the caller */
+  settings?: SettingChange[]
 }
 
 /** A UTC stamp version (`YYYYMMDDhhmmss`) more than a day ahead of `now`. */
@@ -81,7 +86,8 @@ export function isFastForward(version: string, now: Date): boolean {
 }
 
 // keys the signer sets on every signature: a new value there is not a change of content
-const SIGNING_KEYS = new Set(['dc:date:created', 'dc:date:expires', 'hv:version'])
+// (issue 15: the provenance keys name the commit that signed, not content)
+const SIGNING_KEYS = new Set(['dc:date:created', 'dc:date:expires', 'hv:version', 'vmgit:repository', 'vmgit:commit', 'vmgit:run', 'vmgit:dirty'])
 // content keys: one of these changing means a new image file, which needs a new hv:version
 const CONTENT_KEYS = ['sl:checksum:sha512', 'hv:size', 'hv:uri']
 
@@ -224,11 +230,13 @@ export function computePlan(base: ListSide, head: ListSide, ctx: PlanContext = {
     base: base.label,
     head: head.label,
     lists,
+    settings: ctx.settings ?? [],
     issues,
     summary: {
       add: count('add'),
       change: count('change'),
       remove: count('remove'),
+      settings: (ctx.settings ?? []).length,
       errors: issues.filter((i) => i.severity === 'error').length,
       warnings: issues.filter((i) => i.severity === 'warning').length,
     },
@@ -239,5 +247,5 @@ export function computePlan(base: ListSide, head: ListSide, ctx: PlanContext = {
  *  lists. Usage and configuration errors are 2 and never reach here, so 4 always means a plan. */
 export function planExitCode(plan: Plan): typeof Exit.OK | typeof Exit.INVALID | typeof Exit.CHANGES {
   if (plan.summary.errors > 0) return Exit.INVALID
-  return plan.summary.add + plan.summary.change + plan.summary.remove > 0 ? Exit.CHANGES : Exit.OK
+  return plan.summary.add + plan.summary.change + plan.summary.remove + (plan.summary.settings ?? 0) > 0 ? Exit.CHANGES : Exit.OK
 }

@@ -5,10 +5,12 @@
  * secrets come only from it or from files, never from anything logged).
  */
 import path from 'node:path'
+import { findList } from '../model/hepix.js'
 import { loadRepository } from '../model/load.js'
 import { formatProblem, isError } from '../model/problems.js'
 import { checkSigningCert, loadCredentials, type CredentialFlags } from '../smime/credentials.js'
 import type { SigningCredentials } from '../smime/sign.js'
+import type { Repository } from '../model/types.js'
 import type { PutOptions } from '../transfer/index.js'
 import { parseDuration } from '../model/time.js'
 import { removeTempsOnSignal } from '../transfer/temps.js'
@@ -16,8 +18,10 @@ import { usageError, VmgitError } from '../util/errors.js'
 import { PublishTargets, readPublishSettings } from './config.js'
 import { ImageUploader } from './images.js'
 import { publish, type PublishReport } from './publish.js'
+import { committedState, filesFeeding, notCommitted, provenanceKeys, type CommittedState } from './provenance.js'
 import { readBackList } from './readback.js'
 import { PER_LIST_CODES } from '../rules/book.js'
+import { loadSourcePolicy } from './source-root.js'
 
 export interface PublishRepositoryOptions {
   dir: string
@@ -28,6 +32,8 @@ export interface PublishRepositoryOptions {
   refreshBeforeMs?: number
   credentials?: CredentialFlags
   allowNoKeyUsage?: boolean
+  /** issue 15: publish files that differ from the commit (or a directory outside git); said loudly, recorded in the list */
+  allowDirty?: boolean
   env?: NodeJS.ProcessEnv
   /** progress lines (text output) */
   log?: (line: string) => void
@@ -55,6 +61,7 @@ export async function publishRepository(opts: PublishRepositoryOptions): Promise
     for (const p of errors) warn(formatProblem(p))
     throw new VmgitError('INVALID_REPOSITORY', `the repository has ${errors.length} error(s); fix them (vmgit validate) before publishing`)
   }
+  const gitops = await checkCommitted(repo, opts, warn)
   const defaultCert = repo.config.signing?.cert ? path.resolve(dir, repo.config.signing.cert) : undefined
   const flags = opts.credentials ?? {}
   const given = flags.key || flags.cert || flags.p12 || env.VMGIT_SIGNING_KEY || env.VMCASTER_X509_KEY
@@ -70,7 +77,7 @@ export async function publishRepository(opts: PublishRepositoryOptions): Promise
   // Ctrl-C / a cancelled CI job: remove this run's temp files before going
   const signals = removeTempsOnSignal()
   try {
-    return await publish({
+    const report = await publish({
       repo,
       lists: opts.lists,
       ...(creds ? { creds } : {}),
@@ -80,14 +87,16 @@ export async function publishRepository(opts: PublishRepositoryOptions): Promise
       ...(opts.refreshBeforeMs !== undefined ? { refreshBeforeMs: opts.refreshBeforeMs } : {}),
       resolveTarget: (uri) => targets.require(uri),
       pool,
-      images: new ImageUploader(repo, pool, (uri) => targets.resolve(uri), opts.progress),
+      images: new ImageUploader(repo, pool, (uri) => targets.resolve(uri), opts.progress, loadSourcePolicy(repo, env)),
       readBack: (uri, expected) => readBackList(uri, expected),
       log: opts.log,
       ...(opts.fail ? { fail: opts.fail } : {}),
       warn: (line) => warn(`warning: ${line}`),
       resolveImageTarget: (uri) => targets.resolve(uri),
       ...(pruneGraceMs !== undefined ? { pruneGraceMs } : {}),
+      provenance: gitops.provenance,
     })
+    return { ...report, ...gitops.report }
   } finally {
     await signals.release()
     await pool.closeAll()
@@ -105,4 +114,34 @@ export function pruneGraceOf(configured: string | undefined, lifetimeMs: number)
   const ms = parseDuration(configured)
   if (ms === undefined) throw usageError('PRUNE_GRACE_INVALID', `vmgit.yaml prune_grace "${configured}" is not a duration; write a number and a unit (s, m, h, d, w), e.g. 28d`)
   return ms
+}
+
+/**
+ * GitOps means committed (issue 15): the files that feed the lists to publish must be those of
+ * HEAD. Refused with NOT_COMMITTED (or NOT_A_GIT_REPO) unless --allow-dirty, which is said on
+ * stderr in capitals and recorded: `vmgit:dirty` in the signed list, `allowDirty` in the report.
+ * A dry run only warns: it signs and uploads nothing.
+ */
+async function checkCommitted(repo: Repository, opts: PublishRepositoryOptions, warn: (line: string) => void): Promise<{ provenance: Record<string, string>; report: Partial<PublishReport> }> {
+  const env = opts.env ?? process.env
+  const lists = opts.lists.length ? opts.lists.map((n) => findList(repo, n)) : [...repo.lists.values()]
+  let state: CommittedState | undefined
+  let problem: VmgitError | undefined
+  try {
+    state = await committedState(repo.dir, filesFeeding(repo, lists))
+    if (state.dirty.length) problem = notCommitted(state)
+  } catch (e) {
+    if (!(e instanceof VmgitError) || !['NOT_A_GIT_REPO', 'NOT_COMMITTED'].includes(e.code)) throw e
+    problem = e
+  }
+  const provenance = provenanceKeys(repo, state, env)
+  if (!problem) return { provenance, report: state ? { commit: state.commit } : {} }
+  if (!opts.allowDirty && !opts.dryRun) throw problem
+  const dirty = state?.dirty ?? []
+  if (opts.allowDirty) {
+    warn(`WARNING: --allow-dirty: publishing what no commit holds [${problem.code}]: ${problem.message.replace(/; what publish signs.*$/s, '')}`)
+    warn('WARNING: the signed lists say so (vmgit:dirty); subscribers and reviewers cannot tie them to a reviewed commit')
+    if (repo.config.provenance.enabled) provenance['vmgit:dirty'] = 'true'
+  } else warn(`warning: publish (without --dry-run) would refuse [${problem.code}]: ${problem.message}`)
+  return { provenance, report: { ...(state ? { commit: state.commit } : {}), ...(opts.allowDirty ? { allowDirty: { code: problem.code, dirty } } : {}) } }
 }

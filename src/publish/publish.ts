@@ -56,6 +56,10 @@ export interface PublishReport {
   removedTemps: string[]
   /** with --prune */
   prune?: PruneReport
+  /** issue 15: the commit published (full id), when in git */
+  commit?: string
+  /** issue 15: set when --allow-dirty published files no commit holds */
+  allowDirty?: { code: string; dirty: string[] }
 }
 
 export interface PublishOptions {
@@ -84,13 +88,16 @@ export interface PublishOptions {
   /** delete image files no published list has named for this long (`--prune`) */
   pruneGraceMs?: number
   warn?: (line: string) => void
+  /** issue 15: provenance keys signed into each list (provenance.ts) */
+  provenance?: Record<string, string>
 }
 
 /** What the run found published before it changed anything, per list file name. */
 type Published = Map<string, { pub?: PublishedList; error?: VmgitError }>
 
 // keys the signer sets on every signature: equal lists that differ only here are unchanged
-const SIGNING_KEYS = new Set(['dc:date:created', 'dc:date:expires', 'hv:version'])
+// (issue 15: a new commit alone is no new content, so the provenance keys are among them)
+const SIGNING_KEYS = new Set(['dc:date:created', 'dc:date:expires', 'hv:version', 'vmgit:repository', 'vmgit:commit', 'vmgit:run', 'vmgit:dirty'])
 
 const sameImages = (a: HepixObject[], b: HepixObject[]): boolean =>
   a.length === b.length && a.every((img, i) => diffObjects(img, b[i]!).length === 0)
@@ -168,7 +175,7 @@ async function publishOne(name: string, o: PublishOptions, report: PublishReport
   }
   if (!o.creds) throw new VmgitError('NO_CREDENTIALS', 'publishing needs the signing key and certificate: give --key and --cert, --p12, or set VMGIT_SIGNING_KEY and VMGIT_SIGNING_CERT')
   // the same rendering as `head` (same now, same signer), checked against the certificate and signed
-  const signed = await signRepoList(o.repo, o.repo.lists.get(name)!, o.creds, { now: o.now, digest: o.digest, signingTime: o.now, version: newVersion })
+  const signed = await signRepoList(o.repo, o.repo.lists.get(name)!, o.creds, { now: o.now, digest: o.digest, signingTime: o.now, version: newVersion, ...(o.provenance ? { extra: o.provenance } : {}) })
   r.warnings.push(...signed.warnings)
   const smime = signed.smime
   // what is signed is what was checked against the published version

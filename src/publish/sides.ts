@@ -58,7 +58,7 @@ export async function sideFromPublished(
     try {
       const p = await readPublished(pool, target)
       if (p?.warning) issues.push({ severity: 'warning', code: 'PUBLISHED_UNREADABLE', list: id, message: p.warning })
-      if (p?.list) side.lists.set(id, { name, list: p.list })
+      if (p?.list) side.lists.set(id, { name, list: p.list, bytes: p.bytes })
     } catch (e) {
       if (!(e instanceof VmgitError)) throw e
       issues.push({ severity: 'error', code: e.code, list: id, message: `list ${name}: cannot read the published copy: ${e.message}` })

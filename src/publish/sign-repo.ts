@@ -21,6 +21,8 @@ export interface RepoSignOptions {
   layout?: Layout
   /** hv:version to sign instead of the stamp of `now` (publish moves a stamp past the published one) */
   version?: string
+  /** list-level keys to sign besides the YAML's (issue 15: publish's provenance, vmgit:*) */
+  extra?: Record<string, string>
 }
 
 export interface SignedList {
@@ -44,6 +46,7 @@ export async function signRepoList(repo: Repository, list: ListEntry, creds: Sig
   const cert = creds.cert
   const hepix = toHepix(repo, list.name, { now: opts.now, signer: { dn: cert.subject, ca: cert.issuer } })
   if (opts.version !== undefined) hepix.list['hv:version'] = opts.version
+  if (opts.extra) Object.assign(hepix.list, opts.extra)
   // an endorser may leave dn/ca out: they come from the certificate; given ones must match it
   hepix.endorser = fillEndorser(hepix.endorser, cert)
   checkEndorser(hepix.endorser, cert)

@@ -41,7 +41,7 @@ export async function runCache(o: CacheOptions): Promise<void> {
   }
   await expire(o, wanted)
   await prunePartial(o, wanted)
-  if (o.download) await deliver(o, wanted)
+  if (o.download) await deliver({ ...o, expireReplaced: (e) => expireEntry(o, e, 'replaced by a new version') }, wanted)
 }
 
 /** S27: report what was planted in a cache directory (and removed, or left when a directory). */
@@ -172,6 +172,9 @@ async function expire(o: CacheOptions, wanted: Map<string, Wanted>): Promise<voi
     // S28: a list that now claims another hv:size for the same bytes no longer vouches for them
     const lies = w !== undefined && w.sha512 === e.sha512 && sizes.get(e.sha512) !== undefined && sizes.get(e.sha512) !== w.size
     if (w && w.sha512 === e.sha512 && !lies) continue
+    // issue 15: replaced by a new version: the good copy stays in cache/ until its successor is
+    // verified; delivery expires it then (deliver.ts install), and a failed download leaves it here
+    if (w && w.sha512 !== e.sha512) continue
     try {
       await expireEntry(o, e, lies ? `hv:size ${w.size} now contradicts the verified file (${sizes.get(e.sha512)} bytes)` : expiryReason(o.db, e, o.now, w))
     } catch (err) {

@@ -6,8 +6,9 @@ import { credentialMatches } from './endorsers.js'
 import { listTimeVerdicts, refuse } from '../rules/list.js'
 import { isVmgitError, VmgitError, type ErrorCode } from '../util/errors.js'
 import { SHA512_HEX } from '../util/hash.js'
-import type { EndorserRow, SubscriptionMeta } from './store.js'
+import type { EndorserRow, ImageRow, SubscriptionMeta } from './store.js'
 import { redactUrl } from '../net/redact.js'
+import { provenanceOf, sameRepository } from '../imagelist/provenance.js'
 
 /**
  * The subscriber's update rules, as a pure function of (verified candidate, stored state, trusted
@@ -69,6 +70,10 @@ export interface DecideInput {
   expectedId?: string
   stored?: SubscriptionMeta
   storedImageIds?: string[]
+  /** the stored version's images (issue 15: content changed without a higher image hv:version) */
+  storedImages?: Pick<ImageRow, 'identifier' | 'sha512' | 'size' | 'version'>[]
+  /** issue 15: `sub add --require-repository`: the list's signed vmgit:repository must name it */
+  requireRepository?: string | null
   credentials: EndorserRow[]
   endorserCheck: 'strict' | 'signer'
   newImages: 'refuse' | 'accept' | 'subscribe'
@@ -187,6 +192,8 @@ export function decide(input: DecideInput): Decision {
     warnings.push({ code: e.code, message: `the list claims ${claim} but is signed by ${signer.subject} / ${signer.issuer}; accepted because this subscription pins the actual signer (--auto-endorse)` })
   }
   const c = toCandidate(input.list)
+  // issue 15: a subscription tied to a repository takes only lists whose signed provenance names it
+  if (input.requireRepository) checkRepository(input.list, input.requireRepository)
   // vmcatcher 31 / S04
   const expected = stored?.id ?? input.expectedId
   if (expected !== undefined && c.identifier !== expected) {
@@ -220,6 +227,7 @@ export function decide(input: DecideInput): Decision {
       warnings.push({ code: 'FAST_FORWARD_RECOVERY', message: `the certificate that signed stored version ${stored.version} (serial ${stored.signer_serial}) is revoked; version ${c.version} signed by serial ${signer.serial} replaces it` })
     }
   }
+  if (stored && input.storedImages && !recovered) warnings.push(...checkImageVersions(c, input.storedImages))
   const before = new Set(input.storedImageIds ?? [])
   const now_ = new Set(c.images.map((i) => i.identifier))
   const newImages = stored ? c.images.map((i) => i.identifier).filter((id) => !before.has(id)) : []
@@ -258,4 +266,51 @@ function checkRecovery(c: Candidate, contentSha512: string, stored: Subscription
   if (cmp <= 0 || c.created.getTime() < floor.created.getTime()) {
     throw new VmgitError('ROLLBACK', `the certificate that signed stored version ${stored.version} is revoked, but this list (hv:version ${c.version}, created ${c.created.toISOString()}) is not newer than version ${floor.version} (created ${floor.created.toISOString()}), which this site accepted from a certificate that still stands: an old list replayed after a revocation is refused; the publisher must sign a new, higher version (or, after checking with the publisher, \`vmgit sub reset ${stored.id}\`)`)
   }
+}
+
+/**
+ * issue 15: `sub add --require-repository URL`. The list's signed `vmgit:repository` must name the
+ * same repository (scheme/host case, `.git`, a trailing `/`, ssh and https forms of one host path
+ * compare equal; credentials never count). A list without provenance is refused too: the stricter
+ * reading, since an operator who pins a repository means "only what that repository published".
+ */
+export function checkRepository(list: HepixList, required: string): void {
+  const p = provenanceOf(list.list)
+  if (p.repository && sameRepository(p.repository, required)) return
+  throw new VmgitError(
+    'REPOSITORY_MISMATCH',
+    p.repository
+      ? `the list was published from ${p.repository} (vmgit:repository), not from ${required}, which this subscription requires; the stored list is kept. If the publisher moved, subscribe again with the new --require-repository`
+      : `the list carries no vmgit:repository (it was not published by vmgit with provenance), and this subscription requires ${required}; the stored list is kept. Ask the publisher to enable provenance, or subscribe again without --require-repository`,
+    { details: { required, ...(p.repository ? { repository: p.repository } : {}) } },
+  )
+}
+
+/**
+ * issue 15 (subscriber keeps the good copy): an image whose sha512 or hv:size changes should come with
+ * a higher image hv:version. vmcatcher never compares image versions (its cache expires the old copy
+ * and downloads the new one on any sha512 or size change: vmcatcher_cache/controler.py expire()),
+ * and the spec says consumers do not. vmgit reports it with its own code, IMAGE_VERSION_NOT_RAISED,
+ * as a WARNING and accepts the list: refusing the whole list would freeze every other image of it
+ * (AppDB VO lists carry hundreds) on one publisher slip, and the harm the issue names is handled
+ * where it happens: the verified cached copy stays in cache/ until the new bytes are verified
+ * (cache.ts expire, deliver.ts install), so a bad new file never costs the good one.
+ * See docs/subscriber.md.
+ */
+export function checkImageVersions(c: Candidate, stored: Pick<ImageRow, 'identifier' | 'sha512' | 'size' | 'version'>[]): Warning[] {
+  const old = new Map(stored.map((i) => [i.identifier, i]))
+  const out: Warning[] = []
+  for (const im of c.images) {
+    const o = old.get(im.identifier)
+    if (!o || o.sha512 === null || im.sha512 === null) continue
+    const changed = o.sha512 !== im.sha512 || (o.size !== null && im.size !== null && o.size !== im.size)
+    if (!changed) continue
+    if (o.version !== null && im.version !== null && compareVersions(im.version, o.version) > 0) continue
+    const what = o.sha512 !== im.sha512 ? 'sl:checksum:sha512' : 'hv:size'
+    out.push({
+      code: 'IMAGE_VERSION_NOT_RAISED',
+      message: `image ${im.identifier} changes its ${what} but its hv:version ${im.version ?? '(none)'} is not higher than the previous ${o.version ?? '(none)'}; the publisher should raise it. The cached copy stays until the new file is verified`,
+    })
+  }
+  return out
 }

@@ -33,6 +33,8 @@ export interface CacheOptions {
   deadlineFor: (size: number) => number
   progress?: Progress
   fsync?: boolean
+  /** issue 15: expire the entry a verified successor replaces (ExpirePrefix → expired/ → ExpirePostfix) */
+  expireReplaced?: (e: CacheEntryRow) => Promise<void>
 }
 
 export interface EntryJson {
@@ -51,10 +53,11 @@ class Serial {
 }
 
 export async function deliver(o: CacheOptions, wanted: Map<string, Wanted>): Promise<void> {
-  const have = new Set((o.db.prepare('SELECT subscription_id, identifier FROM cache_entry').all() as CacheEntryRow[]).map((e) => entryKey(e.subscription_id, e.identifier)))
+  // an entry holding other bytes (the previous version, kept until this one is verified) is not "have"
+  const have = new Map((o.db.prepare('SELECT subscription_id, identifier, sha512 FROM cache_entry').all() as CacheEntryRow[]).map((e) => [entryKey(e.subscription_id, e.identifier), e.sha512]))
   const todo = new Map<string, Wanted[]>()
   for (const [k, w] of wanted) {
-    if (have.has(k)) continue
+    if (have.get(k) === w.sha512) continue
     const list = todo.get(w.sha512) ?? []
     list.push(w)
     todo.set(w.sha512, list)
@@ -176,6 +179,9 @@ async function install(o: CacheOptions, sha512: string, ws: Wanted[], fetched: D
   const ready: { w: Wanted; link: string | null }[] = []
   for (const w of ws) {
     try {
+      // issue 15: the successor is verified (in partial/ or already in cache/): only now does the previous version leave
+      const prev = o.db.prepare('SELECT * FROM cache_entry WHERE subscription_id = ? AND identifier = ? AND sha512 != ?').get(w.subscriptionId, w.identifier, sha512) as CacheEntryRow | undefined
+      if (prev && o.expireReplaced) await o.expireReplaced(prev)
       ready.push({ w, link: await nameFor(o, w, sha512) })
     } catch (e) {
       o.report.error(e, { subscription: w.subscriptionId, image: w.identifier })

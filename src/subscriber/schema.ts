@@ -217,4 +217,15 @@ ALTER TABLE endorser ADD COLUMN subscription_id TEXT;  -- NULL: valid for every 
 ALTER TABLE subscription ADD COLUMN crl_check INTEGER NOT NULL DEFAULT 1 CHECK (crl_check IN (0, 1));
 `,
   },
+  {
+    version: 5,
+    name: 'a subscription may require the repository its lists are published from (sub add --require-repository, issue 15)',
+    sql: '',
+    // require_repository TEXT: NULL = any; else the list's signed vmgit:repository must name this repository.
+    // Added only when missing, so that a database whose migration records were rolled back (S20's upgrade test) still opens.
+    run: (db) => {
+      const cols = (db.prepare('PRAGMA table_info(subscription)').all() as { name: string }[]).map((c) => c.name)
+      if (!cols.includes('require_repository')) db.exec('ALTER TABLE subscription ADD COLUMN require_repository TEXT')
+    },
+  },
 ]

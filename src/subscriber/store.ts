@@ -34,6 +34,8 @@ export interface SubscriptionRow {
   signer_serial: string
   signer_not_after: string
   signer_cert: Buffer
+  /** issue 15: the repository the list's signed vmgit:repository must name (NULL: any) */
+  require_repository: string | null
 }
 
 export interface UrlRow {
@@ -223,7 +225,7 @@ export const listSubscriptions = (db: DB): SubscriptionRow[] =>
 
 /** A subscription without its two list documents (what a sync needs; keeps a 200-list run light). */
 export type SubscriptionMeta = Omit<SubscriptionRow, 'smime' | 'content'>
-const META = 'id, endorser, endorser_check, new_images, crl_check, status, created_at, version, list_created, list_expires, imported_at, title, description, list_uri, vo, content_sha512, signer_subject, signer_issuer, signer_serial, signer_not_after, signer_cert'
+const META = 'id, endorser, endorser_check, new_images, crl_check, status, created_at, version, list_created, list_expires, imported_at, title, description, list_uri, vo, content_sha512, signer_subject, signer_issuer, signer_serial, signer_not_after, signer_cert, require_repository'
 export const listSubscriptionsMeta = (db: DB): SubscriptionMeta[] =>
   db.prepare(`SELECT ${META} FROM subscription ORDER BY id`).all() as SubscriptionMeta[]
 export const getSubscriptionMeta = (db: DB, id: string): SubscriptionMeta | undefined =>

@@ -1,3 +1,4 @@
+import { publicRepositoryUrl } from '../imagelist/provenance.js'
 import { loadTrustStore } from '../smime/trust.js'
 import { usageError, VmgitError } from '../util/errors.js'
 import { shCommand } from '../util/escape.js'
@@ -35,6 +36,8 @@ export interface AddOptions {
   crlCheck: boolean
   now: Date
   limits?: Partial<FetchLimits>
+  /** issue 15: every version (this one included) must carry vmgit:repository naming this repository */
+  requireRepository?: string
 }
 
 export interface AddResult {
@@ -49,6 +52,7 @@ export interface AddResult {
   trusted?: { name: string; subject: string; issuer: string }
   warnings: Warning[]
   url: string
+  requireRepository?: string
 }
 
 /** S30: a suggested command is POSIX-quoted: pasted into a shell it passes each DN as exactly one argument. */
@@ -72,6 +76,7 @@ export async function addSubscription(db: DB, o: AddOptions): Promise<AddResult>
   if (o.urls.length === 0) throw usageError('NO_URL', 'give the list URL to subscribe to')
   if (o.id !== undefined && !/^[A-Za-z0-9._-]{1,128}$/.test(o.id)) throw usageError('BAD_ID', `--id ${JSON.stringify(o.id)} is not a list identifier (a UUID)`)
   const urls = o.urls.map(splitCredentials)
+  const requireRepository = o.requireRepository === undefined ? undefined : checkRequiredRepository(o.requireRepository)
   const trust = await loadTrustStore(o.caDir)
   const fetcher = new Fetcher({ caDir: o.caDir })
   let fetched
@@ -107,6 +112,7 @@ export async function addSubscription(db: DB, o: AddOptions): Promise<AddResult>
   const d = decide({
     list: v.list, content: v.content, contentSha512: v.contentSha512, signer, expectedId: o.id, credentials,
     endorserCheck, newImages: o.newImages, storedSignerRevoked: false, fetchedFrom: urls[fetched.position]!.url, now: o.now,
+    ...(requireRepository ? { requireRepository } : {}),
   })
   if (d.kind !== 'accept') throw new VmgitError('INTERNAL', 'a first version cannot be unchanged')
   const boundName = name
@@ -115,11 +121,20 @@ export async function addSubscription(db: DB, o: AddOptions): Promise<AddResult>
     applyNew(db, { candidate: d.candidate, smime: fetched.bytes, content: v.content, contentSha512: v.contentSha512, signer, certificate: v.certificate, newImages: [], recovered: false },
       { endorser: boundName, endorserCheck, newImages: o.newImages, crlCheck: o.crlCheck, urls },
       { position: fetched.position, ...(fetched.etag ? { etag: fetched.etag } : {}), ...(fetched.lastModified ? { lastModified: fetched.lastModified } : {}) }, o.now)
+    if (requireRepository) db.prepare('UPDATE subscription SET require_repository = ? WHERE id = ?').run(requireRepository, d.candidate.identifier)
   })()
   return {
     id: d.candidate.identifier, version: d.candidate.version, title: d.candidate.title, images: d.candidate.images.length,
     endorser: boundName, endorserCheck, crlCheck: o.crlCheck, ...(trusted ? { trusted } : {}), warnings: d.warnings, url: primary.url,
+    ...(requireRepository ? { requireRepository } : {}),
   }
+}
+
+/** issue 15: the repository URL as stored and compared (credentials, query and fragment never kept). */
+function checkRequiredRepository(url: string): string {
+  const clean = publicRepositoryUrl(url)
+  if (!clean) throw usageError('BAD_REPOSITORY_URL', `--require-repository ${JSON.stringify(url)} is not a repository URL; give it as the list's vmgit:repository shows it (vmgit verify), e.g. https://github.com/org/images`)
+  return clean
 }
 
 /** `vmgit sub remove`: forget the subscription; the next sync expires its cached images (with events). */

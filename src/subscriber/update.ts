@@ -172,7 +172,8 @@ async function askMirror(ctx: UpdateContext, sub: SubscriptionMeta, credentials:
       contentSha512: v.contentSha512,
       signer: v.signer,
       stored: sub,
-      storedImageIds: getImages(ctx.db, sub.id).map((i) => i.identifier),
+      ...storedImagesOf(ctx.db, sub.id),
+      requireRepository: sub.require_repository ?? null,
       credentials,
       endorserCheck: sub.endorser_check,
       newImages: sub.new_images,
@@ -203,4 +204,9 @@ async function accept(ctx: UpdateContext, sub: SubscriptionMeta, r: Extract<Repl
   const parts = [d.newImages.length && `${d.newImages.length} new image(s)`, d.removedImages.length && `${d.removedImages.length} removed`].filter(Boolean)
   report.change({ kind: 'list-updated', subscription: sub.id, message: `list ${sub.id} updated: hv:version ${sub.version} -> ${c.version}${parts.length ? ` (${parts.join(', ')})` : ''}` })
   await announceNewImages(ctx, sub, c, d.newImages)
+}
+
+function storedImagesOf(db: DB, id: string): { storedImageIds: string[]; storedImages: ReturnType<typeof getImages> } {
+  const rows = getImages(db, id)
+  return { storedImageIds: rows.map((i) => i.identifier), storedImages: rows }
 }

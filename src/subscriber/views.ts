@@ -1,4 +1,5 @@
 import { redactText, redactUrl } from '../net/redact.js'
+import { provenanceOf, type Provenance } from '../imagelist/provenance.js'
 import { escapeText } from '../util/escape.js'
 import { credentialsOf, type DB, getImages, getStatus, getUrls, type SubscriptionRow } from './store.js'
 
@@ -28,7 +29,13 @@ export interface SubscriptionView {
     vo: string | null
     signer: { subject: string; issuer: string; serial: string; notAfter: string }
     images: number
+    /** issue 15: the signed vmgit:repository / vmgit:commit / vmgit:run of the stored list */
+    provenance: Provenance
   }
+  /** issue 15: the repository this subscription requires (sub add --require-repository), else null */
+  requireRepository: string | null
+  /** issue 15: the outcome of the last update: ok, never (not checked yet), or the code that refused it */
+  lastUpdate: string
   checked: string | null
   updated: string | null
   lastError: { code: string; message: string } | null
@@ -62,7 +69,10 @@ export function subscriptionView(db: DB, s: SubscriptionRow): SubscriptionView {
       vo: s.vo,
       signer: { subject: s.signer_subject, issuer: s.signer_issuer, serial: s.signer_serial, notAfter: s.signer_not_after },
       images: getImages(db, s.id).length,
+      provenance: storedProvenance(s.content),
     },
+    requireRepository: s.require_repository ?? null,
+    lastUpdate: !st?.checked_at ? 'never' : st.last_error_code ? `refused:${st.last_error_code}` : 'ok',
     checked: st?.checked_at ?? null,
     updated: st?.updated_at ?? null,
     lastError: st?.last_error_code ? { code: st.last_error_code, message: st.last_error_message ?? '' } : null,
@@ -73,9 +83,24 @@ const py = (b: boolean): string => (b ? 'True' : 'False')
 /** vmcatcher's date format */
 const hx = (iso: string | null): string => (iso ? iso.replace(/\.\d{3}Z$/, 'Z') : 'False')
 
-/** `vmgit sub list`: vmcatcher's columns (identifier, authorised, …, url): one row, printed tab-separated with each field escaped (S30). */
+/**
+ * `vmgit sub list`: vmcatcher's columns (identifier, authorised, status, url), one row, printed
+ * tab-separated with each field escaped (S30). Issue 15: the status column says `refused:CODE` when the
+ * last update was refused (the stored list is kept), so a refused update never hides behind `ok`;
+ * else the stored list's status (`ok`, `expired`).
+ */
 export function listLine(v: SubscriptionView): string[] {
-  return [v.id, py(v.authorised), v.status, v.urls[0]?.url ?? '']
+  const refused = v.lastUpdate.startsWith('refused:')
+  return [v.id, py(v.authorised), refused ? v.lastUpdate : v.status, v.urls[0]?.url ?? '']
+}
+
+function storedProvenance(content: Buffer | undefined): Provenance {
+  try {
+    const doc = JSON.parse(content?.toString('utf8') ?? '') as { 'hv:imagelist'?: Record<string, unknown> }
+    return provenanceOf(doc['hv:imagelist'] ?? {})
+  } catch {
+    return {}
+  }
 }
 
 /**
@@ -113,6 +138,14 @@ function rawShowLines(v: SubscriptionView): string[] {
     `imagelist.vmgit:signer.serial=${v.list.signer.serial}`,
   ]
   if (v.list.vo) lines.push(`imagelist.ad:vo=${v.list.vo}`)
+  // issue 15: provenance as signed, and what this subscription requires of it
+  const p = v.list.provenance
+  if (p.repository) lines.push(`imagelist.vmgit:repository=${p.repository}`)
+  if (p.commit) lines.push(`imagelist.vmgit:commit=${p.commit}`)
+  if (p.run) lines.push(`imagelist.vmgit:run=${p.run}`)
+  if (p.dirty) lines.push('imagelist.vmgit:dirty=True')
+  if (v.requireRepository) lines.push(`subscription.vmgit:require_repository=${v.requireRepository}`)
+  lines.push(`subscription.vmgit:last_update=${v.lastUpdate}`)
   if (v.lastError) lines.push(`subscription.vmgit:last_error=${v.lastError.code}: ${v.lastError.message}`)
   return lines
 }

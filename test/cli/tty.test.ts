@@ -62,7 +62,7 @@ describe('on a terminal', () => {
 
   describe('vmgit publish', () => {
     it('draws an upload bar per image that ends at 100%', async () => {
-      const r = await runCliOnTty(['publish', '--repo', repo.dir, '--key', pki.signer.key, '--cert', pki.signer.cert], { env: NO_PASS_ENV })
+      const r = await runCliOnTty(['publish', '--repo', repo.dir, '--allow-dirty', '--key', pki.signer.key, '--cert', pki.signer.cert], { env: NO_PASS_ENV })
       expect(r.code).toBe(0)
       for (const name of ['alma', 'ubuntu']) expect(r.screen).toMatch(new RegExp(`\\rupload Image ${name} +\\[#{30}\\] 100% `))
       expect(r.screen).toContain('production: published version')

@@ -123,7 +123,8 @@ describe('vmgit plan', () => {
       const r = await plan('--base', 'HEAD')
       expect(r.code).toBe(1)
       expect(r.stdout).toContain('error[LIST_EXPIRED]')
-      const p = await runCli(['publish', '--repo', repo.dir, '--key', pki.signer.key, '--cert', pki.signer.cert])
+      // the edit is not committed (issue 15): --allow-dirty, so that the expiry check is what refuses
+      const p = await runCli(['publish', '--repo', repo.dir, '--allow-dirty', '--key', pki.signer.key, '--cert', pki.signer.cert])
       expect(p.code).toBe(1)
       // issue 14: the failure and a summary counting it go to stderr, never "Nothing to publish"
       expect(p.stderr).toContain('error: production: FAILED [LIST_EXPIRED]')

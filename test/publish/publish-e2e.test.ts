@@ -138,7 +138,7 @@ describe.each(Object.entries(BACKENDS))('vmgit publish to %s', (_name, b) => {
   let backend: Backend
   let repo: FixtureRepo
   const cli = (args: string[]) =>
-    runCli(['publish', '--repo', repo.dir, '--key', pki.signer.key, '--cert', pki.signer.cert, ...args], { env: { ...backend.env, VMGIT_SIGNING_KEY: undefined, VMGIT_SIGNING_CERT: undefined } })
+    runCli(['publish', '--repo', repo.dir, '--allow-dirty', '--key', pki.signer.key, '--cert', pki.signer.cert, ...args], { env: { ...backend.env, VMGIT_SIGNING_KEY: undefined, VMGIT_SIGNING_CERT: undefined } })
 
   beforeAll(async () => {
     if (missing) return

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type ImageFile, makeWorld, readEvents, recordingHandler, sharedPki, type World } from './world.js'
+import { type ImageFile, imageEntry, makeWorld, readEvents, recordingHandler, sharedPki, type World } from './world.js'
 
 /**
  * The whole life of a subscription against a real HTTP server and an openssl PKI, with a real
@@ -89,7 +89,8 @@ describe('a subscription from first sync to expiry', () => {
   })
 
   it('applies a new version: the replaced image is expired then re-downloaded, the new one announced', async () => {
-    await w.publish({ id: w.listId, version: '1.1', images: [a2, b, c] })
+    // issue 15: new bytes under an identifier come with a higher image hv:version (else IMAGE_VERSION_NOT_RAISED warns)
+    await w.publish({ id: w.listId, version: '1.1', images: [imageEntry(a2, { 'hv:version': '2' }), b, c] })
     const before = readEvents(log).length
     const r = await w.sync(['--event', handler])
     expect(r.stderr).toBe('')

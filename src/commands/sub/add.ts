@@ -29,6 +29,7 @@ Images are not downloaded until selected (\`vmgit sub select\`), or --new-images
     'auto-endorse': Flags.boolean({ description: 'Trust the list\'s actual signer (certificate subject + issuer) for this subscription', default: false }),
     endorser: Flags.string({ description: 'Endorser name to bind (default: the trusted endorser that signed it, or the signer\'s CN with --auto-endorse)' }),
     mirror: Flags.string({ description: 'Another URL serving the same list (repeatable): every mirror is asked on each sync and the highest verified version wins; a lagging mirror is reported', multiple: true }),
+    'require-repository': Flags.string({ description: 'Accept only lists whose signed provenance (vmgit:repository) names this repository; a list from another repository, or without provenance, is refused (REPOSITORY_MISMATCH)' }),
     'new-images': Flags.string({ description: 'When a later version adds images: refuse the version, accept them (listed, not selected) or subscribe (select them)', options: ['refuse', 'accept', 'subscribe'], default: 'accept' }),
     ...netFlags,
     ...nowFlag,
@@ -49,11 +50,13 @@ Images are not downloaded until selected (\`vmgit sub select\`), or --new-images
         crlCheck: f['crl-check'] ?? true,
         now,
         limits: limitsFrom(f),
+        ...(f['require-repository'] !== undefined ? { requireRepository: f['require-repository'] } : {}),
       })
       for (const w of r.warnings) this.warn2(`[${w.code}] ${w.message}`)
       this.emit({ ok: true, ...r }, () => [
         ...(r.trusted ? [`trusted endorser ${r.trusted.name}: ${r.trusted.subject} (issuer ${r.trusted.issuer})`] : []),
         `subscribed ${r.id}${r.title ? ` (${r.title})` : ''}: hv:version ${r.version}, ${r.images} image(s), endorser ${r.endorser}${r.endorserCheck === 'signer' ? ' (signer pinned; hv:dn/hv:ca not matched)' : ''}`,
+        ...(r.requireRepository ? [`lists must come from repository ${r.requireRepository} (vmgit:repository)`] : []),
         `select images with \`vmgit sub select UUID\` (\`vmgit sub images\` lists them), then run \`vmgit sync\``,
       ])
     } finally {
