@@ -128,6 +128,15 @@ for (const auth of ['basic', 'token'] as const) {
       })
     })
 
+    describe('vmgit plan after the publish', () => {
+      it('shows the registry destination and no change (the head pins the same digests)', async () => {
+        const out = await runCli(['plan', '--repo', repo.dir, '--cert', pki.signer.cert], { env })
+        expect(out.stdout).toContain(`Registry: oci://${reg.host}/egi/cloud`)
+        expect(out.stdout).toContain('No changes.')
+        expect(out.code).toBe(0)
+      })
+    })
+
     describe('when publishing again with nothing changed', () => {
       it('pushes and uploads nothing', async () => {
         const before = readdirSync(path.join(reg.dir, 'data/docker/registry/v2/blobs/sha256')).length
