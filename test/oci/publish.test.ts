@@ -169,5 +169,18 @@ for (const auth of ['basic', 'token'] as const) {
         expect(tags('egi/cloud/production')).toHaveLength(3)
       })
     })
+
+    describe('when the registry is down', () => {
+      it('fails with a network error (exit 3) before signing, and the published list stays', async () => {
+        const listFile = path.join(pub, 'lists/production.list')
+        const before = readFileSync(listFile)
+        await reg.stop()
+        repo.updateImage('alma')
+        const out = await publish()
+        expect(out.code).toBe(3)
+        expect(JSON.parse(out.stdout).lists[0].action).toBe('failed')
+        expect(readFileSync(listFile).equals(before)).toBe(true)
+      })
+    })
   })
 }
