@@ -20,7 +20,8 @@ import { usageError, VmgitError } from '../util/errors.js'
 import { EMPTY_CONFIG, EMPTY_DESCRIPTOR, imageManifest, imageTags, LIST_MEDIA_TYPE, listManifest } from './artifact.js'
 import { type Env, MEDIA, RegistryClient, sha256 } from './client.js'
 import { childRepository, formatReference, type OciRepo, parseDestination } from './reference.js'
-import { addReferrerByTag, putManifest, uploadBlob } from './push.js'
+import { addReferrerByTag, putManifest, uploadBlob, type UploadSessions } from './push.js'
+import { FileUploadSessions, sessionsPath } from './sessions.js'
 
 export interface RegistrySettings {
   /** as written, oci://HOST[:PORT]/PREFIX */
@@ -94,6 +95,7 @@ export class RegistryPublisher {
   private readonly artifacts = new Map<string, Promise<ImageArtifact | undefined>>()
   private readonly pushed = new Map<string, Promise<void>>()
   private source: Promise<string | undefined> | undefined
+  private readonly sessions: UploadSessions | undefined
 
   constructor(
     readonly settings: RegistrySettings,
@@ -101,6 +103,8 @@ export class RegistryPublisher {
     private readonly opts: RegistryPublisherOptions = {},
   ) {
     this.client = opts.client ?? new RegistryClient(settings.dest.registry, { ...(opts.env ? { env: opts.env } : {}) })
+    const file = sessionsPath(opts.env ?? process.env)
+    this.sessions = file ? new FileUploadSessions(file) : undefined
   }
 
   close(): void {
@@ -172,7 +176,7 @@ export class RegistryPublisher {
   private async pushImageOnce(a: ImageArtifact): Promise<void> {
     const c = this.client
     await uploadBlob(c, a.repo, { bytes: EMPTY_CONFIG }, EMPTY_DESCRIPTOR.digest, 2)
-    await uploadBlob(c, a.repo, { file: a.file }, a.layer.digest, a.layer.size, { chunkSize: this.settings.chunkSize })
+    await uploadBlob(c, a.repo, { file: a.file }, a.layer.digest, a.layer.size, { chunkSize: this.settings.chunkSize, ...(this.sessions ? { sessions: this.sessions } : {}) })
     await putManifest(c, a.repo, a.digest, a.manifest, MEDIA.manifest)
     if (a.tags.version) {
       // a version tag names one set of bytes: re-pointing it to other bytes is refused (raise hv:version)

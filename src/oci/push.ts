@@ -26,6 +26,14 @@ export interface UploadOptions {
   retries?: number
   /** progress: bytes the registry has confirmed */
   onProgress?: (done: number) => void
+  /** upload sessions kept across runs: an interrupted publish resumes where the registry stands */
+  sessions?: UploadSessions
+}
+
+/** Open upload sessions by `registry/repository@digest` (the registry's Location; not a credential: pushing to it still needs auth). */
+export interface UploadSessions {
+  get(key: string): string | undefined
+  set(key: string, location: string | undefined): void
 }
 
 const FALLBACK_CHUNK = 64 * 1024 * 1024
@@ -57,14 +65,24 @@ export async function uploadBlob(client: RegistryClient, repo: OciRepo, src: Blo
   const push = { actions: 'pull,push' }
   let retries = opts.retries ?? 5
   let chunk = opts.chunkSize && opts.chunkSize > 0 ? opts.chunkSize : 0
+  const key = `${repo.registry}/${repo.repository}@${digest}`
+  let saved = opts.sessions?.get(key)
   start: for (;;) {
-    const post = await client.request(repo.repository, 'blobs/uploads/', { ...push, method: 'POST', headers: { 'content-length': '0' } })
-    if (post.status !== 202) throw await client.failure(post, what)
-    post.close()
-    let loc = location(post, what)
-    const min = Number(post.headers['oci-chunk-min-length'])
-    if (chunk && Number.isFinite(min) && min > chunk) chunk = min
+    let loc: string
     let offset = 0
+    const resumed = saved ? await status(client, repo, saved, what).catch(() => undefined) : undefined
+    saved = undefined
+    if (resumed && resumed.offset <= size) {
+      ;({ loc, offset } = resumed)
+    } else {
+      const post = await client.request(repo.repository, 'blobs/uploads/', { ...push, method: 'POST', headers: { 'content-length': '0' } })
+      if (post.status !== 202) throw await client.failure(post, what)
+      post.close()
+      loc = location(post, what)
+      const min = Number(post.headers['oci-chunk-min-length'])
+      if (chunk && Number.isFinite(min) && min > chunk) chunk = min
+    }
+    opts.sessions?.set(key, loc)
     while (offset < size) {
       const end = chunk ? Math.min(size, offset + chunk) : size
       try {
@@ -85,6 +103,7 @@ export async function uploadBlob(client: RegistryClient, repo: OciRepo, src: Blo
         if (r.status !== 202) throw await client.failure(r, what)
         loc = location(r, what)
         offset = end
+        opts.sessions?.set(key, loc)
         opts.onProgress?.(offset)
       } catch (e) {
         if (!(e instanceof VmgitError && e.exit === 3) || retries-- <= 0) throw e
@@ -101,6 +120,7 @@ export async function uploadBlob(client: RegistryClient, repo: OciRepo, src: Blo
     const put = await client.requestUrl(repo.repository, `${loc}${sep}digest=${encodeURIComponent(digest)}`, { ...push, method: 'PUT', headers: { 'content-length': '0' }, body: Buffer.alloc(0) })
     if (put.status !== 201) throw await client.failure(put, what)
     put.close()
+    opts.sessions?.set(key, undefined)
     const got = put.headers['docker-content-digest']
     if (typeof got === 'string' && got !== '' && got !== digest) throw new VmgitError('OCI_DIGEST_MISMATCH', `${what}: the registry stored ${got.slice(0, 80)}; refused`)
     return true
