@@ -14,7 +14,6 @@ import { createReadStream } from 'node:fs'
 import path from 'node:path'
 import { runGit } from '../git/git.js'
 import type { HepixList, HepixObject } from '../imagelist/types.js'
-import { redactUrl } from '../net/redact.js'
 import type { Repository } from '../model/types.js'
 import { usageError, VmgitError } from '../util/errors.js'
 import { EMPTY_CONFIG, EMPTY_DESCRIPTOR, imageManifest, imageTags, LIST_MEDIA_TYPE, listManifest } from './artifact.js'
@@ -84,6 +83,19 @@ async function gitLine(dir: string, args: string[]): Promise<string | undefined>
   }
 }
 
+/** The git remote as the public may see it: user info (a CI token) removed, not masked. */
+export function publicRemote(remote: string): string {
+  try {
+    const u = new URL(remote)
+    u.username = ''
+    u.password = ''
+    return u.href
+  } catch {
+    // scp-like `user@host:path`
+    return remote.replace(/^[^@/\s]*@/, '')
+  }
+}
+
 export interface RegistryPublisherOptions {
   env?: Env
   client?: RegistryClient
@@ -137,7 +149,7 @@ export class RegistryPublisher {
     const repo = childRepository(this.settings.dest, name)
     const tags = imageTags(img, this.settings.movingTag)
     const revision = await gitLine(this.repo.dir, ['log', '-1', '--format=%H', '--', entry.file])
-    this.source ??= gitLine(this.repo.dir, ['remote', 'get-url', 'origin']).then((u) => (u ? redactUrl(u) : undefined))
+    this.source ??= gitLine(this.repo.dir, ['remote', 'get-url', 'origin']).then((u) => (u ? publicRemote(u) : undefined))
     const source = await this.source
     const layer = { digest: d.sha256, size: d.size }
     const manifest = imageManifest({ name, img, layer, ...(revision ? { revision } : {}), ...(source ? { source } : {}) }, tags.version)

@@ -12,6 +12,7 @@
  * Crash order is the caller's: blobs, then the manifest naming them, then tags and referrers.
  */
 import { createReadStream } from 'node:fs'
+import type { Readable } from 'node:stream'
 import type { OpenResponse } from '../net/http.js'
 import { networkError, VmgitError } from '../util/errors.js'
 import { type Descriptor, MEDIA, type RegistryClient, referrersTag, sha256 } from './client.js'
@@ -47,9 +48,10 @@ export async function blobExists(client: RegistryClient, repo: OciRepo, digest: 
   throw networkError('OCI_HTTP_STATUS', `${repo.registry}/${repo.repository}@${digest}: HEAD answered HTTP ${r.status}`, { details: { status: r.status } })
 }
 
-function body(src: BlobSource, start: number, end: number): Buffer | NodeJS.ReadableStream {
+/** The bytes [start, end) of the source: a slice, or a factory of a file stream (a repeated request reads again). */
+function body(src: BlobSource, start: number, end: number): Buffer | (() => Readable) {
   if ('bytes' in src) return src.bytes.subarray(start, end)
-  return createReadStream(src.file, { start, end: end - 1, highWaterMark: 1024 * 1024 })
+  return () => createReadStream(src.file, { start, end: end - 1, highWaterMark: 1024 * 1024 })
 }
 
 const location = (r: OpenResponse, what: string): string => {
@@ -90,10 +92,17 @@ export async function uploadBlob(client: RegistryClient, repo: OciRepo, src: Blo
           ...push,
           method: 'PATCH',
           limits: LONG,
-          headers: { 'content-type': 'application/octet-stream', 'content-length': String(end - offset), 'content-range': `${offset}-${end - 1}` },
+          headers: { 'content-type': 'application/octet-stream', 'content-range': `${offset}-${end - 1}` },
           body: body(src, offset, end),
+          bodySize: end - offset,
         })
         r.close()
+        if (r.status === 416) {
+          // the session holds another range than we thought (a repeated request): ask it and go on from there
+          if (retries-- <= 0) throw networkError('OCI_UPLOAD_FAILED', `${what}: the registry refused the range ${offset}-${end - 1} (HTTP 416) again; publish again later`)
+          ;({ loc, offset } = await status(client, repo, loc, what))
+          continue
+        }
         if (r.status === 413 && !chunk) {
           // a registry or proxy with a body limit: chunks from here on, from where the session stands
           chunk = FALLBACK_CHUNK
