@@ -7,7 +7,7 @@ import { VmgitError } from '../util/errors.js'
 import { hashFile } from '../util/hash.js'
 import { loadSourcePolicy, resolveSource, type SourcePolicy } from './source-root.js'
 
-export type ImageAction = 'uploaded' | 'present' | 'external' | 'would-upload'
+export type ImageAction = 'uploaded' | 'present' | 'external' | 'would-upload' | 'registry'
 
 export interface ImageResult {
   action: ImageAction
@@ -63,6 +63,8 @@ export class ImageUploader {
     private readonly onProgress?: (title: string) => PutOptions['onProgress'],
     /** issue 15: where a source may resolve (default: inside the repository only) */
     private policy?: Promise<SourcePolicy>,
+    /** a registry is configured: an image with a source and no target goes to the registry only */
+    private readonly registry = false,
   ) {}
 
   ensure(img: HepixObject, opts: { alreadyPublished: boolean; dryRun: boolean }): Promise<ImageResult> {
@@ -129,6 +131,7 @@ export class ImageUploader {
     const source = this.sourceOf(img)
     const targetUrl = this.resolveTarget(uri)
     if (!targetUrl) {
+      if (source && this.registry) return { action: 'registry' }
       if (source) throw new VmgitError('NO_TARGET', `image "${title}" has a source to upload but no target in vmgit.yaml matches its uri ${uri}; add one (targets: - match: … replace: …)`)
       return { action: 'external' }
     }

@@ -18,6 +18,36 @@ import { publishVerdicts } from './publishable.js'
 import { loadSourcePolicy, resolveSource } from './source-root.js'
 import { diffSettings, headAsPublished, publishedSettings, repoSettings, type Settings } from './plan-settings.js'
 import { sideFromPublished, sideFromRepo, type RepoSide, type Signer } from './sides.js'
+import { RegistryPublisher, registrySettings, type RegistrySettings } from '../oci/publish.js'
+import { VmgitError } from '../util/errors.js'
+
+/** vmgit.yaml registry settings, or undefined with the problem added to the head's issues. */
+function registrySettingsOrIssue(head: RepoSide): RegistrySettings | undefined {
+  try {
+    return registrySettings(head.repo.configSrc?.data)
+  } catch (e) {
+    if (!(e instanceof VmgitError)) throw e
+    head.issues.push({ severity: 'error', code: e.code, message: e.message })
+    return undefined
+  }
+}
+
+/** Put on each head list the OCI keys publish would sign (hashes the image sources; no network). */
+async function pinHead(head: RepoSide, settings: RegistrySettings, env: NodeJS.ProcessEnv): Promise<void> {
+  const pub = new RegistryPublisher(settings, head.repo, { env })
+  try {
+    for (const [id, { name, list }] of head.side.lists) {
+      try {
+        RegistryPublisher.annotate(list, await pub.prepare(name))
+      } catch (e) {
+        if (!(e instanceof VmgitError)) throw e
+        head.issues.push({ severity: 'error', code: e.code, list: id, message: `list ${name}: ${e.message}` })
+      }
+    }
+  } finally {
+    pub.close()
+  }
+}
 
 export interface PlanRepositoryOptions {
   dir: string
@@ -62,6 +92,8 @@ export async function planRepository(opts: PlanRepositoryOptions): Promise<Plan>
     throw usageError('CONFIG_INVALID', `${CONFIG_FILE} has ${config.length} error(s), first ${formatProblem(config[0]!)}; fix it (vmgit validate) before planning`)
   }
   const { rules } = await readPublishSettings(dir)
+  const oci = registrySettingsOrIssue(head)
+  const withRegistry = (p: Plan): Plan => (oci ? { ...p, registry: oci.url } : p)
   // the rulebook's publish rules: whatever publish would refuse, plan reports first
   const judge = async (base: ListSide): Promise<PlanIssue[]> => {
     if (!cert) keepBaseSigner(base, head)
@@ -71,8 +103,10 @@ export async function planRepository(opts: PlanRepositoryOptions): Promise<Plan>
   if (opts.base) {
     const base = await atRef(opts.base)
     const ruled = await judge(base.side)
-    return computePlan(base.side, head.side, { headIssues: [...head.issues, ...ruled], now, ...(cert ? { cert } : {}), settings: diffSettings(base.settings, head.settings) })
+    return withRegistry(computePlan(base.side, head.side, { headIssues: [...head.issues, ...ruled], now, ...(cert ? { cert } : {}), settings: diffSettings(base.settings, head.settings) }))
   }
+  // the published copy pins each image's manifest digest: the head is compared with the digests publish would pin
+  if (oci) await pinHead(head, oci, env)
   const targets = new PublishTargets(rules, env, dir)
   const pool = targets.pool()
   try {
@@ -82,7 +116,7 @@ export async function planRepository(opts: PlanRepositoryOptions): Promise<Plan>
     const pubIssues = pub.issues.filter((i) => !ruled.some((r) => r.list === i.list && r.severity === 'error'))
     const names = [...pub.side.lists.values()].map((l) => l.name)
     const settings = diffSettings(publishedSettings(pub.side.lists), headAsPublished(head.repo, names), true)
-    return computePlan(pub.side, head.side, { headIssues: [...head.issues, ...ruled, ...pubIssues], now, ...(cert ? { cert } : {}), settings })
+    return withRegistry(computePlan(pub.side, head.side, { headIssues: [...head.issues, ...ruled, ...pubIssues], now, ...(cert ? { cert } : {}), settings }))
   } finally {
     await pool.closeAll()
   }

@@ -22,6 +22,7 @@ import { committedState, filesFeeding, notCommitted, provenanceKeys, type Commit
 import { readBackList } from './readback.js'
 import { PER_LIST_CODES } from '../rules/book.js'
 import { loadSourcePolicy } from './source-root.js'
+import { RegistryPublisher, registrySettings } from '../oci/publish.js'
 
 export interface PublishRepositoryOptions {
   dir: string
@@ -76,6 +77,8 @@ export async function publishRepository(opts: PublishRepositoryOptions): Promise
   const pool = targets.pool()
   // Ctrl-C / a cancelled CI job: remove this run's temp files before going
   const signals = removeTempsOnSignal()
+  const oci = registrySettings(repo.configSrc?.data)
+  const registry = oci ? new RegistryPublisher(oci, repo, { env, ...(opts.log ? { log: opts.log } : {}) }) : undefined
   try {
     const report = await publish({
       repo,
@@ -87,7 +90,8 @@ export async function publishRepository(opts: PublishRepositoryOptions): Promise
       ...(opts.refreshBeforeMs !== undefined ? { refreshBeforeMs: opts.refreshBeforeMs } : {}),
       resolveTarget: (uri) => targets.require(uri),
       pool,
-      images: new ImageUploader(repo, pool, (uri) => targets.resolve(uri), opts.progress, loadSourcePolicy(repo, env)),
+      images: new ImageUploader(repo, pool, (uri) => targets.resolve(uri), opts.progress, loadSourcePolicy(repo, env), registry !== undefined),
+      ...(registry ? { registry } : {}),
       readBack: (uri, expected) => readBackList(uri, expected),
       log: opts.log,
       ...(opts.fail ? { fail: opts.fail } : {}),
@@ -99,6 +103,7 @@ export async function publishRepository(opts: PublishRepositoryOptions): Promise
     return { ...report, ...gitops.report }
   } finally {
     await signals.release()
+    registry?.close()
     await pool.closeAll()
   }
 }
