@@ -104,6 +104,9 @@ export function imageProperties(img: EndorsedImage): Record<string, string | und
     os_distro: osDistro(e),
     os_version: cap(str(e['sl:osversion'])),
     architecture: architecture(str(e['sl:arch'])),
+    // issue 17: an image a list pins in a registry names its signed OCI reference and manifest digest
+    'vmgit:oci:reference': cap(str(e['vmgit:oci:reference'])),
+    'vmgit:oci:digest': cap(str(e['vmgit:oci:digest'])),
   }
 }
 

@@ -6,6 +6,7 @@ import { credentialMatches } from './endorsers.js'
 import { isVmgitError, VmgitError } from '../util/errors.js'
 import { SHA512_HEX } from '../util/hash.js'
 import type { EndorserRow, SubscriptionMeta } from './store.js'
+import { pinOf } from './ociref.js'
 
 /**
  * The subscriber's update rules, as a pure function of (verified candidate, stored state, trusted
@@ -119,6 +120,9 @@ export function parseImage(obj: HepixObject, index: number): CandidateImage {
   } catch {
     // not a URL
   }
+  // issue 17: an image pinned in a registry needs no http(s) hv:uri (deliver.ts never fetches another one)
+  const pin = pinOf(obj)
+  if (okUri === null && pin !== undefined && !('problem' in pin)) okUri = uri ?? ''
   if (okUri === null) problems.push('hv:uri is not an http(s) URL')
   let expires: string | null = null
   if (obj['dc:date:expires'] !== undefined) {
