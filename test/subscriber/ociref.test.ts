@@ -75,7 +75,7 @@ describe('image pins (vmgit:oci:reference + vmgit:oci:digest)', () => {
     [{ 'vmgit:oci:reference': `r.example/vm/img@${D('A')}`, 'vmgit:oci:digest': D('A') }, 'upper-case hex'],
     [{ 'vmgit:oci:reference': `vm/img@${D('a')}`, 'vmgit:oci:digest': D('a') }, 'no registry host'],
     [{ 'vmgit:oci:reference': 7, 'vmgit:oci:digest': D('a') }, 'a number'],
-  ])('refuses %j (%s)', (entry) => {
+  ] as [Record<string, unknown>, string][])('refuses %j (%s)', (entry) => {
     expect(pinOf(entry)).toHaveProperty('problem')
   })
 })
