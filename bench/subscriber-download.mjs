@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url'
 import { makeBenchPki, ossl } from './lib/pki.mjs'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-const { Fetcher, DEFAULT_LIMITS } = await import(path.join(root, 'dist/subscriber/fetch.js'))
+const { Fetcher, DEFAULT_LIMITS } = await import(path.join(root, 'dist/net/http.js'))
 const { downloadImage } = await import(path.join(root, 'dist/subscriber/download.js'))
 const { hashFile } = await import(path.join(root, 'dist/util/hash.js'))
 

@@ -4,7 +4,7 @@ import { resolveEventCommand, resolveNow, resolvePaths } from '../subscriber/con
 import { dbFlag, limitsFrom, netFlags, nowFlag, trustFlags } from '../subscriber/flags.js'
 import { makeProgress } from '../subscriber/progress.js'
 import { escapeText } from '../util/escape.js'
-import { redactText } from '../subscriber/redact.js'
+import { redactText } from '../net/redact.js'
 import { runSync, type SyncResult } from '../subscriber/sync.js'
 import { writeMetrics } from '../subscriber/metrics.js'
 import { Exit, isVmgitError } from '../util/errors.js'

@@ -4,8 +4,8 @@ import path from 'node:path'
 import { VmgitError } from '../util/errors.js'
 import { HASH_CHUNK, SHA512_HEX, StreamingDigest } from '../util/hash.js'
 import { createExclusive, DiskBudget, lstatOrUndefined, openRegular, type Reservation, removeEntry, writeAll } from '../util/safefs.js'
-import { type Fetcher, type FetchLimits, httpStatusError, type OpenResponse } from './fetch.js'
-import { redactText } from './redact.js'
+import { type Fetcher, type FetchLimits, httpStatusError, type OpenResponse } from '../net/http.js'
+import { redactText } from '../net/redact.js'
 
 /**
  * Download one image into partial/<sha512>, hashing while writing (one pass). The transfer stops

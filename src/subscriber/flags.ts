@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core'
-import { DEFAULT_MAX_IMAGES, type FetchLimits } from './fetch.js'
-import { ADDRESS_RANGES } from './ssrf.js'
+import { DEFAULT_MAX_IMAGES, type FetchLimits } from '../net/http.js'
+import { ADDRESS_RANGES } from '../net/ssrf.js'
 
 /**
  * oclif flag definitions shared by the `vmgit sync` and `vmgit sub …` commands (the only file of

@@ -1,7 +1,7 @@
 import { open } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { VmgitError } from '../util/errors.js'
-import { type Fetcher, type FetchLimits, httpStatusError, LIST_SIZE_CAP, readCapped } from './fetch.js'
+import { type Fetcher, type FetchLimits, httpStatusError, LIST_SIZE_CAP, readCapped } from '../net/http.js'
 
 /** Fetch one list location: an http(s) URL (conditional GET) or a local file the operator named. */
 export interface ListSource {

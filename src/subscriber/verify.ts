@@ -6,7 +6,7 @@ import type { TrustStore } from '../smime/trust.js'
 import { verifyImageList } from '../smime/imagelist.js'
 import type { Signer } from './decide.js'
 import { checkImageCount } from './newimages.js'
-import { DEFAULT_MAX_IMAGES } from './fetch.js'
+import { DEFAULT_MAX_IMAGES } from '../net/http.js'
 
 /**
  * Signature verification for the subscriber: exactly what `vmgit verify` does (verifyImageList):

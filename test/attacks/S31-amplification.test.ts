@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DEFAULT_MAX_IMAGES } from '../../src/subscriber/fetch.js'
+import { DEFAULT_MAX_IMAGES } from '../../src/net/http.js'
 import { NEW_IMAGE_EVENT_CAP } from '../../src/subscriber/newimages.js'
 import { type Baseline, imageEntry, makeWorld, readEvents, recordingHandler, sharedPki, snapshot, subscribed } from '../subscriber/world.js'
 

@@ -1,7 +1,7 @@
 import type { LookupAddress } from 'node:dns'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DEFAULT_LIMITS, Fetcher } from '../../src/subscriber/fetch.js'
-import { classify } from '../../src/subscriber/ssrf.js'
+import { DEFAULT_LIMITS, Fetcher } from '../../src/net/http.js'
+import { classify } from '../../src/net/ssrf.js'
 import { startServer, type TestServer } from '../helpers/http-server.js'
 import { type Baseline, type ImageFile, snapshot, subscribed } from '../subscriber/world.js'
 

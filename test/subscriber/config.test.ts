@@ -1,7 +1,7 @@
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parseRdbmsUrl, rdbmsUrl, resolveCacheDirs, resolveCaDir, resolveDbPath, resolveEventCommand } from '../../src/subscriber/config.js'
-import { redactText, splitCredentials } from '../../src/subscriber/redact.js'
+import { redactText, splitCredentials } from '../../src/net/redact.js'
 import { makeWorld, sharedPki } from './world.js'
 
 describe('where the subscriber keeps its state', () => {

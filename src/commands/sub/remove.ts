@@ -3,7 +3,7 @@ import { BaseCommand } from '../../base-command.js'
 import { resolveDbPath } from '../../subscriber/config.js'
 import { dbFlag, nowFlag } from '../../subscriber/flags.js'
 import { resolveNow } from '../../subscriber/config.js'
-import { redactUrl } from '../../subscriber/redact.js'
+import { redactUrl } from '../../net/redact.js'
 import { findSubscription, openStore } from '../../subscriber/store.js'
 import { removeSubscription } from '../../subscriber/subscriptions.js'
 

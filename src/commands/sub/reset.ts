@@ -2,7 +2,7 @@ import { Args } from '@oclif/core'
 import { BaseCommand } from '../../base-command.js'
 import { resolveDbPath, resolveNow } from '../../subscriber/config.js'
 import { dbFlag, nowFlag } from '../../subscriber/flags.js'
-import { redactUrl } from '../../subscriber/redact.js'
+import { redactUrl } from '../../net/redact.js'
 import { findSubscription, openStore } from '../../subscriber/store.js'
 import { resetSubscription } from '../../subscriber/subscriptions.js'
 

@@ -4,7 +4,7 @@ import { usageError } from '../../util/errors.js'
 import { escapeText } from '../../util/escape.js'
 import { resolveDbPath } from '../../subscriber/config.js'
 import { dbFlag } from '../../subscriber/flags.js'
-import { redactUrl } from '../../subscriber/redact.js'
+import { redactUrl } from '../../net/redact.js'
 import { findSubscription, openStore } from '../../subscriber/store.js'
 import { showLines, subscriptionView } from '../../subscriber/views.js'
 

@@ -51,6 +51,12 @@ export interface RequestOptions {
    * list URLs) also trusts where the first URL's host name resolves, and pins that range.
    */
   addressRule?: 'signed' | 'origin'
+  /** HTTP method (default GET). Only GET and HEAD follow redirects: a request body is never replayed elsewhere. */
+  method?: string
+  /** The request body: bytes, or a stream read once (then a stale keep-alive socket is not retried). */
+  body?: Buffer | NodeJS.ReadableStream
+  /** A ready Authorization value (a registry's Bearer token); like `auth`, sent to the first URL's origin only. */
+  authorization?: string
 }
 
 export interface OpenResponse {
@@ -138,20 +144,20 @@ export class Fetcher {
     for (let hop = 0; ; hop++) {
       const remaining = opts.limits.deadlineMs - (Date.now() - started)
       const headers: Record<string, string> = { 'user-agent': 'vmgit', ...opts.headers }
-      const auth = current.origin === origin ? basicAuthHeader(opts.auth?.username, opts.auth?.password) : undefined
+      const auth = current.origin === origin ? (opts.authorization ?? basicAuthHeader(opts.auth?.username, opts.auth?.password)) : undefined
       if (auth) headers.authorization = auth
       let r: OpenResponse
-      const check = { range, first }
+      const check = { range, first, method: opts.method ?? 'GET', body: opts.body }
       try {
         r = await this.once(current, headers, opts.limits, Math.max(remaining, 1), check)
       } catch (e) {
-        // a kept-alive socket the server closed meanwhile: retry once on a fresh connection
-        if (!(e instanceof StaleSocket)) throw e
+        // a kept-alive socket the server closed meanwhile: retry once on a fresh connection (a stream body cannot be sent twice)
+        if (!(e instanceof StaleSocket) || (opts.body !== undefined && !Buffer.isBuffer(opts.body))) throw e
         r = await this.once(current, headers, opts.limits, Math.max(remaining, 1), check)
       }
       if (range === undefined) range = r.remoteAddress && !proxyFor(current, this.env) ? classify(r.remoteAddress) : rangeOfUrl(current)
       const loc = r.headers.location
-      if ([301, 302, 303, 307, 308].includes(r.status) && loc) {
+      if ([301, 302, 303, 307, 308].includes(r.status) && loc && ['GET', 'HEAD'].includes(check.method)) {
         r.close()
         if (hop >= opts.limits.maxRedirects) {
           throw networkError('TOO_MANY_REDIRECTS', `${redactText(url)} redirected more than ${opts.limits.maxRedirects} times; fix the URL or the server`)
@@ -170,7 +176,7 @@ export class Fetcher {
     }
   }
 
-  private async once(u: URL, headers: Record<string, string>, limits: FetchLimits, deadlineMs: number, check: { range: AddressRange | undefined; first: string }): Promise<OpenResponse> {
+  private async once(u: URL, headers: Record<string, string>, limits: FetchLimits, deadlineMs: number, check: { range: AddressRange | undefined; first: string; method?: string; body?: Buffer | NodeJS.ReadableStream | undefined }): Promise<OpenResponse> {
     const shown = redactText(u.href)
     const isHttps = u.protocol === 'https:'
     const proxy = proxyFor(u, this.env)
@@ -200,7 +206,7 @@ export class Fetcher {
         }
       }
       const reqOpts: https.RequestOptions = {
-        method: 'GET',
+        method: check.method ?? 'GET',
         headers: { ...headers, host: u.host },
         timeout: limits.idleTimeoutMs,
       }
@@ -264,7 +270,13 @@ export class Fetcher {
           },
         })
       })
-      req.end()
+      const body = check.body
+      if (body === undefined) req.end()
+      else if (Buffer.isBuffer(body)) req.end(body)
+      else {
+        body.on('error', (e: Error) => fail(e instanceof VmgitError ? e : networkError('FETCH_FAILED', `${shown}: reading the upload failed: ${e.message}`)))
+        body.pipe(req)
+      }
     })
   }
 }

@@ -1,0 +1,147 @@
+/**
+ * The push side of the OCI client (distribution-spec v1.1 "push"):
+ * - blobExists: HEAD first, so a blob already in the repository is never uploaded again;
+ * - uploadBlob: POST a session, then PATCH the bytes streamed from disk (never the whole image in
+ *   memory) — one PATCH, or chunks of `chunkSize` (or the registry's OCI-Chunk-Min-Length) where a
+ *   registry or proxy needs them, or after it answered 413 — and close with PUT ?digest=. A dropped
+ *   connection resumes from the offset the registry reports (GET on the session: `Range: 0-<last>`);
+ *   an expired session starts over.
+ * - putManifest: the registry's Docker-Content-Digest must equal the sha256 of the bytes sent.
+ * - the referrers tag schema: a manifest with a `subject`, answered without `OCI-Subject` (the registry
+ *   has no referrers API, e.g. distribution 2.8), is added to the index tagged `sha256-<subject hex>`.
+ * Crash order is the caller's: blobs, then the manifest naming them, then tags and referrers.
+ */
+import { createReadStream } from 'node:fs'
+import type { OpenResponse } from '../net/http.js'
+import { networkError, VmgitError } from '../util/errors.js'
+import { type Descriptor, MEDIA, type RegistryClient, referrersTag, sha256 } from './client.js'
+import type { OciRepo } from './reference.js'
+
+export type BlobSource = { file: string } | { bytes: Buffer }
+
+export interface UploadOptions {
+  /** PATCH at most this many bytes at a time (0 or undefined: one PATCH for the whole blob) */
+  chunkSize?: number
+  /** resume attempts after network failures (default 5) */
+  retries?: number
+  /** progress: bytes the registry has confirmed */
+  onProgress?: (done: number) => void
+}
+
+const FALLBACK_CHUNK = 64 * 1024 * 1024
+const LONG = { deadlineMs: 6 * 3600_000 }
+
+export async function blobExists(client: RegistryClient, repo: OciRepo, digest: string): Promise<boolean> {
+  const r = await client.request(repo.repository, `blobs/${digest}`, { method: 'HEAD', actions: 'pull,push' })
+  r.close()
+  if (r.status === 200) return true
+  if (r.status === 404) return false
+  throw networkError('OCI_HTTP_STATUS', `${repo.registry}/${repo.repository}@${digest}: HEAD answered HTTP ${r.status}`, { details: { status: r.status } })
+}
+
+function body(src: BlobSource, start: number, end: number): Buffer | NodeJS.ReadableStream {
+  if ('bytes' in src) return src.bytes.subarray(start, end)
+  return createReadStream(src.file, { start, end: end - 1, highWaterMark: 1024 * 1024 })
+}
+
+const location = (r: OpenResponse, what: string): string => {
+  const l = r.headers.location
+  if (typeof l !== 'string' || l === '') throw networkError('OCI_UPLOAD_FAILED', `${what}: the registry answered ${r.status} without a Location; it is not a compliant registry`)
+  return l
+}
+
+/** Upload `src` (of `size` bytes, sha256 `digest`) unless the repository already has it. Returns true when uploaded. */
+export async function uploadBlob(client: RegistryClient, repo: OciRepo, src: BlobSource, digest: string, size: number, opts: UploadOptions = {}): Promise<boolean> {
+  if (await blobExists(client, repo, digest)) return false
+  const what = `${repo.registry}/${repo.repository} upload of ${digest}`
+  const push = { actions: 'pull,push' }
+  let retries = opts.retries ?? 5
+  let chunk = opts.chunkSize && opts.chunkSize > 0 ? opts.chunkSize : 0
+  start: for (;;) {
+    const post = await client.request(repo.repository, 'blobs/uploads/', { ...push, method: 'POST', headers: { 'content-length': '0' } })
+    if (post.status !== 202) throw await client.failure(post, what)
+    post.close()
+    let loc = location(post, what)
+    const min = Number(post.headers['oci-chunk-min-length'])
+    if (chunk && Number.isFinite(min) && min > chunk) chunk = min
+    let offset = 0
+    while (offset < size) {
+      const end = chunk ? Math.min(size, offset + chunk) : size
+      try {
+        const r = await client.requestUrl(repo.repository, loc, {
+          ...push,
+          method: 'PATCH',
+          limits: LONG,
+          headers: { 'content-type': 'application/octet-stream', 'content-length': String(end - offset), 'content-range': `${offset}-${end - 1}` },
+          body: body(src, offset, end),
+        })
+        r.close()
+        if (r.status === 413 && !chunk) {
+          // a registry or proxy with a body limit: chunks from here on, from where the session stands
+          chunk = FALLBACK_CHUNK
+          ;({ loc, offset } = await status(client, repo, loc, what))
+          continue
+        }
+        if (r.status !== 202) throw await client.failure(r, what)
+        loc = location(r, what)
+        offset = end
+        opts.onProgress?.(offset)
+      } catch (e) {
+        if (!(e instanceof VmgitError && e.exit === 3) || retries-- <= 0) throw e
+        try {
+          ;({ loc, offset } = await status(client, repo, loc, what))
+        } catch (s) {
+          // the session is gone (expired or the registry restarted): start over
+          if (s instanceof VmgitError && s.code === 'OCI_NOT_FOUND') continue start
+          throw s
+        }
+      }
+    }
+    const sep = loc.includes('?') ? '&' : '?'
+    const put = await client.requestUrl(repo.repository, `${loc}${sep}digest=${encodeURIComponent(digest)}`, { ...push, method: 'PUT', headers: { 'content-length': '0' }, body: Buffer.alloc(0) })
+    if (put.status !== 201) throw await client.failure(put, what)
+    put.close()
+    const got = put.headers['docker-content-digest']
+    if (typeof got === 'string' && got !== '' && got !== digest) throw new VmgitError('OCI_DIGEST_MISMATCH', `${what}: the registry stored ${got.slice(0, 80)}; refused`)
+    return true
+  }
+}
+
+/** Where an upload session stands: its Location and the next offset (`Range: 0-<last>`). */
+async function status(client: RegistryClient, repo: OciRepo, loc: string, what: string): Promise<{ loc: string; offset: number }> {
+  const r = await client.requestUrl(repo.repository, loc, { actions: 'pull,push' })
+  if (r.status !== 204) throw await client.failure(r, `${what} (status)`)
+  r.close()
+  const m = /^(?:bytes=)?0-(\d+)$/.exec(String(r.headers.range ?? ''))
+  return { loc: typeof r.headers.location === 'string' ? r.headers.location : loc, offset: m ? Number(m[1]) + 1 : 0 }
+}
+
+/** PUT a manifest under `reference` (a tag or its digest); returns its digest and whether the registry took its subject. */
+export async function putManifest(client: RegistryClient, repo: OciRepo, reference: string, bytes: Buffer, mediaType: string): Promise<{ digest: string; subjectTaken: boolean }> {
+  const digest = sha256(bytes)
+  const what = `${repo.registry}/${repo.repository}:${reference}`
+  const r = await client.request(repo.repository, `manifests/${reference}`, { actions: 'pull,push', method: 'PUT', headers: { 'content-type': mediaType, 'content-length': String(bytes.length) }, body: bytes })
+  if (r.status !== 201) throw await client.failure(r, `${what} (manifest)`)
+  r.close()
+  const got = r.headers['docker-content-digest']
+  if (typeof got === 'string' && got !== '' && got !== digest) throw new VmgitError('OCI_DIGEST_MISMATCH', `${what}: the registry stored the manifest as ${got.slice(0, 80)}, not ${digest}; refused`)
+  return { digest, subjectTaken: typeof r.headers['oci-subject'] === 'string' }
+}
+
+/**
+ * Add `referrer` to the referrers tag schema index of `subject` (read, add if missing, write back).
+ * Registries with the referrers API do this themselves (putManifest's subjectTaken).
+ */
+export async function addReferrerByTag(client: RegistryClient, repo: OciRepo, subject: string, referrer: Descriptor): Promise<void> {
+  const tag = referrersTag(subject)
+  let manifests: Descriptor[] = []
+  try {
+    const index = await client.getManifest(repo, tag, [MEDIA.index])
+    manifests = Array.isArray(index.json.manifests) ? index.json.manifests : []
+  } catch (e) {
+    if (!(e instanceof VmgitError && e.code === 'OCI_NOT_FOUND')) throw e
+  }
+  if (manifests.some((m) => m.digest === referrer.digest)) return
+  const index = { schemaVersion: 2, mediaType: MEDIA.index, manifests: [...manifests, referrer] }
+  await putManifest(client, repo, tag, Buffer.from(JSON.stringify(index)), MEDIA.index)
+}

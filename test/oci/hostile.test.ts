@@ -1,0 +1,129 @@
+/**
+ * The OCI client against a hostile registry (a node server on 127.0.0.1 that lies): every lie is
+ * refused with its own code, and nothing unverified is kept on disk.
+ */
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { MEDIA, RegistryClient, sha256 } from '../../src/oci/client.js'
+import { downloadBlob } from '../../src/oci/download.js'
+import { uploadBlob } from '../../src/oci/push.js'
+
+type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void
+let handler: Handler = (_q, s) => s.writeHead(404).end()
+let server: http.Server
+let host: string
+let tmp: string
+const repo = () => ({ registry: host, repository: 'egi/img' })
+
+beforeAll(async () => {
+  server = http.createServer((q, s) => (q.url === '/v2/' ? s.writeHead(200).end('{}') : handler(q, s)))
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
+  host = `127.0.0.1:${(server.address() as AddressInfo).port}`
+  tmp = mkdtempSync(path.join(os.tmpdir(), 'vmgit-oci-hostile-'))
+})
+afterAll(async () => {
+  server.closeAllConnections()
+  await new Promise<void>((r) => server.close(() => r()))
+  rmSync(tmp, { recursive: true, force: true })
+})
+
+const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.manifest, config: { mediaType: MEDIA.empty, digest: sha256(Buffer.from('{}')), size: 2 }, layers: [] }))
+const serve = (body: Buffer, headers: Record<string, string>): Handler => (_q, s) => s.writeHead(200, { 'content-length': String(body.length), ...headers }).end(body)
+
+async function attempt<T>(f: (c: RegistryClient) => Promise<T>): Promise<unknown> {
+  const c = new RegistryClient(host, { env: {} })
+  try {
+    await f(c)
+    return undefined
+  } catch (e) {
+    return e
+  } finally {
+    c.close()
+  }
+}
+
+describe('OCI client against a lying registry', () => {
+  describe('when a manifest fetched by digest hashes to something else', () => {
+    it('refuses with OCI_DIGEST_MISMATCH', async () => {
+      handler = serve(manifest, { 'content-type': MEDIA.manifest })
+      expect(await attempt((c) => c.getManifest(repo(), `sha256:${'b'.repeat(64)}`))).toMatchObject({ code: 'OCI_DIGEST_MISMATCH' })
+    })
+  })
+  describe('when Docker-Content-Digest contradicts the bytes served for a tag', () => {
+    it('refuses with OCI_DIGEST_MISMATCH', async () => {
+      handler = serve(manifest, { 'content-type': MEDIA.manifest, 'docker-content-digest': `sha256:${'c'.repeat(64)}` })
+      expect(await attempt((c) => c.getManifest(repo(), 'latest'))).toMatchObject({ code: 'OCI_DIGEST_MISMATCH' })
+    })
+  })
+  describe('when the media type is not one asked for, or disagrees with the document', () => {
+    it.each([
+      ['served as an index but is a manifest', MEDIA.index, [MEDIA.manifest, MEDIA.index]],
+      ['a docker manifest when only OCI was asked', MEDIA.manifest, [MEDIA.index]],
+    ])('%s: refuses with OCI_MEDIA_TYPE', async (_n, type, accept) => {
+      handler = serve(manifest, { 'content-type': type as string })
+      expect(await attempt((c) => c.getManifest(repo(), 'latest', accept as string[]))).toMatchObject({ code: 'OCI_MEDIA_TYPE' })
+    })
+  })
+  describe('when a manifest is larger than the cap', () => {
+    it('refuses with OCI_MANIFEST_TOO_LARGE before reading it whole', async () => {
+      handler = (_q, s) => {
+        s.writeHead(200, { 'content-type': MEDIA.manifest })
+        const chunk = Buffer.alloc(1024 * 1024, 0x20)
+        let n = 0
+        const more = (): void => {
+          while (n++ < 64) if (!s.write(chunk)) return void s.once('drain', more)
+          s.end()
+        }
+        more()
+      }
+      expect(await attempt((c) => c.getManifest(repo(), 'latest'))).toMatchObject({ code: 'OCI_MANIFEST_TOO_LARGE' })
+    })
+  })
+  describe('when a blob is served longer than its descriptor, without a length', () => {
+    it('stops at size + 1 with OCI_BLOB_TOO_LARGE and removes the file', async () => {
+      const blob = randomBytes(4096)
+      handler = (_q, s) => {
+        s.writeHead(200)
+        s.end(Buffer.concat([blob, randomBytes(100_000)]))
+      }
+      const out = path.join(tmp, 'long')
+      expect(await attempt((c) => downloadBlob(c, repo(), { digest: sha256(blob), size: blob.length }, out))).toMatchObject({ code: 'OCI_BLOB_TOO_LARGE' })
+      expect(existsSync(out)).toBe(false)
+    })
+  })
+  describe('when a Range request is answered from byte 0 (Range ignored)', () => {
+    it('starts over and still verifies the whole blob', async () => {
+      const blob = randomBytes(10_000)
+      handler = serve(blob, {})
+      const out = path.join(tmp, 'restart')
+      writeFileSync(out, blob.subarray(0, 3000))
+      let restarted = 0
+      expect(await attempt((c) => downloadBlob(c, repo(), { digest: sha256(blob), size: blob.length }, out, { onRestart: () => restarted++ }))).toBeUndefined()
+      expect(restarted).toBe(1)
+      expect(readFileSync(out).equals(blob)).toBe(true)
+    })
+  })
+  describe('when an auth challenge names an unknown scheme', () => {
+    it('refuses with OCI_AUTH_CHALLENGE', async () => {
+      handler = (_q, s) => s.writeHead(401, { 'www-authenticate': 'Negotiate' }).end()
+      expect(await attempt((c) => c.listTags(repo()))).toMatchObject({ code: 'OCI_AUTH_CHALLENGE' })
+    })
+  })
+  describe('when a bearer realm is not http(s)', () => {
+    it('refuses with OCI_AUTH_CHALLENGE and sends no credentials', async () => {
+      handler = (_q, s) => s.writeHead(401, { 'www-authenticate': 'Bearer realm="file:///etc/passwd",service="x"' }).end()
+      expect(await attempt((c) => c.listTags(repo()))).toMatchObject({ code: 'OCI_AUTH_CHALLENGE' })
+    })
+  })
+  describe('when an upload Location points at another origin', () => {
+    it('refuses with OCI_FOREIGN_LOCATION (credentials stay with the registry)', async () => {
+      handler = (q, s) => (q.method === 'HEAD' ? s.writeHead(404).end() : s.writeHead(202, { location: 'http://127.0.0.2:1/steal' }).end())
+      expect(await attempt((c) => uploadBlob(c, repo(), { bytes: Buffer.from('x') }, sha256(Buffer.from('x')), 1))).toMatchObject({ code: 'OCI_FOREIGN_LOCATION' })
+    })
+  })
+})
