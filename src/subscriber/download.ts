@@ -38,8 +38,8 @@ export interface BlobSource {
   shown: string
   /** the blob's sha256 (64 hex digits): checked in the same pass as sl:checksum:sha512 and hv:size */
   sha256: string
-  /** GET the blob by its digest; `headers` may carry a Range */
-  open(headers: Record<string, string>): Promise<OpenResponse>
+  /** GET the blob by its digest, from byte `offset` (a Range when > 0; a 200 answer starts over) */
+  open(offset: number, limits: FetchLimits): Promise<OpenResponse>
 }
 
 export interface DownloadOutcome {
@@ -172,7 +172,7 @@ async function transfer(fetcher: Fetcher, spec: DownloadSpec, file: string, fh: 
   if (have < spec.size) {
     const headers: Record<string, string> = {}
     if (have > 0) headers.range = `bytes=${have}-`
-    const r = spec.blob ? await spec.blob.open(headers) : await fetcher.open(spec.uri, { limits: opts.limits, headers })
+    const r = spec.blob ? await spec.blob.open(have, opts.limits) : await fetcher.open(spec.uri, { limits: opts.limits, headers })
     if (r.status === 200 && have > 0) {
       // the server ignored the Range: start over from the first byte
       resumedFrom = 0

@@ -1,3 +1,4 @@
+import { type OciRepo, parsePinned, parseReference } from '../oci/reference.js'
 import { usageError } from '../util/errors.js'
 
 /**
@@ -6,79 +7,39 @@ import { usageError } from '../util/errors.js'
  * (`vmgit:oci:reference` = `HOST[:PORT]/REPO@sha256:<hex>`, `vmgit:oci:digest` = `sha256:<hex>`).
  * Pure: parsing and checks only; src/oci/ talks to registries.
  *
- * Parsing is strict (the grammar of distribution's reference package, lower-case repositories):
- * a location that a registry could read two ways is refused, never guessed at.
+ * Parsing is src/oci/reference.ts's (strict: a location a registry could read two ways is refused).
  */
 export const LIST_ARTIFACT_TYPE = 'application/vnd.hepix.imagelist.v1+smime'
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json'
 export const REFERENCE_KEY = 'vmgit:oci:reference'
 export const DIGEST_KEY = 'vmgit:oci:digest'
 
-const LABEL = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?'
-const HOST = `(?:${LABEL}(?:\\.${LABEL})*|\\[[0-9A-Fa-f:.]+\\])(?::(?<port>[0-9]{1,5}))?`
-const COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*'
-const REPO = `${COMPONENT}(?:/${COMPONENT})*`
-const TAG = '[A-Za-z0-9_][A-Za-z0-9._-]{0,127}'
 /** Only sha256 digests: the algorithm every registry computes (a sha512 digest is refused, not guessed at). */
 export const SHA256_DIGEST = /^sha256:[0-9a-f]{64}$/
 
-const LOCATION = new RegExp(`^(?<registry>${HOST})/(?<repo>${REPO})(?::(?<tag>${TAG}))?$`)
-const PINNED = new RegExp(`^(?<registry>${HOST})/(?<repo>${REPO})@(?<digest>sha256:[0-9a-f]{64})$`)
-
-export interface OciListLocation {
-  /** HOST[:PORT] as given (host names compared case-insensitively, stored lower-case) */
-  registry: string
-  repository: string
+export interface OciListLocation extends OciRepo {
   tag: string
-  /** canonical form, tag explicit: oci://registry/repository:tag (no credentials) */
+  /** canonical form, tag explicit: oci://registry/repository:tag */
   url: string
-  username?: string
-  password?: string
 }
 
-const portOk = (p: string | undefined): boolean => p === undefined || (Number(p) >= 1 && Number(p) <= 65535 && !/^0/.test(p))
-
-/** `oci://[user:pass@]HOST[:PORT]/PREFIX/<list name>[:TAG]` → its parts; the tag defaults to `latest`. */
+/**
+ * `oci://HOST[:PORT]/PREFIX/<list name>[:TAG]` → its parts (src/oci/reference.ts's grammar), the tag
+ * defaulting to `latest`. A digest is refused: it would freeze the list until it expires. Credentials
+ * never sit in the location (src/oci/credentials.ts finds them in the environment or an auth.json).
+ */
 export function parseOciLocation(location: string): OciListLocation {
-  const bad = (why: string) =>
-    usageError('BAD_OCI_URL', `${JSON.stringify(redactOci(location))} is not a registry list location (${why}); write oci://HOST[:PORT]/PREFIX/<list name>[:TAG], e.g. oci://registry.example.org/vm/prod-list:latest`)
-  if (!location.startsWith('oci://')) throw bad('it must start with oci://')
-  let rest = location.slice('oci://'.length)
-  let username: string | undefined
-  let password: string | undefined
-  const at = rest.indexOf('@')
-  const slash = rest.indexOf('/')
-  if (at !== -1 && (slash === -1 || at < slash)) {
-    // credentials as for https list URLs: kept in the database, sent only to this registry, never printed
-    const userinfo = rest.slice(0, at)
-    rest = rest.slice(at + 1)
-    const colon = userinfo.indexOf(':')
-    try {
-      username = decodeURIComponent(colon === -1 ? userinfo : userinfo.slice(0, colon))
-      if (colon !== -1) password = decodeURIComponent(userinfo.slice(colon + 1))
-    } catch {
-      throw bad('its user name or password is not valid percent-encoding')
-    }
+  const r = parseReference(location)
+  if (r.digest !== undefined) {
+    throw usageError('OCI_REFERENCE_INVALID', `${JSON.stringify(location)}: a list is subscribed by tag, not by digest (a digest would freeze the list until it expires); give oci://HOST[:PORT]/PREFIX/<list name>[:TAG]`)
   }
-  if (/[?#\s]/.test(rest)) throw bad('no query, fragment or white space is allowed')
-  if (rest.includes('@')) throw bad('a list is subscribed by tag, not by digest: a digest would freeze the list until it expires')
-  const m = LOCATION.exec(rest)
-  if (!m?.groups) throw bad('repository names are lower-case components separated by single slashes, tags [A-Za-z0-9_][A-Za-z0-9._-]*')
-  if (!portOk(m.groups.port)) throw bad('the port is not between 1 and 65535')
-  if (m.groups.repo!.length > 255) throw bad('the repository name is longer than 255 characters')
-  const registry = m.groups.registry!.toLowerCase()
-  const tag = m.groups.tag ?? 'latest'
-  return { registry, repository: m.groups.repo!, tag, url: `oci://${registry}/${m.groups.repo}:${tag}`, ...(username ? { username } : {}), ...(password ? { password } : {}) }
+  const tag = r.tag ?? 'latest'
+  return { registry: r.registry, repository: r.repository, tag, url: `oci://${r.registry}/${r.repository}:${tag}` }
 }
 
 export const isOciLocation = (s: string): boolean => /^oci:\/\//i.test(s)
 
-/** An oci:// location without its credentials (messages, `sub show`). */
-export const redactOci = (s: string): string => s.replace(/^(oci:\/\/)[^/@]*@/i, '$1')
-
-export interface OciPin {
-  registry: string
-  repository: string
+export interface OciPin extends OciRepo {
   /** sha256:<hex> of the image manifest's bytes */
   digest: string
   /** the reference as signed: registry/repository@digest */
@@ -96,12 +57,16 @@ export function pinOf(entry: Record<string, unknown>): OciPin | undefined | { pr
   if (ref === undefined && digest === undefined) return undefined
   if (typeof ref !== 'string' || typeof digest !== 'string') return { problem: `${REFERENCE_KEY} and ${DIGEST_KEY} must both be strings` }
   if (!SHA256_DIGEST.test(digest)) return { problem: `${DIGEST_KEY} ${JSON.stringify(digest)} is not sha256:<64 lower-case hex digits>` }
-  const m = PINNED.exec(ref)
-  if (!m?.groups || !portOk(m.groups.port) || m.groups.repo!.length > 255) return { problem: `${REFERENCE_KEY} ${JSON.stringify(ref)} is not HOST[:PORT]/REPOSITORY@sha256:<hex>` }
+  let p: ReturnType<typeof parsePinned>
+  try {
+    p = parsePinned(ref)
+  } catch (e) {
+    return { problem: (e as Error).message }
+  }
   // docker's rule: a first component without '.' or ':' (and not localhost) would be read as a Docker Hub repository
-  if (!/[.:]/.test(m.groups.registry!) && m.groups.registry!.toLowerCase() !== 'localhost') return { problem: `${REFERENCE_KEY} ${JSON.stringify(ref)} does not start with a registry host (a name with a dot or a port, or localhost)` }
-  if (m.groups.digest !== digest) return { problem: `${REFERENCE_KEY} names ${m.groups.digest} but ${DIGEST_KEY} is ${digest}` }
-  return { registry: m.groups.registry!.toLowerCase(), repository: m.groups.repo!, digest, reference: ref }
+  if (!/[.:[]/.test(p.registry) && p.registry !== 'localhost') return { problem: `${REFERENCE_KEY} ${JSON.stringify(ref)} does not start with a registry host (a name with a dot or a port, or localhost)` }
+  if (p.digest !== digest) return { problem: `${REFERENCE_KEY} names ${p.digest} but ${DIGEST_KEY} is ${digest}` }
+  return { registry: p.registry, repository: p.repository, digest, reference: ref }
 }
 
 /** A manifest is small (distribution refuses more than 4 MiB); more is refused before parsing. */

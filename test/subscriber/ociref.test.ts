@@ -10,21 +10,19 @@ const listManifest = (layers: unknown[], extra: Record<string, unknown> = {}): B
 describe('registry list locations (oci://HOST[:PORT]/PREFIX/<list name>[:TAG])', () => {
   describe('when the location is well formed', () => {
     it('parses registry, repository and tag, the tag defaulting to latest', () => {
-      expect(parseOciLocation('oci://Registry.Example.org/vm/prod-list')).toEqual({ registry: 'registry.example.org', repository: 'vm/prod-list', tag: 'latest', url: 'oci://registry.example.org/vm/prod-list:latest' })
+      expect(parseOciLocation('oci://registry.example.org/vm/prod-list')).toEqual({ registry: 'registry.example.org', repository: 'vm/prod-list', tag: 'latest', url: 'oci://registry.example.org/vm/prod-list:latest' })
       expect(parseOciLocation('oci://127.0.0.1:5000/a/b/c:2026.11.30-1')).toMatchObject({ registry: '127.0.0.1:5000', repository: 'a/b/c', tag: '2026.11.30-1' })
       expect(parseOciLocation('oci://[::1]:5000/vm/list:v1')).toMatchObject({ registry: '[::1]:5000', repository: 'vm/list' })
     })
 
-    it('takes credentials from the userinfo and keeps them out of the stored URL', () => {
-      const l = parseOciLocation('oci://robot%24ci:s3cr%40t@reg.example:443/vm/list')
-      expect(l).toMatchObject({ username: 'robot$ci', password: 's3cr@t', url: 'oci://reg.example:443/vm/list:latest' })
-    })
   })
 
   describe('when the location could be read two ways or is not a registry list', () => {
     it.each([
       ['https://reg.example/vm/list', 'another scheme'],
       ['OCI://reg.example/vm/list', 'an upper-case scheme'],
+      ['oci://Reg.Example/vm/list', 'an upper-case host'],
+      ['oci://robot:s3cret@reg.example/vm/list', 'credentials (they come from the environment or an auth.json)'],
       ['oci://reg.example', 'no repository'],
       ['oci://reg.example/', 'an empty repository'],
       ['oci://reg.example/vm/List', 'an upper-case repository'],
@@ -41,17 +39,8 @@ describe('registry list locations (oci://HOST[:PORT]/PREFIX/<list name>[:TAG])',
       ['oci://reg.example/vm/list#x', 'a fragment'],
       ['oci://reg.example/vm/li st', 'white space'],
       ['oci://-reg.example/vm/list', 'a host name starting with a hyphen'],
-    ])('refuses %s (%s) with BAD_OCI_URL, exit 2', (location) => {
-      expect(() => parseOciLocation(location)).toThrow(expect.objectContaining({ code: 'BAD_OCI_URL', exit: 2 }))
-    })
-
-    it('never prints the password of a refused location', () => {
-      try {
-        parseOciLocation('oci://user:hunter2@reg.example/vm/List')
-        expect.unreachable()
-      } catch (e) {
-        expect((e as Error).message).not.toContain('hunter2')
-      }
+    ])('refuses %s (%s) with OCI_REFERENCE_INVALID, exit 2', (location) => {
+      expect(() => parseOciLocation(location)).toThrow(expect.objectContaining({ code: 'OCI_REFERENCE_INVALID', exit: 2 }))
     })
   })
 })
