@@ -36,6 +36,12 @@ export interface ClientOptions {
   limits?: Partial<FetchLimits>
   /** the clock for token lifetimes only (never for verification) */
   now?: () => number
+  /**
+   * S32 (src/net/ssrf.ts): `origin` (default: a registry the operator named) trusts where its host
+   * name resolves; `signed` (a registry a signed list names, e.g. a pinned image) allows public
+   * addresses and the range the host itself names, like an image's hv:uri.
+   */
+  addressRule?: 'origin' | 'signed'
 }
 
 export interface RequestSpec {
@@ -81,6 +87,7 @@ export class RegistryClient {
   private challenge: Challenge | undefined
   private pinged = false
   private readonly creds = new Map<string, RegistryCredentials | undefined>()
+  private readonly addressRule: 'origin' | 'signed'
 
   constructor(
     readonly registry: string,
@@ -91,6 +98,7 @@ export class RegistryClient {
     this.ownFetcher = !opts.fetcher
     this.fetcher = opts.fetcher ?? new Fetcher({ env: opts.env ?? process.env })
     this.env = opts.env ?? process.env
+    this.addressRule = opts.addressRule ?? 'origin'
     this.tokens = new TokenCache(this.fetcher, this.limits, opts.now ?? Date.now)
   }
 
@@ -115,7 +123,7 @@ export class RegistryClient {
   /** GET /v2/ once: learn the auth scheme before any body is sent (a stream cannot be sent twice). */
   private async ping(): Promise<void> {
     if (this.pinged) return
-    const r = await this.fetcher.open(new URL('v2/', this.base).href, { limits: this.limits, addressRule: 'origin' })
+    const r = await this.fetcher.open(new URL('v2/', this.base).href, { limits: this.limits, addressRule: this.addressRule })
     r.close()
     this.pinged = true
     if (r.status === 401) this.takeChallenge(r)
@@ -152,7 +160,7 @@ export class RegistryClient {
       const authorization = await this.authorization(repository, actions, extra)
       const r = await this.fetcher.open(u.href, {
         limits: { ...this.limits, ...spec.limits },
-        addressRule: 'origin',
+        addressRule: this.addressRule,
         ...(spec.method ? { method: spec.method } : {}),
         ...(spec.headers ? { headers: spec.headers } : {}),
         ...(spec.body !== undefined ? { body: spec.body } : {}),
