@@ -29,13 +29,17 @@ import { imageLayer, listLayer, type OciPin, parseOciLocation } from './ociref.j
  */
 const hex256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
 
-/** One registry client per registry host and run (its token cache), on the run's fetcher (trust, proxies, S32). */
+/**
+ * One registry client per registry host, address rule and run (its token cache), on the run's fetcher
+ * (trust, proxies). S32: the registry of a subscription the operator named is reached like a list URL
+ * (`origin`); one a signed list names (a pinned image) like an image's hv:uri (`signed`).
+ */
 const clients = new WeakMap<Fetcher, Map<string, RegistryClient>>()
-function clientFor(fetcher: Fetcher, registry: string, limits: FetchLimits): RegistryClient {
+function clientFor(fetcher: Fetcher, registry: string, limits: FetchLimits, addressRule: 'origin' | 'signed'): RegistryClient {
   let m = clients.get(fetcher)
   if (!m) clients.set(fetcher, (m = new Map()))
-  let c = m.get(registry)
-  if (!c) m.set(registry, (c = new RegistryClient(registry, { fetcher, limits })))
+  let c = m.get(`${addressRule} ${registry}`)
+  if (!c) m.set(`${addressRule} ${registry}`, (c = new RegistryClient(registry, { fetcher, limits, addressRule })))
   return c
 }
 
@@ -62,7 +66,7 @@ async function readBlob(r: OpenResponse, expected: { sha256: string; size: numbe
 /** Fetch a list kept in a registry (1. above). `src.etag` holds the manifest digest last seen. */
 export async function fetchOciList(fetcher: Fetcher, src: ListSource, opts: { limits: FetchLimits; cap: number; conditional: boolean }): Promise<ListFetch> {
   const loc = parseOciLocation(src.url)
-  const client = clientFor(fetcher, loc.registry, opts.limits)
+  const client = clientFor(fetcher, loc.registry, opts.limits, 'origin')
   const m = await client.getManifest(loc, loc.tag, [MEDIA.manifest])
   if (opts.conditional && src.etag === m.digest) return { kind: 'unchanged' }
   const layer = listLayer(m.bytes, opts.cap, invalid(`the list artifact ${loc.url} (${m.digest})`), parseStrictJson)
@@ -74,7 +78,7 @@ export async function fetchOciList(fetcher: Fetcher, src: ListSource, opts: { li
 
 /** An image's registry source (2. above): the pinned manifest checked, its layer as a BlobSource. */
 export async function pinnedBlob(fetcher: Fetcher, pin: OciPin, size: number, limits: FetchLimits): Promise<BlobSource> {
-  const client = clientFor(fetcher, pin.registry, limits)
+  const client = clientFor(fetcher, pin.registry, limits, 'signed')
   const shown = `oci://${pin.reference}`
   // by digest: the client refuses bytes whose sha256 is not the pin, whatever the registry's headers say
   const m = await client.getManifest(pin, pin.digest, [MEDIA.manifest])
