@@ -152,7 +152,8 @@ export class Fetcher {
         r = await this.once(current, headers, opts.limits, Math.max(remaining, 1), check)
       } catch (e) {
         // a kept-alive socket the server closed meanwhile: retry once on a fresh connection (a stream body cannot be sent twice)
-        if (!(e instanceof StaleSocket) || (opts.body !== undefined && !Buffer.isBuffer(opts.body))) throw e
+        if (!(e instanceof StaleSocket)) throw e
+        if (opts.body !== undefined && !Buffer.isBuffer(opts.body)) throw networkError('FETCH_FAILED', `${redactText(current.href)}: the connection was reset`)
         r = await this.once(current, headers, opts.limits, Math.max(remaining, 1), check)
       }
       if (range === undefined) range = r.remoteAddress && !proxyFor(current, this.env) ? classify(r.remoteAddress) : rangeOfUrl(current)

@@ -47,6 +47,11 @@ export class TokenCache {
     private readonly now: () => number,
   ) {}
 
+  /** Forget a token the registry refused (expired or revoked early), so the next request asks again. */
+  forget(value: string): void {
+    for (const [k, v] of this.tokens) if (v.value === value) this.tokens.delete(k)
+  }
+
   /** An Authorization value for `challenge`, asking for `scope` (merged with the challenge's own). */
   async bearer(challenge: Challenge, registryUrl: URL, scope: string | undefined, creds: RegistryCredentials | undefined): Promise<string> {
     const realm = challenge.params.realm
@@ -68,7 +73,9 @@ export class TokenCache {
     if (challenge.params.service) realmUrl.searchParams.set('service', challenge.params.service)
     for (const s of scopes) realmUrl.searchParams.append('scope', s)
     if (creds) realmUrl.searchParams.set('account', creds.username)
-    const r = await this.fetcher.open(realmUrl.href, { limits: this.limits, ...(creds ? { authorization: creds.basic() } : {}) })
+    // S32: a realm on the registry's own origin may reach where the registry's name resolves (a site's private Harbor); elsewhere only public addresses or the range the realm URL names
+    const addressRule = realmUrl.origin === registryUrl.origin ? 'origin' : 'signed'
+    const r = await this.fetcher.open(realmUrl.href, { limits: this.limits, addressRule, ...(creds ? { authorization: creds.basic() } : {}) })
     const shown = `the token realm ${redactText(realmUrl.origin + realmUrl.pathname)}`
     if (r.status === 401 || r.status === 403) {
       r.close()

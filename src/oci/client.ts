@@ -168,6 +168,7 @@ export class RegistryClient {
       })
       if (r.status !== 401) return r
       const replayable = spec.body === undefined || Buffer.isBuffer(spec.body)
+      if (authorization?.startsWith('Bearer ')) this.tokens.forget(authorization)
       const ch = this.takeChallenge(r)
       r.close()
       if (attempt > 0 || !replayable || (this.challenge?.scheme === 'basic' && (authorization || !this.credsFor(repository)))) {

@@ -6,7 +6,7 @@ import { verifyRemote } from '../transfer/index.js'
 import { VmgitError } from '../util/errors.js'
 import { hashFile } from '../util/hash.js'
 
-export type ImageAction = 'uploaded' | 'present' | 'external' | 'would-upload'
+export type ImageAction = 'uploaded' | 'present' | 'external' | 'would-upload' | 'registry'
 
 export interface ImageResult {
   action: ImageAction
@@ -28,6 +28,8 @@ export class ImageUploader {
     private readonly pool: TransferPool,
     private readonly resolveTarget: (uri: string) => string | undefined,
     private readonly onProgress?: (title: string) => PutOptions['onProgress'],
+    /** a registry is configured: an image with a source and no target goes to the registry only */
+    private readonly registry = false,
   ) {}
 
   ensure(img: HepixObject, opts: { alreadyPublished: boolean; dryRun: boolean }): Promise<ImageResult> {
@@ -51,6 +53,7 @@ export class ImageUploader {
     const source = this.sourceOf(img)
     const targetUrl = this.resolveTarget(uri)
     if (!targetUrl) {
+      if (source && this.registry) return { action: 'registry' }
       if (source) throw new VmgitError('NO_TARGET', `image "${title}" has a source to upload but no target in vmgit.yaml matches its uri ${uri}; add one (targets: - match: … replace: …)`, { exit: 2 })
       return { action: 'external' }
     }

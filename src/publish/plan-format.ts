@@ -50,6 +50,7 @@ export function formatText(plan: Plan): string {
   const lines = [
     `vmgit plan: ${plan.base} -> ${plan.head}`,
     'Legend: + add, ~ update in place, - remove',
+    ...(plan.registry ? [`Registry: ${plan.registry} (images to PREFIX/<image>, lists to PREFIX/<list>)`] : []),
     '',
   ]
   for (const l of plan.lists) if (l.action !== 'same') lines.push(...listLines(l), '')
@@ -62,7 +63,7 @@ export function formatText(plan: Plan): string {
 const md = (s: string): string => s.replace(/[|`*_<>[\]\\]/g, (c) => `\\${c}`)
 
 export function formatMarkdown(plan: Plan): string {
-  const out = [PLAN_COMMENT_MARKER, '### vmgit plan', '', `\`${md(plan.base)}\` → \`${md(plan.head)}\``, '', `**${summaryLine(plan)}**`, '']
+  const out = [PLAN_COMMENT_MARKER, '### vmgit plan', '', `\`${md(plan.base)}\` → \`${md(plan.head)}\``, '', ...(plan.registry ? [`Registry: \`${md(plan.registry)}\``, ''] : []), `**${summaryLine(plan)}**`, '']
   const changed = plan.lists.filter((l) => l.action !== 'same')
   if (changed.length) {
     out.push('| | list | version | images added / changed / removed |', '|---|---|---|---|')

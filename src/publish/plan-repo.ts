@@ -15,6 +15,36 @@ import { signingCertificate } from './cert.js'
 import { PublishTargets, readPublishSettings } from './config.js'
 import { computePlan, type Plan } from './plan.js'
 import { sideFromPublished, sideFromRepo, type RepoSide, type Signer } from './sides.js'
+import { RegistryPublisher, registrySettings, type RegistrySettings } from '../oci/publish.js'
+import { VmgitError } from '../util/errors.js'
+
+/** vmgit.yaml registry settings, or undefined with the problem added to the head's issues. */
+function registrySettingsOrIssue(head: RepoSide): RegistrySettings | undefined {
+  try {
+    return registrySettings(head.repo.configSrc?.data)
+  } catch (e) {
+    if (!(e instanceof VmgitError)) throw e
+    head.issues.push({ severity: 'error', code: e.code, message: e.message })
+    return undefined
+  }
+}
+
+/** Put on each head list the OCI keys publish would sign (hashes the image sources; no network). */
+async function pinHead(head: RepoSide, settings: RegistrySettings, env: NodeJS.ProcessEnv): Promise<void> {
+  const pub = new RegistryPublisher(settings, head.repo, { env })
+  try {
+    for (const [id, { name, list }] of head.side.lists) {
+      try {
+        RegistryPublisher.annotate(list, await pub.prepare(name))
+      } catch (e) {
+        if (!(e instanceof VmgitError)) throw e
+        head.issues.push({ severity: 'error', code: e.code, list: id, message: `list ${name}: ${e.message}` })
+      }
+    }
+  } finally {
+    pub.close()
+  }
+}
 
 export interface PlanRepositoryOptions {
   dir: string
@@ -50,15 +80,19 @@ export async function planRepository(opts: PlanRepositoryOptions): Promise<Plan>
   if (config.length > 0) {
     throw usageError('CONFIG_INVALID', `${CONFIG_FILE} has ${config.length} error(s), first ${formatProblem(config[0]!)}; fix it (vmgit validate) before planning`)
   }
+  const oci = registrySettingsOrIssue(head)
+  const withRegistry = (p: Plan): Plan => (oci ? { ...p, registry: oci.url } : p)
   if (opts.base) {
     const base = await atRef(opts.base)
-    return computePlan(base.side, head.side, { headIssues: head.issues, now, ...(cert ? { cert } : {}) })
+    return withRegistry(computePlan(base.side, head.side, { headIssues: head.issues, now, ...(cert ? { cert } : {}) }))
   }
+  // the published copy pins each image's manifest digest: the head is compared with the digests publish would pin
+  if (oci) await pinHead(head, oci, env)
   const targets = new PublishTargets((await readPublishSettings(dir)).rules, env, dir)
   const pool = targets.pool()
   try {
     const pub = await sideFromPublished(head, (u) => targets.resolve(u), pool)
-    return computePlan(pub.side, head.side, { headIssues: [...head.issues, ...pub.issues], now, ...(cert ? { cert } : {}) })
+    return withRegistry(computePlan(pub.side, head.side, { headIssues: [...head.issues, ...pub.issues], now, ...(cert ? { cert } : {}) }))
   } finally {
     await pool.closeAll()
   }

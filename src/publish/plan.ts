@@ -52,6 +52,8 @@ export interface Plan {
   lists: ListPlan[]
   issues: PlanIssue[]
   summary: { add: number; change: number; remove: number; errors: number; warnings: number }
+  /** vmgit.yaml registry: where images and lists are also pushed (docs/oci.md) */
+  registry?: string
 }
 
 /** One side of the comparison: the lists a repository renders at one point, by list identifier. */

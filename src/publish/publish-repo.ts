@@ -15,6 +15,7 @@ import { PublishTargets, readPublishSettings } from './config.js'
 import { ImageUploader } from './images.js'
 import { publish, type PublishReport } from './publish.js'
 import { readBackList } from './readback.js'
+import { RegistryPublisher, registrySettings } from '../oci/publish.js'
 
 export interface PublishRepositoryOptions {
   dir: string
@@ -56,6 +57,8 @@ export async function publishRepository(opts: PublishRepositoryOptions): Promise
   const settings = await readPublishSettings(dir)
   const targets = new PublishTargets(settings.rules, env, dir)
   const pool = targets.pool()
+  const oci = registrySettings(repo.configSrc?.data)
+  const registry = oci ? new RegistryPublisher(oci, repo, { env, ...(opts.log ? { log: opts.log } : {}) }) : undefined
   try {
     return await publish({
       repo,
@@ -67,11 +70,13 @@ export async function publishRepository(opts: PublishRepositoryOptions): Promise
       ...(opts.refreshBeforeMs !== undefined ? { refreshBeforeMs: opts.refreshBeforeMs } : {}),
       resolveTarget: (uri) => targets.require(uri),
       pool,
-      images: new ImageUploader(repo, pool, (uri) => targets.resolve(uri), opts.progress),
+      images: new ImageUploader(repo, pool, (uri) => targets.resolve(uri), opts.progress, registry !== undefined),
+      ...(registry ? { registry } : {}),
       readBack: (uri, expected) => readBackList(uri, expected),
       log: opts.log,
     })
   } finally {
+    registry?.close()
     await pool.closeAll()
   }
 }

@@ -10,6 +10,7 @@ import { diffObjects, expiredAtSigning } from './plan.js'
 import { type ImageUploader } from './images.js'
 import { readPublished, type PublishedList } from './published.js'
 import type { TransferPool } from '../transfer/index.js'
+import { RegistryPublisher } from '../oci/publish.js'
 
 /**
  * `vmgit publish`: for each list, upload the images it needs, then sign and upload the list,
@@ -30,7 +31,9 @@ export interface ListReport {
   /** where it was written (secrets masked) */
   target?: string
   expires?: string
-  images: { identifier: string; title: string; action: string; target?: string }[]
+  images: { identifier: string; title: string; action: string; target?: string; oci?: string }[]
+  /** the list artifact in the registry (HOST/REPO@sha256:…; a dry run: HOST/REPO) */
+  registry?: string
   reason?: string
   error?: { code: string; message: string; exit: number }
   warnings: string[]
@@ -61,6 +64,8 @@ export interface PublishOptions {
   images: ImageUploader
   /** read the list back from its public hv:uri and check it (undefined = not reachable) */
   readBack?: (uri: string, expected: Buffer) => Promise<'ok' | 'unreachable'>
+  /** vmgit.yaml registry: images and the signed list are pushed there too (docs/oci.md) */
+  registry?: RegistryPublisher
   log?: (line: string) => void
 }
 
@@ -86,6 +91,9 @@ async function publishOne(name: string, o: PublishOptions, report: PublishReport
   const id = String(head.list['dc:identifier'])
   const uri = String(head.list['hv:uri'] ?? '')
   const r: ListReport = { name, identifier: id, title: String(head.list['dc:title'] ?? name), action: 'unchanged', uri, images: [], warnings: [] }
+  // registry: each image entry pins its manifest digest before the change check and inside the signed bytes
+  const arts = o.registry ? await o.registry.prepare(name) : []
+  RegistryPublisher.annotate(head, arts)
   if (!uri) throw new VmgitError('LIST_NO_URI', `list ${name} has no uri (hv:uri): set where subscribers fetch it, and a target in vmgit.yaml that maps it to a write location`)
   const target = o.resolveTarget(uri)
   const published: PublishedList | undefined = await readPublished(o.pool, target)
@@ -132,6 +140,13 @@ async function publishOne(name: string, o: PublishOptions, report: PublishReport
     const res = await o.images.ensure(img, { alreadyPublished: !!before && diffObjects(before, img).length === 0, dryRun: o.dryRun })
     r.images.push({ identifier: String(img['dc:identifier']), title: String(img['dc:title'] ?? ''), action: res.action, ...(res.target ? { target: res.target } : {}) })
   }
+  // crash order: every image manifest the list will pin is in the registry before the list is signed
+  for (const [i, a] of arts.entries()) {
+    if (!a) continue
+    r.images[i]!.oci = a.reference
+    if (!o.dryRun) await o.registry!.pushImage(a)
+  }
+  if (o.registry) r.registry = `${o.registry.settings.dest.registry}/${o.registry.settings.dest.repository ? `${o.registry.settings.dest.repository}/` : ''}${name}`
 
   r.version = newVersion
   r.expires = String(head.list['dc:date:expires'])
@@ -142,11 +157,14 @@ async function publishOne(name: string, o: PublishOptions, report: PublishReport
   }
   if (!o.creds) throw new VmgitError('NO_CREDENTIALS', 'publishing needs the signing key and certificate: give --key and --cert, --p12, or set VMGIT_SIGNING_KEY and VMGIT_SIGNING_CERT', { exit: 2 })
   // the same rendering as `head` (same now, same signer), checked against the certificate and signed
-  const signed = await signRepoList(o.repo, o.repo.lists.get(name)!, o.creds, { now: o.now, digest: o.digest, signingTime: o.now, version: newVersion })
+  const annotate = (h: HepixList): void => RegistryPublisher.annotate(h, arts)
+  const signed = await signRepoList(o.repo, o.repo.lists.get(name)!, o.creds, { now: o.now, digest: o.digest, signingTime: o.now, version: newVersion, annotate })
   r.warnings.push(...signed.warnings)
   const smime = signed.smime
   // what is signed is what was checked against the published version
   if (signed.version !== newVersion) throw new VmgitError('INTERNAL', `list ${name}: signed hv:version ${signed.version}, checked ${newVersion}`)
+  // the registry copy first: a crash before the hv:uri upload leaves the published list older, so the next run signs again
+  if (o.registry) r.registry = await o.registry.pushList(name, smime, head.list, arts)
   const { transfer, target: t } = await o.pool.get(target)
   await transfer.put(smime, t.path, { contentType: 'application/pkcs7-mime' })
   const st = await transfer.stat(t.path)

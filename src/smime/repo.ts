@@ -4,7 +4,7 @@
  * the certificate, and sign the exact rendered bytes.
  */
 import { renderList } from '../imagelist/render.js'
-import type { Layout } from '../imagelist/types.js'
+import type { HepixList, Layout } from '../imagelist/types.js'
 import { layoutOf, toHepix } from '../model/hepix.js'
 import { isError } from '../model/problems.js'
 import { problemsOf } from '../model/render.js'
@@ -21,6 +21,8 @@ export interface RepoSignOptions {
   layout?: Layout
   /** hv:version to sign instead of the stamp of `now` (publish moves a stamp past the published one) */
   version?: string
+  /** last change to the rendering before it is signed (publish to a registry pins each image's digest) */
+  annotate?: (hepix: HepixList) => void
 }
 
 export interface SignedList {
@@ -46,6 +48,7 @@ export async function signRepoList(repo: Repository, list: ListEntry, creds: Sig
   // an endorser may leave dn/ca out: they come from the certificate; given ones must match it
   hepix.endorser = fillEndorser(hepix.endorser, cert)
   checkEndorser(hepix.endorser, cert)
+  opts.annotate?.(hepix)
   const layout = opts.layout ?? layoutOf(repo, list)
   const json = renderList(hepix, layout)
   const smime = await signContent(Buffer.from(json, 'utf8'), creds, { digest: opts.digest ?? repo.config.digest, signingTime: opts.signingTime, boundary: opts.boundary })

@@ -127,3 +127,80 @@ describe('OCI client against a lying registry', () => {
     })
   })
 })
+
+describe('OCI upload resume', () => {
+  describe('when the connection drops in the middle of a PATCH', () => {
+    it('asks the session where it stands (Range) and sends only the rest, then closes with the digest', async () => {
+      const blob = randomBytes(3 * 1024 * 1024)
+      const got: Buffer[] = []
+      const ranges: string[] = []
+      let patches = 0
+      let finalDigest = ''
+      handler = (q, s) => {
+        const u = new URL(q.url ?? '/', 'http://x')
+        if (q.method === 'HEAD') return void s.writeHead(404).end()
+        if (q.method === 'POST') return void s.writeHead(202, { location: '/v2/egi/img/blobs/uploads/u1', range: '0-0' }).end()
+        const have = Buffer.concat(got).length
+        if (q.method === 'GET') return void s.writeHead(204, { location: '/v2/egi/img/blobs/uploads/u1', range: `0-${have - 1}` }).end()
+        if (q.method === 'PATCH') {
+          ranges.push(String(q.headers['content-range']))
+          const first = patches++ === 0
+          let n = 0
+          q.on('data', (c: Buffer) => {
+            if (first && n + c.length > 1_000_000) {
+              got.push(c.subarray(0, 1_000_000 - n))
+              n = 1_000_000
+              q.socket.destroy()
+              return
+            }
+            n += c.length
+            got.push(c)
+          })
+          q.on('end', () => s.writeHead(202, { location: '/v2/egi/img/blobs/uploads/u1', range: `0-${Buffer.concat(got).length - 1}` }).end())
+          return
+        }
+        if (q.method === 'PUT') {
+          finalDigest = u.searchParams.get('digest') ?? ''
+          const ok = sha256(Buffer.concat(got)) === finalDigest
+          return void s.writeHead(ok ? 201 : 400, ok ? { 'docker-content-digest': finalDigest } : {}).end()
+        }
+        s.writeHead(405).end()
+      }
+      const file = path.join(tmp, 'upload.bin')
+      writeFileSync(file, blob)
+      expect(await attempt((c) => uploadBlob(c, repo(), { file }, sha256(blob), blob.length))).toBeUndefined()
+      expect(Buffer.concat(got).equals(blob)).toBe(true)
+      expect(ranges).toEqual([`0-${blob.length - 1}`, `1000000-${blob.length - 1}`])
+      expect(finalDigest).toBe(sha256(blob))
+    })
+  })
+
+  describe('when a registry answers 413 to a whole-blob PATCH', () => {
+    it('goes on in chunks from where the session stands', async () => {
+      const blob = randomBytes(200_000)
+      const got: Buffer[] = []
+      let patches = 0
+      handler = (q, s) => {
+        if (q.method === 'HEAD') return void s.writeHead(404).end()
+        if (q.method === 'POST') return void s.writeHead(202, { location: '/v2/egi/img/blobs/uploads/u2' }).end()
+        const have = Buffer.concat(got).length
+        if (q.method === 'GET') return void s.writeHead(204, { location: '/v2/egi/img/blobs/uploads/u2', range: `0-${have - 1}` }).end()
+        if (q.method === 'PATCH') {
+          const body: Buffer[] = []
+          q.on('data', (c: Buffer) => body.push(c))
+          q.on('end', () => {
+            if (patches++ === 0) return void s.writeHead(413).end()
+            got.push(...body)
+            s.writeHead(202, { location: '/v2/egi/img/blobs/uploads/u2' }).end()
+          })
+          return
+        }
+        const ok = sha256(Buffer.concat(got)) === new URL(q.url ?? '/', 'http://x').searchParams.get('digest')
+        s.writeHead(ok ? 201 : 400).end()
+      }
+      expect(await attempt((c) => uploadBlob(c, repo(), { bytes: blob }, sha256(blob), blob.length))).toBeUndefined()
+      expect(Buffer.concat(got).equals(blob)).toBe(true)
+      expect(patches).toBe(2)
+    })
+  })
+})
