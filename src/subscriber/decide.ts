@@ -6,7 +6,7 @@ import { credentialMatches } from './endorsers.js'
 import { isVmgitError, VmgitError } from '../util/errors.js'
 import { SHA512_HEX } from '../util/hash.js'
 import type { EndorserRow, SubscriptionMeta } from './store.js'
-import { pinOf } from './ociref.js'
+import { isOciLocation, pinOf } from './ociref.js'
 
 /**
  * The subscriber's update rules, as a pure function of (verified candidate, stored state, trusted
@@ -202,7 +202,8 @@ export function decide(input: DecideInput): Decision {
   if (c.expires.getTime() <= now.getTime()) {
     throw new VmgitError('LIST_EXPIRED', `the list expired on ${c.expires.toISOString()}; the publisher must sign a fresh one`)
   }
-  if (c.uri !== null && c.uri !== input.fetchedFrom) {
+  // issue 17: a list kept in a registry declares its http(s) copy as hv:uri; the oci:// location is no hv:uri to compare
+  if (c.uri !== null && c.uri !== input.fetchedFrom && !isOciLocation(input.fetchedFrom)) {
     warnings.push({ code: 'URI_MISMATCH', message: `the list declares hv:uri ${c.uri} but was fetched from ${input.fetchedFrom}; vmgit keeps fetching the subscribed URL` })
   }
   let recovered = false
