@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { parseStrictJson } from '../../src/imagelist/json.js'
+import { LIST_MEDIA_TYPE } from '../../src/oci/artifact.js'
+import { MEDIA } from '../../src/oci/client.js'
 import { imageLayer, LIST_ARTIFACT_TYPE, listLayer, OCI_MANIFEST, parseOciLocation, pinOf } from '../../src/subscriber/ociref.js'
 
 const D = (c: string): string => `sha256:${c.repeat(64)}`
@@ -70,6 +72,11 @@ describe('image pins (vmgit:oci:reference + vmgit:oci:digest)', () => {
 })
 
 describe('manifests', () => {
+  it('names the media types the publisher pushes (one contract: src/oci/artifact.ts)', () => {
+    expect(LIST_ARTIFACT_TYPE).toBe(LIST_MEDIA_TYPE)
+    expect(OCI_MANIFEST).toBe(MEDIA.manifest)
+  })
+
   const layer = { mediaType: LIST_ARTIFACT_TYPE, digest: D('c'), size: 5000 }
 
   it('finds the one S/MIME layer of a list artifact', () => {
