@@ -70,6 +70,36 @@ describe.skipIf(skip.skip)(`issue 17: subscribing to a list kept in a registry $
     })
   })
 
+  describe('when the connection to the registry breaks in the middle of an image', () => {
+    let ow: OciWorld
+    beforeAll(async () => {
+      ow = await makeOciWorld()
+    }, 60_000)
+    afterAll(async () => ow.close())
+
+    it('keeps the verified prefix in partial/ and resumes it by Range from the registry on the next run, then caches it', async () => {
+      const { w } = ow
+      const img = w.image('big.qcow2', 3_000_000)
+      const p = ow.pushImage(img)
+      w.server.remove(img.route)
+      ow.pushList(await w.signed({ id: w.listId, version: '1.0', images: [ow.entry(img, p)] }), ['latest'])
+      expect((await w.trust()).code).toBe(0)
+      expect((await w.add(ow.listLocation())).code).toBe(0)
+      expect((await w.cli(['sub', 'select', img.id])).code).toBe(0)
+      const blob = `/v2/${p.repository}/blobs/${p.layer}`
+      ow.drops.set(blob, 1_000_000)
+      const first = await w.sync()
+      expect(first.code).toBe(3)
+      expect(w.filesIn('partial')).toEqual([img.sha512])
+      expect(w.filesIn('cache')).toEqual([])
+      const second = await w.sync()
+      expect(second.code).toBe(0)
+      expect(w.filesIn('cache')).toContain(img.sha512)
+      const resumed = ow.proxied.filter((r) => r.path === blob).at(-1)
+      expect(resumed?.range).toMatch(/^bytes=[1-9]\d*-$/)
+    })
+  })
+
   describe('when the location is not a registry list', () => {
     let ow: OciWorld
     beforeAll(async () => {

@@ -42,7 +42,9 @@ export class OciWorld {
   /** what `oci://` references name: the proxy, which forwards to the registry */
   readonly host: string
   private readonly evil = new Map<string, Evil>()
-  readonly proxied: { method: string; path: string }[] = []
+  /** paths whose next answer is cut after this many body bytes (a dropped connection), once */
+  readonly drops = new Map<string, number>()
+  readonly proxied: { method: string; path: string; range?: string }[] = []
 
   constructor(readonly w: World, readonly reg: Registry, private readonly proxy: http.Server, private readonly layoutRoot: string) {
     this.host = `127.0.0.1:${(proxy.address() as AddressInfo).port}`
@@ -59,6 +61,7 @@ export class OciWorld {
 
   clearEvil(): void {
     this.evil.clear()
+    this.drops.clear()
   }
 
   evilFor(p: string): Evil | undefined {
@@ -141,7 +144,7 @@ function startProxy(target: number, world: () => OciWorld | undefined): Promise<
   const server = http.createServer((req: IncomingMessage, res: ServerResponse) => {
     const p = new URL(req.url ?? '/', 'http://x').pathname
     const ow = world()
-    ow?.proxied.push({ method: req.method ?? 'GET', path: p })
+    ow?.proxied.push({ method: req.method ?? 'GET', path: p, ...(req.headers.range ? { range: req.headers.range } : {}) })
     const evil = ow?.evilFor(p)
     if (evil) {
       req.resume()
@@ -149,9 +152,24 @@ function startProxy(target: number, world: () => OciWorld | undefined): Promise<
       res.end(req.method === 'HEAD' ? undefined : evil.body)
       return
     }
+    const drop = ow?.drops.get(p)
+    if (drop !== undefined) ow!.drops.delete(p)
     const up = http.request({ host: '127.0.0.1', port: target, method: req.method, path: req.url, headers: { ...req.headers, host: `127.0.0.1:${target}` } }, (r) => {
       res.writeHead(r.statusCode ?? 502, r.headers)
-      r.pipe(res)
+      if (drop === undefined) return void r.pipe(res)
+      // the connection breaks after `drop` body bytes, as a registry restart or a network cut would
+      let sent = 0
+      r.on('data', (c: Buffer) => {
+        if (sent >= drop) return
+        const part = c.subarray(0, drop - sent)
+        sent += part.length
+        res.write(part)
+        if (sent >= drop) {
+          r.destroy()
+          res.flushHeaders()
+          setTimeout(() => res.socket?.destroy(), 50)
+        }
+      })
     })
     up.on('error', () => res.destroy())
     req.pipe(up)
