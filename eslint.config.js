@@ -14,4 +14,20 @@ export default tseslint.config(
       'no-control-regex': 'off',
     },
   },
+  {
+    // issue 14: one network client. Every HTTP(S) request goes through src/net/ (proxies, trust,
+    // timeouts, redirects, caps, redaction); tests and scripts may use node's modules directly.
+    files: ['src/**/*.ts'],
+    ignores: ['src/net/**'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: ['node:http', 'node:https', 'node:tls', 'http', 'https', 'tls'].map((name) => ({
+          name,
+          message: 'HTTP(S) and TLS go through src/net/ (one network client: proxies, trust, timeouts, caps, redaction).',
+          allowTypeImports: true,
+        })),
+      }],
+      'no-restricted-globals': ['error', { name: 'fetch', message: 'HTTP(S) goes through src/net/ (one network client).' }],
+    },
+  },
 )

@@ -2,6 +2,7 @@
  * The pull-request comment job: upsert one plan comment, found again by its hidden marker and
  * edited in place on every push. Runs with `pull-requests: write` and no other secret.
  */
+import { DEFAULT_LIMITS, Fetcher, readCapped } from '../net/http.js'
 import { PLAN_COMMENT_MARKER } from '../publish/plan-format.js'
 import { networkError, usageError } from '../util/errors.js'
 
@@ -15,21 +16,27 @@ export interface CommentTarget {
 }
 
 async function gh(method: string, url: string, token: string, body?: unknown): Promise<unknown> {
-  const res = await fetch(url, {
-    method,
-    headers: {
-      accept: 'application/vnd.github+json',
-      authorization: `Bearer ${token}`,
-      'x-github-api-version': '2022-11-28',
-      ...(body ? { 'content-type': 'application/json' } : {}),
-    },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  })
-  if (!res.ok) {
-    const hint = res.status === 403 || res.status === 401 ? ': give the job `permissions: pull-requests: write` (forks get a read-only token)' : ''
-    throw networkError('GITHUB_API', `${method} ${url.replace(/\?.*/, '')}: HTTP ${res.status}${hint}`)
+  // the one network client (src/net/): the runner's https_proxy / no_proxy, timeouts, a cap
+  const fetcher = new Fetcher()
+  try {
+    const res = await fetcher.open(url, {
+      limits: { ...DEFAULT_LIMITS, deadlineMs: 60_000 },
+      method,
+      addressRule: 'origin',
+      headers: { accept: 'application/vnd.github+json', 'x-github-api-version': '2022-11-28', ...(body ? { 'content-type': 'application/json' } : {}) },
+      originHeaders: { authorization: `Bearer ${token}` },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    })
+    if (res.status < 200 || res.status > 299) {
+      res.close()
+      const hint = res.status === 403 || res.status === 401 ? ': give the job `permissions: pull-requests: write` (forks get a read-only token)' : ''
+      throw networkError('GITHUB_API', `${method} ${url.replace(/\?.*/, '')}: HTTP ${res.status}${hint}`)
+    }
+    const text = await readCapped(res, 16 * 1024 * 1024, url.replace(/\?.*/, ''), 'RESPONSE_TOO_LARGE')
+    return res.status === 204 || text.length === 0 ? undefined : JSON.parse(text.toString('utf8'))
+  } finally {
+    fetcher.close()
   }
-  return res.status === 204 ? undefined : res.json()
 }
 
 /** Create or update the plan comment; returns what was done and the comment's id. */

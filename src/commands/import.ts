@@ -56,6 +56,8 @@ reads the signed content without any check (for a list whose signer expired long
     const r = await importList(f.repo, this.args.source, {
       ...(f.name ? { name: f.name } : {}), ...(verify ? { verify } : {}),
       allowUnsigned: f['allow-unsigned'], insecureSkipVerify: f['insecure-skip-verify'],
+      // https trust: the same CA directory as the signature check (and as sub add / sync)
+      fetch: { caDir: caDirFromEnv(f['ca-dir']) },
     })
     for (const p of problems) this.warn2(p)
     if (r.signature === 'unverified') this.warn2('INSECURE: the S/MIME signature was NOT verified (--insecure-skip-verify); the list was imported as it is')

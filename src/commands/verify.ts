@@ -41,7 +41,7 @@ SOURCE is a file or an http(s) URL (16 MiB cap, 5 redirects at most). Exit 0 ver
     if (Number.isNaN(at.getTime())) throw usageError('BAD_TIME', `--at ${this.flags.at} is not an ISO 8601 time; write it like 2018-01-01T00:00:00Z`)
     const dir = caDirFromEnv(this.flags['ca-dir'])
     const trust = await loadTrustStore(dir)
-    const bytes = await readSource(this.args.source)
+    const bytes = await readSource(this.args.source, { caDir: dir })
     const r = await verifyImageList(bytes, {
       trust, at, crlCheck: this.flags['crl-check'], allowEndorserMismatch: this.flags['allow-endorser-mismatch'],
     })

@@ -1,13 +1,15 @@
 import { createReadStream } from 'node:fs'
-import http from 'node:http'
-import https from 'node:https'
-import tls from 'node:tls'
-import { networkError } from '../util/errors.js'
+import type { IncomingHttpHeaders } from 'node:http'
+import { Fetcher, readCapped } from '../net/http.js'
+import { caDirFromEnv } from '../net/trust.js'
+import { isVmgitError, networkError } from '../util/errors.js'
 
 /**
- * The one HTTP seam of the Glance handler (Glance and Keystone): node http/https, TLS host
- * checks always on (a site CA may be added), an idle timeout, a cap on response bodies, and a
- * streamed request body for image uploads. No proxies.
+ * The Glance handler's requests (Glance and Keystone) go through the one network client
+ * (src/net/): proxies (https_proxy, no_proxy), trust (system roots + the CA directory:
+ * VMGIT_CA_DIR / X509_CERT_DIR + clouds.yaml `cacert` / OS_CACERT), connect and idle timeouts,
+ * a cap on response bodies, the same failure codes as every other command, and a streamed
+ * request body for image uploads. Redirects are not followed (an API answer is final).
  */
 export interface HttpRequest {
   method: string
@@ -27,61 +29,51 @@ export interface HttpRequest {
 
 export interface HttpResponse {
   status: number
-  headers: http.IncomingHttpHeaders
+  headers: IncomingHttpHeaders
   body: Buffer
 }
 
 /** Response bodies are JSON documents or error pages; nothing legitimate comes near this. */
 const MAX_BODY = 64 * 1024 * 1024
 
-export function httpRequest(req: HttpRequest): Promise<HttpResponse> {
+export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
   const isHttps = req.url.protocol === 'https:'
   if (!isHttps && req.url.protocol !== 'http:') {
-    return Promise.reject(networkError('GLANCE_BAD_URL', `${req.url.protocol} is not http or https in ${req.url.origin}; fix the endpoint or auth_url`))
+    throw networkError('GLANCE_BAD_URL', `${req.url.protocol} is not http or https in ${req.url.origin}; fix the endpoint or auth_url`)
   }
   const headers: Record<string, string> = { Accept: 'application/json', ...req.headers }
-  if (req.body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(req.body))
-  if (req.file) headers['Content-Length'] = String(req.file.size)
-  const options: https.RequestOptions = {
-    method: req.method,
-    headers,
-    ...(req.signal ? { signal: req.signal } : {}),
-    ...(isHttps && req.ca ? { ca: [...tlsRootCertificates(), req.ca.toString()] } : {}),
-  }
-  const where = `${req.method} ${req.url.origin}${req.url.pathname}`
-  return new Promise<HttpResponse>((resolve, reject) => {
-    const r = (isHttps ? https : http).request(req.url, options, (res) => {
-      const chunks: Buffer[] = []
-      let size = 0
-      res.on('data', (c: Buffer) => {
-        size += c.length
-        if (size > MAX_BODY) res.destroy(new Error(`response body larger than ${MAX_BODY} bytes`))
-        else chunks.push(c)
-      })
-      res.on('error', (e) => reject(unreachable(where, e)))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }))
+  const timeoutMs = req.timeoutMs ?? 120_000
+  const fetcher = new Fetcher({ caDir: caDirFromEnv(undefined), ...(req.ca ? { ca: [req.ca] } : {}) })
+  const file = req.file
+  const body = file
+    ? () => {
+        const src = createReadStream(file.path, { highWaterMark: 1 << 20 })
+        if (file.tap) src.on('data', (c) => file.tap!(c as Buffer))
+        return src
+      }
+    : req.body
+  try {
+    const r = await fetcher.open(req.url.href, {
+      // an image upload may take hours: no overall deadline; the idle timeout catches a stall
+      limits: { connectTimeoutMs: Math.min(timeoutMs, 30_000), idleTimeoutMs: timeoutMs, deadlineMs: Infinity, maxRedirects: 0, maxImages: 0 },
+      method: req.method,
+      headers,
+      // operator-configured cloud endpoints: no S32 address rule
+      addressRule: 'none',
+      followRedirects: false,
+      ...(body !== undefined ? { body, ...(file ? { bodySize: file.size } : {}) } : {}),
+      ...(req.signal ? { signal: req.signal } : {}),
     })
-    r.setTimeout(req.timeoutMs ?? 120_000, () => r.destroy(new Error(`no data for ${Math.round((req.timeoutMs ?? 120_000) / 1000)} s`)))
-    r.on('error', (e) => reject(unreachable(where, e)))
-    if (req.file) {
-      const src = createReadStream(req.file.path, { highWaterMark: 1 << 20 })
-      src.on('error', (e) => r.destroy(e))
-      const tap = req.file.tap
-      if (tap) src.on('data', (c) => tap(c as Buffer))
-      src.pipe(r)
-    } else {
-      r.end(req.body)
+    const where = `${req.method} ${req.url.origin}${req.url.pathname}`
+    return { status: r.status, headers: r.headers, body: await readCapped(r, MAX_BODY, where, 'RESPONSE_TOO_LARGE') }
+  } catch (e) {
+    if (req.signal?.aborted || (isVmgitError(e) && e.code === 'REQUEST_ABORTED')) {
+      throw networkError('GLANCE_ABORTED', `${req.method} ${req.url.origin}${req.url.pathname} was aborted`, { cause: e })
     }
-  })
-}
-
-// node's bundled roots: giving `ca` replaces them, so the site CA is added to them
-const tlsRootCertificates = (): readonly string[] => tls.rootCertificates
-
-function unreachable(where: string, e: Error): Error {
-  if (e.name === 'AbortError') return networkError('GLANCE_ABORTED', `${where} was aborted`, { cause: e })
-  const code = (e as NodeJS.ErrnoException).code
-  return networkError('GLANCE_UNREACHABLE', `${where} failed: ${code ? `${code} ` : ''}${e.message}; check that the service is up and the URL is right`, { cause: e })
+    throw e
+  } finally {
+    fetcher.close()
+  }
 }
 
 /** A short human text out of an error body (Glance answers HTML or JSON, Keystone JSON). */

@@ -11,7 +11,7 @@ import { byKey, FIELDS, IMAGE_LOCAL, NAMESPACED_KEY, RESERVED_KEYS, type Kind } 
 import { CONFIG_FILE, DIRS, FILE_NAME, loadRepository } from './load.js'
 import { commonName, slug, uniqueName } from './names.js'
 import { readSource, type ReadSourceOptions } from '../net/source.js'
-import { redactUrl } from '../transfer/redact.js'
+import { redactUrl } from '../net/redact.js'
 import type { Repository } from './types.js'
 import { updateYamlText, yamlText } from './yaml-write.js'
 

@@ -1,16 +1,21 @@
-import { readdirSync, readFileSync } from 'node:fs'
 import http, { type IncomingMessage } from 'node:http'
 import https from 'node:https'
 import net from 'node:net'
-import path from 'node:path'
+import type { Readable } from 'node:stream'
 import tls from 'node:tls'
 import { networkError, VmgitError } from '../util/errors.js'
+import { interruptedError, transportError } from './errors.js'
 import { connectTunnel, proxyFor } from './proxy.js'
 import { type AddressRange, allowed, type Resolver, checkingLookup, classify, isIpLiteral, rangeOfUrl, refused } from './ssrf.js'
 import { basicAuthHeader, redactText } from './redact.js'
+import { trustedCas } from './trust.js'
+
+export { loadCaDirPems } from './trust.js'
 
 /**
- * The only network seam of the subscriber: node's http/https with hard limits. Every request has
+ * The only network seam of vmgit (issue 14: every HTTP(S) read and write — verify, import,
+ * sub add, sync, image add, --checksums, the WebDAV backend, Glance — goes through it; a lint
+ * rule forbids node:http, node:https and node:tls elsewhere): node's http/https with hard limits. Every request has
  * a connect timeout, an idle timeout and an overall deadline (attack S13), follows at most
  * `maxRedirects` redirects to http(s) only (S14), verifies TLS always (the site's CA directory is
  * added to the system roots), and sends credentials only to the origin they were given for.
@@ -48,15 +53,44 @@ export interface RequestOptions {
   /**
    * S32: which addresses a connection may reach (ssrf.ts). `signed` (the default: image hv:uri
    * values) allows public addresses and the range the URL itself names; `origin` (operator-chosen
-   * list URLs) also trusts where the first URL's host name resolves, and pins that range.
+   * list URLs) also trusts where the first URL's host name resolves, and pins that range;
+   * `none` checks nothing (endpoints the operator configured for publishing and Glance, whose
+   * redirects may lead inside the site: a dCache door sends uploads to its pools).
    */
-  addressRule?: 'signed' | 'origin'
-  /** HTTP method (default GET). Only GET and HEAD follow redirects: a request body is never replayed elsewhere. */
+  addressRule?: 'signed' | 'origin' | 'none'
+  /** HTTP method (default GET). A 303 answer turns the next hop into a GET without a body. */
   method?: string
-  /** The request body: bytes, or a stream read once (then a stale keep-alive socket is not retried). */
-  body?: Buffer | NodeJS.ReadableStream
-  /** A ready Authorization value (a registry's Bearer token); like `auth`, sent to the first URL's origin only. */
-  authorization?: string
+  /** The request body: bytes, or a factory called once per attempt (redirects re-send it). */
+  body?: Buffer | string | (() => Readable | Buffer)
+  /** The body's size in bytes (Content-Length) when `body` is a factory. */
+  bodySize?: number
+  /** Send `Expect: 100-continue` and the body only once the server agrees (a refused or redirected upload sends nothing). */
+  expectContinue?: boolean
+  /** Called with the bytes of the body sent so far. */
+  onProgress?: (sent: number, total: number) => void
+  /** Headers that carry credentials (a bearer token, X-Auth-Token): sent to the first URL's origin only, like `auth`. */
+  originHeaders?: Record<string, string>
+  /** false: return a 3xx answer as it is instead of following it. */
+  followRedirects?: boolean
+  /** Abort the request (and its body) when this signal fires; the promise rejects with REQUEST_ABORTED. */
+  signal?: AbortSignal
+}
+
+/** A TLS client certificate (WebDAV on dCache). */
+export interface ClientCertificate {
+  cert: Buffer | string
+  key: Buffer | string
+  passphrase?: string
+}
+
+export interface FetcherOptions {
+  /** The site CA directory added to the system roots (IGTF layout). */
+  caDir?: string
+  /** More CA certificates (PEM) to trust beside the system roots and the CA directory. */
+  ca?: readonly (string | Buffer)[]
+  clientCert?: ClientCertificate
+  env?: Record<string, string | undefined>
+  resolve?: Resolver
 }
 
 export interface OpenResponse {
@@ -71,28 +105,6 @@ export interface OpenResponse {
   close(): void
 }
 
-/** Extra trust anchors for https: the PEM files of the site CA directory (IGTF `<hash>.0`). */
-export function loadCaDirPems(dir: string | undefined): string[] {
-  if (!dir) return []
-  let names: string[]
-  try {
-    names = readdirSync(dir)
-  } catch {
-    return []
-  }
-  const pems: string[] = []
-  for (const n of names.sort()) {
-    if (!/\.(\d+|pem|crt)$/.test(n)) continue
-    try {
-      const text = readFileSync(path.join(dir, n), 'utf8')
-      if (text.includes('-----BEGIN CERTIFICATE-----')) pems.push(text)
-    } catch {
-      // unreadable entry: skip
-    }
-  }
-  return pems
-}
-
 class StaleSocket extends Error {}
 
 export class Fetcher {
@@ -103,11 +115,16 @@ export class Fetcher {
   /** the DNS resolver behind the S32 connect-time check (tests inject one: no DNS here) */
   private readonly resolve?: Resolver
 
-  constructor(opts: { caDir?: string; env?: Record<string, string | undefined>; resolve?: Resolver } = {}) {
+  /** TLS options of every https connection: trust anchors and the client certificate */
+  private readonly tlsOpts: https.AgentOptions
+
+  constructor(opts: FetcherOptions = {}) {
     this.env = opts.env ?? process.env
     if (opts.resolve) this.resolve = opts.resolve
-    this.ca = [...tls.rootCertificates, ...loadCaDirPems(opts.caDir)]
-    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 8, ca: this.ca })
+    this.ca = trustedCas(opts.caDir, opts.ca)
+    const c = opts.clientCert
+    this.tlsOpts = { ca: this.ca, ...(c ? { cert: c.cert, key: c.key, ...(c.passphrase ? { passphrase: c.passphrase } : {}) } : {}) }
+    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 8, ...this.tlsOpts })
   }
 
   private readonly env: Record<string, string | undefined>
@@ -126,7 +143,7 @@ export class Fetcher {
     let agent = this.checked.get(key)
     if (!agent) {
       const lookup = checkingLookup(range, extra, (address, hostname) => refused(`the host name ${hostname}`, address, range!), this.resolve)
-      agent = isHttps ? new https.Agent({ keepAlive: true, maxSockets: 8, ca: this.ca, lookup }) : new http.Agent({ keepAlive: true, maxSockets: 8, lookup })
+      agent = isHttps ? new https.Agent({ keepAlive: true, maxSockets: 8, ...this.tlsOpts, lookup }) : new http.Agent({ keepAlive: true, maxSockets: 8, lookup })
       this.checked.set(key, agent)
     }
     return agent
@@ -140,25 +157,28 @@ export class Fetcher {
     const first = redactText(current.href)
     // S32: the range connections may reach besides public addresses; `origin` with a host name pins it at the first connection
     const literal = isIpLiteral(current.hostname) || rangeOfUrl(current) === 'loopback'
-    let range: AddressRange | undefined = (opts.addressRule ?? 'signed') === 'signed' || literal ? rangeOfUrl(current) : undefined
+    const rule = opts.addressRule ?? 'signed'
+    let range: AddressRange | undefined = rule === 'none' ? undefined : rule === 'signed' || literal ? rangeOfUrl(current) : undefined
+    let send: Send = { method: opts.method ?? 'GET', ...pick(opts) }
     for (let hop = 0; ; hop++) {
       const remaining = opts.limits.deadlineMs - (Date.now() - started)
       const headers: Record<string, string> = { 'user-agent': 'vmgit', ...opts.headers }
-      const auth = current.origin === origin ? (opts.authorization ?? basicAuthHeader(opts.auth?.username, opts.auth?.password)) : undefined
+      // credentials go to the origin they were given for, never to where a redirect points
+      const auth = current.origin === origin ? basicAuthHeader(opts.auth?.username, opts.auth?.password) : undefined
       if (auth) headers.authorization = auth
+      if (current.origin === origin) Object.assign(headers, opts.originHeaders)
       let r: OpenResponse
-      const check = { range, first, method: opts.method ?? 'GET', body: opts.body }
+      const check = { range, first }
       try {
-        r = await this.once(current, headers, opts.limits, Math.max(remaining, 1), check)
+        r = await this.once(current, headers, opts.limits, Math.max(remaining, 1), check, send)
       } catch (e) {
-        // a kept-alive socket the server closed meanwhile: retry once on a fresh connection (a stream body cannot be sent twice)
+        // a kept-alive socket the server closed meanwhile: retry once on a fresh connection
         if (!(e instanceof StaleSocket)) throw e
-        if (opts.body !== undefined && !Buffer.isBuffer(opts.body)) throw networkError('FETCH_FAILED', `${redactText(current.href)}: the connection was reset`)
-        r = await this.once(current, headers, opts.limits, Math.max(remaining, 1), check)
+        r = await this.once(current, headers, opts.limits, Math.max(remaining, 1), check, send)
       }
-      if (range === undefined) range = r.remoteAddress && !proxyFor(current, this.env) ? classify(r.remoteAddress) : rangeOfUrl(current)
+      if (range === undefined && rule !== 'none') range = r.remoteAddress && !proxyFor(current, this.env) ? classify(r.remoteAddress) : rangeOfUrl(current)
       const loc = r.headers.location
-      if ([301, 302, 303, 307, 308].includes(r.status) && loc && ['GET', 'HEAD'].includes(check.method)) {
+      if ([301, 302, 303, 307, 308].includes(r.status) && loc && opts.followRedirects !== false) {
         r.close()
         if (hop >= opts.limits.maxRedirects) {
           throw networkError('TOO_MANY_REDIRECTS', `${redactText(url)} redirected more than ${opts.limits.maxRedirects} times; fix the URL or the server`)
@@ -171,14 +191,16 @@ export class Fetcher {
           throw new VmgitError('REDIRECT_DOWNGRADE', `${redactText(current.href)} redirected from https to plain http (${redactText(next.href)}); refused`)
         }
         current = next
+        if (r.status === 303 && send.method !== 'HEAD') send = { method: 'GET' }
         continue
       }
       return r
     }
   }
 
-  private async once(u: URL, headers: Record<string, string>, limits: FetchLimits, deadlineMs: number, check: { range: AddressRange | undefined; first: string; method?: string; body?: Buffer | NodeJS.ReadableStream | undefined }): Promise<OpenResponse> {
-    const shown = redactText(u.href)
+  private async once(u: URL, headers: Record<string, string>, limits: FetchLimits, deadlineMs: number, check: { range: AddressRange | undefined; first: string }, send: Send = { method: 'GET' }): Promise<OpenResponse> {
+    const shown = send.method === 'GET' ? redactText(u.href) : `${send.method} ${redactText(u.href)}`
+    if (send.signal?.aborted) throw abortedError(shown)
     const isHttps = u.protocol === 'https:'
     const proxy = proxyFor(u, this.env)
     const port = Number(u.port || (isHttps ? 443 : 80))
@@ -190,7 +212,7 @@ export class Fetcher {
       try {
         tunnel = await connectTunnel(proxy, u.hostname, port, limits.connectTimeoutMs)
       } catch (e) {
-        throw networkError('FETCH_FAILED', `${shown}: ${(e as Error).message}`)
+        throw transportError(shown, e as Error)
       }
     }
     return new Promise<OpenResponse>((resolve, reject) => {
@@ -199,6 +221,7 @@ export class Fetcher {
       const fail = (e: Error): void => {
         clearTimeout(deadline)
         clearTimeout(connectTimer)
+        send.signal?.removeEventListener('abort', onAbort)
         req.destroy(e)
         res?.destroy(e)
         if (!settled) {
@@ -206,12 +229,17 @@ export class Fetcher {
           reject(e)
         }
       }
-      const reqOpts: https.RequestOptions = {
-        method: check.method ?? 'GET',
-        headers: { ...headers, host: u.host },
-        timeout: limits.idleTimeoutMs,
+      const size = send.body === undefined ? undefined : typeof send.body === 'function' ? (send.bodySize ?? 0) : Buffer.byteLength(send.body)
+      const reqHeaders: Record<string, string | number> = { ...headers, host: u.host }
+      if (size !== undefined) reqHeaders['content-length'] = size
+      if (size && send.expectContinue) {
+        reqHeaders.expect = '100-continue'
+        // a refused upload leaves the connection mid-request: never reuse it
+        reqHeaders.connection = 'close'
       }
+      const reqOpts: https.RequestOptions = { method: send.method, headers: reqHeaders, timeout: limits.idleTimeoutMs }
       if (proxy && !isHttps) {
+        if (proxy.username !== '') reqHeaders['proxy-authorization'] = basicAuthHeader(decodeURIComponent(proxy.username), decodeURIComponent(proxy.password))!
         Object.assign(reqOpts, { host: proxy.hostname, port: proxy.port || 80, path: u.href, agent: this.httpAgent })
       } else {
         // an IPv6 literal without its URL brackets (getaddrinfo does not know "[::1]")
@@ -221,7 +249,7 @@ export class Fetcher {
         if (isHttps && tunnel) {
           // TLS inside the CONNECT tunnel, verified against the target host like a direct connection
           const sock = tunnel
-          const agent = new https.Agent({ ca: this.ca })
+          const agent = new https.Agent({ ...this.tlsOpts })
           Object.assign(agent, { createConnection: (o: tls.ConnectionOptions) => tls.connect({ ...o, socket: sock }) })
           reqOpts.agent = agent
         } else if ((check.range !== undefined || this.resolve) && !isIpLiteral(host)) {
@@ -232,7 +260,12 @@ export class Fetcher {
         }
       }
       const req = (isHttps ? https : http).request(reqOpts)
-      const deadline = setTimeout(() => fail(networkError('FETCH_DEADLINE', `${shown}: not complete within ${Math.round(deadlineMs / 1000)} s; the server is too slow or stalled`)), deadlineMs)
+      // an overall deadline beyond what a timer holds (2^31 ms, about 24 days) is no deadline
+      const deadline = deadlineMs < 2 ** 31 - 1
+        ? setTimeout(() => fail(networkError('FETCH_DEADLINE', `${shown}: not complete within ${Math.round(deadlineMs / 1000)} s; the server is too slow or stalled`)), deadlineMs)
+        : undefined
+      const onAbort = (): void => fail(abortedError(shown))
+      send.signal?.addEventListener('abort', onAbort, { once: true })
       let connectTimer: NodeJS.Timeout | undefined
       req.on('socket', (s) => {
         if (!s.connecting) return
@@ -243,11 +276,8 @@ export class Fetcher {
       req.on('error', (e) => {
         if (e instanceof VmgitError) return fail(e)
         if (!res && req.reusedSocket && (e as NodeJS.ErrnoException).code === 'ECONNRESET') return fail(new StaleSocket())
-        const code = (e as NodeJS.ErrnoException).code
-        const tlsProblem = typeof code === 'string' && /CERT|SSL|TLS|SELF_SIGNED|HOSTNAME|ALTNAME|VERIFY|ISSUER/.test(code)
-        fail(tlsProblem
-          ? networkError('TLS_VERIFY', `${shown}: TLS verification failed (${e.message}); vmgit never skips it — add the server's CA to the trust directory`)
-          : networkError('FETCH_FAILED', `${shown}: ${e.message}`))
+        // a connection that broke after the answer began is an interrupted body, not a failed connect
+        fail(res ? interruptedError(shown, e) : transportError(shown, e))
       })
       req.on('response', (r) => {
         res = r
@@ -255,6 +285,7 @@ export class Fetcher {
         const done = (): void => {
           clearTimeout(deadline)
           clearTimeout(connectTimer)
+          send.signal?.removeEventListener('abort', onAbort)
         }
         r.once('end', done)
         r.once('close', done)
@@ -271,38 +302,62 @@ export class Fetcher {
           },
         })
       })
-      const body = check.body
-      if (body === undefined) req.end()
-      else if (Buffer.isBuffer(body)) req.end(body)
-      else {
-        body.on('error', (e: Error) => fail(e instanceof VmgitError ? e : networkError('FETCH_FAILED', `${shown}: reading the upload failed: ${e.message}`)))
-        body.pipe(req)
-      }
+      startBody(req, send, size)
     })
   }
 }
 
-/** Read a whole body into memory, refusing more than `cap` bytes (the read stops at cap + 1). */
-export async function readCapped(r: OpenResponse, cap: number, what: string): Promise<Buffer> {
-  const declared = Number(r.headers['content-length'])
-  if (Number.isFinite(declared) && declared > cap) {
-    r.close()
-    throw new VmgitError('LIST_TOO_LARGE', `${what} declares ${declared} bytes, more than the ${cap}-byte cap; refused`)
-  }
-  const chunks: Buffer[] = []
-  let total = 0
-  for await (const c of r.body) {
-    total += c.length
-    if (total > cap) {
-      r.close()
-      throw new VmgitError('LIST_TOO_LARGE', `${what} sent more than the ${cap}-byte cap; refused (attack S11: endless data)`)
-    }
-    chunks.push(c)
-  }
-  return Buffer.concat(chunks)
+/** What a hop sends besides headers (a 303 drops the body). */
+interface Send {
+  method: string
+  body?: RequestOptions['body']
+  bodySize?: number
+  expectContinue?: boolean
+  onProgress?: RequestOptions['onProgress']
+  signal?: AbortSignal
 }
 
-export function httpStatusError(r: OpenResponse): VmgitError {
-  r.close()
-  return networkError('HTTP_STATUS', `${r.url} answered HTTP ${r.status}`, { details: { status: r.status } })
+const pick = (o: RequestOptions): Omit<Send, 'method'> => ({
+  ...(o.body !== undefined ? { body: o.body } : {}),
+  ...(o.bodySize !== undefined ? { bodySize: o.bodySize } : {}),
+  ...(o.expectContinue ? { expectContinue: true } : {}),
+  ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+  ...(o.signal ? { signal: o.signal } : {}),
+})
+
+const abortedError = (shown: string): VmgitError => networkError('REQUEST_ABORTED', `${shown} was aborted`)
+
+/** Send the body (at once, or after 100 Continue / a 1 s wait for servers that ignore Expect, RFC 9110 §10.1.1). */
+function startBody(req: http.ClientRequest, send: Send, size: number | undefined): void {
+  if (send.body === undefined) {
+    req.end()
+    return
+  }
+  let started = false
+  const start = (): void => {
+    if (started || req.destroyed) return
+    started = true
+    const body = typeof send.body === 'function' ? send.body() : Buffer.from(send.body!)
+    if (Buffer.isBuffer(body)) {
+      req.end(body)
+      send.onProgress?.(body.length, body.length)
+      return
+    }
+    let sent = 0
+    body.on('data', (c: Buffer) => send.onProgress?.((sent += c.length), size ?? sent))
+    body.on('error', (e) => req.destroy(e))
+    req.once('close', () => body.destroy())
+    body.pipe(req)
+  }
+  // an answer before the body was sent (auth failure, redirect): the body is never sent on this connection
+  req.once('response', () => {
+    started = true
+  })
+  if (size && send.expectContinue) {
+    req.on('continue', start)
+    setTimeout(start, 1000).unref()
+    req.flushHeaders()
+  } else start()
 }
+
+export { guardedBody, httpStatusError, readCapped } from './body.js'

@@ -1,9 +1,9 @@
 import { readFile, stat } from 'node:fs/promises'
-import http from 'node:http'
-import https from 'node:https'
 import { fileURLToPath } from 'node:url'
-import { networkError, usageError, VmgitError } from '../util/errors.js'
-import { redactUrl } from '../transfer/redact.js'
+import { usageError, VmgitError } from '../util/errors.js'
+import { DEFAULT_LIMITS, Fetcher, guardedBody, httpStatusError, readCapped } from './http.js'
+import { redactUrl, splitCredentials } from './redact.js'
+import { caDirFromEnv } from './trust.js'
 
 /** An image list is a few MB at most; 16 MiB bounds memory against a hostile or broken server. */
 export const MAX_SOURCE_BYTES = 16 * 1024 * 1024
@@ -15,82 +15,84 @@ export interface ReadSourceOptions {
   idleTimeoutMs?: number
   /** Whole request deadline, redirects included. Default 120 s. */
   deadlineMs?: number
+  /** Connect timeout. Default 30 s. */
+  connectTimeoutMs?: number
+  /** The trust directory added to the system roots for https (default: --ca-dir's environment: VMGIT_CA_DIR, X509_CERT_DIR, …). */
+  caDir?: string
+  /** Proxy variables (default process.env). */
+  env?: Record<string, string | undefined>
+  /** What is read: a list (LIST_TOO_LARGE beyond the cap) or another document (RESPONSE_TOO_LARGE). */
+  kind?: 'list' | 'document'
 }
 
 /**
- * The net seam for small documents (image lists, checksum files): the bytes of a local file,
- * a file:// URL or an http(s) URL, with a size cap, idle and overall timeouts, at most 5
- * redirects and never a downgrade from https. URLs in messages have their credentials masked.
+ * Small documents (image lists, checksum files): the bytes of a local file, a file:// URL or an
+ * http(s) URL. URLs go through the one network client (src/net/http.ts): proxies, the CA
+ * directory, connect/idle/overall timeouts, at most 5 redirects, never a downgrade from https,
+ * the S32 address rule for operator-given URLs (`origin`), and the size cap. URLs in messages
+ * are redacted; credentials in the URL's userinfo go to that origin only.
  */
 export async function readSource(source: string, opts: ReadSourceOptions = {}): Promise<Buffer> {
   const max = opts.maxBytes ?? MAX_SOURCE_BYTES
-  if (/^https?:\/\//i.test(source)) return fetchUrl(new URL(source), max, opts)
+  if (/^https?:\/\//i.test(source)) return fetchUrl(source, max, opts)
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(source) && !/^file:/i.test(source))
-    throw usageError('UNSUPPORTED_SOURCE', `cannot read ${source}: give a file path or an http(s) URL`)
+    throw usageError('UNSUPPORTED_SOURCE', `cannot read ${redactUrl(source)}: give a file path or an http(s) URL`)
   const file = /^file:/i.test(source) ? fileURLToPath(source) : source
   const st = await stat(file).catch(() => undefined)
   if (!st?.isFile()) throw usageError('SOURCE_NOT_FOUND', `${source} is not a readable file; check the path`)
-  if (st.size > max) throw tooLarge(source, max)
+  if (st.size > max) throw new VmgitError(tooLargeCode(opts), `${source} is larger than ${max} bytes; ${opts.kind === 'document' ? 'refused' : 'an image list is far smaller, so this is not one'}`)
   return readFile(file)
 }
 
-const tooLarge = (source: string, max: number) =>
-  new VmgitError('SOURCE_TOO_LARGE', `${source} is larger than ${max} bytes; an image list is far smaller, so this is not one`)
+const tooLargeCode = (opts: ReadSourceOptions): 'LIST_TOO_LARGE' | 'RESPONSE_TOO_LARGE' => (opts.kind === 'document' ? 'RESPONSE_TOO_LARGE' : 'LIST_TOO_LARGE')
 
-async function fetchUrl(start: URL, max: number, opts: ReadSourceOptions): Promise<Buffer> {
-  const deadline = Date.now() + (opts.deadlineMs ?? 120_000)
-  let url = start
-  for (let hop = 0; ; hop++) {
-    const r = await get(url, max, opts.idleTimeoutMs ?? 30_000, deadline)
-    if ('body' in r) return r.body
-    if (hop >= MAX_REDIRECTS) throw networkError('TOO_MANY_REDIRECTS', `${redactUrl(start)} redirected more than ${MAX_REDIRECTS} times; use the final URL`)
-    const next = new URL(r.location, url)
-    // a signed list may come over http, but never downgrade a URL the user gave as https
-    if (url.protocol === 'https:' && next.protocol !== 'https:')
-      throw networkError('INSECURE_REDIRECT', `${redactUrl(url)} redirected to ${next.protocol}//${next.host}; refusing to leave https`)
-    if (next.protocol !== 'http:' && next.protocol !== 'https:') throw networkError('FETCH_FAILED', `${redactUrl(url)} redirected to unsupported ${next.protocol}`)
-    url = next
+/** Stream what an http(s) URL serves (image add --url): the same client, no size cap (the caller hashes on the way). */
+export async function* streamUrl(url: string, opts: Omit<ReadSourceOptions, 'maxBytes' | 'kind'> = {}): AsyncGenerator<Buffer> {
+  // an image may take hours: the idle timeout catches a stall, the overall deadline is a day
+  const { fetcher, r } = await openUrl(url, { deadlineMs: 24 * 3600_000, ...opts }, false)
+  try {
+    yield* guardedBody(r)
+  } finally {
+    r.close()
+    fetcher.close()
   }
 }
 
-function get(url: URL, max: number, idleMs: number, deadline: number): Promise<{ body: Buffer } | { location: string }> {
-  return new Promise((resolve, reject) => {
-    const mod = url.protocol === 'https:' ? https : http
-    const fail = (e: Error) => reject(e instanceof VmgitError ? e : networkError('FETCH_FAILED', `cannot fetch ${redactUrl(url)}: ${e.message}`))
-    const req = mod.get(url, { headers: { 'user-agent': 'vmgit', accept: '*/*' } }, (res) => {
-      const status = res.statusCode ?? 0
-      if (status >= 300 && status < 400 && res.headers.location) {
-        res.resume()
-        resolve({ location: res.headers.location })
-        return
-      }
-      if (status !== 200) {
-        res.resume()
-        fail(networkError('FETCH_HTTP_STATUS', `${redactUrl(url)} answered HTTP ${status}; check the URL`))
-        return
-      }
-      const declared = Number(res.headers['content-length'] ?? 0)
-      if (declared > max) {
-        res.destroy()
-        fail(tooLarge(redactUrl(url), max))
-        return
-      }
-      const chunks: Buffer[] = []
-      let size = 0
-      res.on('data', (c: Buffer) => {
-        size += c.length
-        if (size > max) {
-          res.destroy()
-          fail(tooLarge(redactUrl(url), max))
-        } else chunks.push(c)
-      })
-      res.on('end', () => resolve({ body: Buffer.concat(chunks) }))
-      res.on('error', fail)
-    })
-    req.setTimeout(idleMs, () => req.destroy(networkError('FETCH_TIMEOUT', `${redactUrl(url)} sent nothing for ${idleMs / 1000} s; try again later`)))
-    const left = deadline - Date.now()
-    const timer = setTimeout(() => req.destroy(networkError('FETCH_TIMEOUT', `${redactUrl(url)} took too long; try again later`)), Math.max(left, 1))
-    req.on('close', () => clearTimeout(timer))
-    req.on('error', fail)
-  })
+async function fetchUrl(source: string, max: number, opts: ReadSourceOptions): Promise<Buffer> {
+  const { fetcher, r } = await openUrl(source, opts, true)
+  try {
+    return await readCapped(r, max, r.url, tooLargeCode(opts))
+  } finally {
+    fetcher.close()
+  }
+}
+
+async function openUrl(source: string, opts: ReadSourceOptions, noDowngrade: boolean) {
+  const split = splitCredentials(source)
+  const fetcher = new Fetcher({ caDir: opts.caDir ?? caDirFromEnv(undefined), ...(opts.env ? { env: opts.env } : {}) })
+  try {
+    const env = opts.env ?? process.env
+    const limits = {
+      ...DEFAULT_LIMITS,
+      maxRedirects: MAX_REDIRECTS,
+      idleTimeoutMs: opts.idleTimeoutMs ?? envSeconds(env, 'VMGIT_IDLE_TIMEOUT') ?? 30_000,
+      deadlineMs: opts.deadlineMs ?? envSeconds(env, 'VMGIT_DEADLINE') ?? 120_000,
+      connectTimeoutMs: opts.connectTimeoutMs ?? envSeconds(env, 'VMGIT_CONNECT_TIMEOUT') ?? 30_000,
+    }
+    // operator-given URLs: the `origin` address rule (S32), credentials to their own origin only
+    const r = await fetcher.open(split.url, { limits, addressRule: 'origin', noDowngrade, auth: { username: split.username ?? null, password: split.password ?? null } })
+    if (r.status !== 200) throw httpStatusError(r)
+    return { fetcher, r }
+  } catch (e) {
+    fetcher.close()
+    throw e
+  }
+}
+
+/** The timeouts every command shares (sub add / sync take them as --connect-timeout, --idle-timeout, --deadline too): whole seconds. */
+export function envSeconds(env: Record<string, string | undefined>, name: string): number | undefined {
+  const v = env[name]
+  if (v === undefined || v === '') return undefined
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw usageError('BAD_TIMEOUT', `${name}=${JSON.stringify(v)} is not a whole number of seconds (1 or more)`)
+  return Number(v) * 1000
 }

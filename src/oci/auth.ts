@@ -75,7 +75,7 @@ export class TokenCache {
     if (creds) realmUrl.searchParams.set('account', creds.username)
     // S32: a realm on the registry's own origin may reach where the registry's name resolves (a site's private Harbor); elsewhere only public addresses or the range the realm URL names
     const addressRule = realmUrl.origin === registryUrl.origin ? 'origin' : 'signed'
-    const r = await this.fetcher.open(realmUrl.href, { limits: this.limits, addressRule, ...(creds ? { authorization: creds.basic() } : {}) })
+    const r = await this.fetcher.open(realmUrl.href, { limits: this.limits, addressRule, ...(creds ? { originHeaders: { authorization: creds.basic() } } : {}) })
     const shown = `the token realm ${redactText(realmUrl.origin + realmUrl.pathname)}`
     if (r.status === 401 || r.status === 403) {
       r.close()

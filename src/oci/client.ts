@@ -10,6 +10,7 @@
  * Pull side here (manifests, blobs, tags, referrers); push side in push.ts.
  */
 import { createHash } from 'node:crypto'
+import type { Readable } from 'node:stream'
 import { DEFAULT_LIMITS, Fetcher, type FetchLimits, type OpenResponse, readCapped } from '../net/http.js'
 import { networkError, VmgitError } from '../util/errors.js'
 import { type Challenge, parseChallenge, TokenCache } from './auth.js'
@@ -47,7 +48,10 @@ export interface ClientOptions {
 export interface RequestSpec {
   method?: string
   headers?: Record<string, string>
-  body?: Buffer | NodeJS.ReadableStream
+  /** bytes, or a factory of a fresh stream (called again when the request must be repeated) */
+  body?: Buffer | (() => Readable)
+  /** the size of a factory body (Content-Length) */
+  bodySize?: number
   /** `pull` or `pull,push` */
   actions?: string
   /** a limits override (long uploads and downloads) */
@@ -158,20 +162,24 @@ export class RegistryClient {
     let extra: string | undefined
     for (let attempt = 0; ; attempt++) {
       const authorization = await this.authorization(repository, actions, extra)
+      const method = spec.method ?? 'GET'
       const r = await this.fetcher.open(u.href, {
         limits: { ...this.limits, ...spec.limits },
         addressRule: this.addressRule,
-        ...(spec.method ? { method: spec.method } : {}),
+        method,
+        // reads may be sent to a storage backend (S3 behind the registry); writes go to the registry only
+        followRedirects: method === 'GET' || method === 'HEAD',
         ...(spec.headers ? { headers: spec.headers } : {}),
         ...(spec.body !== undefined ? { body: spec.body } : {}),
-        ...(authorization ? { authorization } : {}),
+        ...(spec.bodySize !== undefined ? { bodySize: spec.bodySize } : {}),
+        // credentials go to the registry's origin only, never where a redirect points
+        ...(authorization ? { originHeaders: { authorization } } : {}),
       })
       if (r.status !== 401) return r
-      const replayable = spec.body === undefined || Buffer.isBuffer(spec.body)
       if (authorization?.startsWith('Bearer ')) this.tokens.forget(authorization)
       const ch = this.takeChallenge(r)
       r.close()
-      if (attempt > 0 || !replayable || (this.challenge?.scheme === 'basic' && (authorization || !this.credsFor(repository)))) {
+      if (attempt > 0 || (this.challenge?.scheme === 'basic' && (authorization || !this.credsFor(repository)))) {
         const creds = this.credsFor(repository)
         throw networkError('OCI_UNAUTHORIZED', `${this.base.host} refused ${creds ? `the credentials from ${creds.source}` : 'anonymous access'} for ${repository || 'the registry'} (${actions}); ${creds ? 'check them and their permissions' : 'set VMGIT_REGISTRY_USERNAME/VMGIT_REGISTRY_PASSWORD or log in (skopeo login) to write an auth.json'}`)
       }

@@ -14,13 +14,13 @@ import { createReadStream } from 'node:fs'
 import path from 'node:path'
 import { runGit } from '../git/git.js'
 import type { HepixList, HepixObject } from '../imagelist/types.js'
-import { redactUrl } from '../net/redact.js'
 import type { Repository } from '../model/types.js'
 import { usageError, VmgitError } from '../util/errors.js'
 import { EMPTY_CONFIG, EMPTY_DESCRIPTOR, imageManifest, imageTags, LIST_MEDIA_TYPE, listManifest } from './artifact.js'
 import { type Env, MEDIA, RegistryClient, sha256 } from './client.js'
 import { childRepository, formatReference, type OciRepo, parseDestination } from './reference.js'
-import { addReferrerByTag, putManifest, uploadBlob } from './push.js'
+import { addReferrerByTag, putManifest, uploadBlob, type UploadSessions } from './push.js'
+import { FileUploadSessions, sessionsPath } from './sessions.js'
 
 export interface RegistrySettings {
   /** as written, oci://HOST[:PORT]/PREFIX */
@@ -83,6 +83,19 @@ async function gitLine(dir: string, args: string[]): Promise<string | undefined>
   }
 }
 
+/** The git remote as the public may see it: user info (a CI token) removed, not masked. */
+export function publicRemote(remote: string): string {
+  try {
+    const u = new URL(remote)
+    u.username = ''
+    u.password = ''
+    return u.href
+  } catch {
+    // scp-like `user@host:path`
+    return remote.replace(/^[^@/\s]*@/, '')
+  }
+}
+
 export interface RegistryPublisherOptions {
   env?: Env
   client?: RegistryClient
@@ -94,6 +107,7 @@ export class RegistryPublisher {
   private readonly artifacts = new Map<string, Promise<ImageArtifact | undefined>>()
   private readonly pushed = new Map<string, Promise<void>>()
   private source: Promise<string | undefined> | undefined
+  private readonly sessions: UploadSessions | undefined
 
   constructor(
     readonly settings: RegistrySettings,
@@ -101,6 +115,8 @@ export class RegistryPublisher {
     private readonly opts: RegistryPublisherOptions = {},
   ) {
     this.client = opts.client ?? new RegistryClient(settings.dest.registry, { ...(opts.env ? { env: opts.env } : {}) })
+    const file = sessionsPath(opts.env ?? process.env)
+    this.sessions = file ? new FileUploadSessions(file) : undefined
   }
 
   close(): void {
@@ -133,7 +149,7 @@ export class RegistryPublisher {
     const repo = childRepository(this.settings.dest, name)
     const tags = imageTags(img, this.settings.movingTag)
     const revision = await gitLine(this.repo.dir, ['log', '-1', '--format=%H', '--', entry.file])
-    this.source ??= gitLine(this.repo.dir, ['remote', 'get-url', 'origin']).then((u) => (u ? redactUrl(u) : undefined))
+    this.source ??= gitLine(this.repo.dir, ['remote', 'get-url', 'origin']).then((u) => (u ? publicRemote(u) : undefined))
     const source = await this.source
     const layer = { digest: d.sha256, size: d.size }
     const manifest = imageManifest({ name, img, layer, ...(revision ? { revision } : {}), ...(source ? { source } : {}) }, tags.version)
@@ -172,7 +188,7 @@ export class RegistryPublisher {
   private async pushImageOnce(a: ImageArtifact): Promise<void> {
     const c = this.client
     await uploadBlob(c, a.repo, { bytes: EMPTY_CONFIG }, EMPTY_DESCRIPTOR.digest, 2)
-    await uploadBlob(c, a.repo, { file: a.file }, a.layer.digest, a.layer.size, { chunkSize: this.settings.chunkSize })
+    await uploadBlob(c, a.repo, { file: a.file }, a.layer.digest, a.layer.size, { chunkSize: this.settings.chunkSize, ...(this.sessions ? { sessions: this.sessions } : {}) })
     await putManifest(c, a.repo, a.digest, a.manifest, MEDIA.manifest)
     if (a.tags.version) {
       // a version tag names one set of bytes: re-pointing it to other bytes is refused (raise hv:version)

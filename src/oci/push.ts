@@ -12,6 +12,7 @@
  * Crash order is the caller's: blobs, then the manifest naming them, then tags and referrers.
  */
 import { createReadStream } from 'node:fs'
+import type { Readable } from 'node:stream'
 import type { OpenResponse } from '../net/http.js'
 import { networkError, VmgitError } from '../util/errors.js'
 import { type Descriptor, MEDIA, type RegistryClient, referrersTag, sha256 } from './client.js'
@@ -26,6 +27,14 @@ export interface UploadOptions {
   retries?: number
   /** progress: bytes the registry has confirmed */
   onProgress?: (done: number) => void
+  /** upload sessions kept across runs: an interrupted publish resumes where the registry stands */
+  sessions?: UploadSessions
+}
+
+/** Open upload sessions by `registry/repository@digest` (the registry's Location; not a credential: pushing to it still needs auth). */
+export interface UploadSessions {
+  get(key: string): string | undefined
+  set(key: string, location: string | undefined): void
 }
 
 const FALLBACK_CHUNK = 64 * 1024 * 1024
@@ -39,9 +48,10 @@ export async function blobExists(client: RegistryClient, repo: OciRepo, digest: 
   throw networkError('OCI_HTTP_STATUS', `${repo.registry}/${repo.repository}@${digest}: HEAD answered HTTP ${r.status}`, { details: { status: r.status } })
 }
 
-function body(src: BlobSource, start: number, end: number): Buffer | NodeJS.ReadableStream {
+/** The bytes [start, end) of the source: a slice, or a factory of a file stream (a repeated request reads again). */
+function body(src: BlobSource, start: number, end: number): Buffer | (() => Readable) {
   if ('bytes' in src) return src.bytes.subarray(start, end)
-  return createReadStream(src.file, { start, end: end - 1, highWaterMark: 1024 * 1024 })
+  return () => createReadStream(src.file, { start, end: end - 1, highWaterMark: 1024 * 1024 })
 }
 
 const location = (r: OpenResponse, what: string): string => {
@@ -57,14 +67,24 @@ export async function uploadBlob(client: RegistryClient, repo: OciRepo, src: Blo
   const push = { actions: 'pull,push' }
   let retries = opts.retries ?? 5
   let chunk = opts.chunkSize && opts.chunkSize > 0 ? opts.chunkSize : 0
+  const key = `${repo.registry}/${repo.repository}@${digest}`
+  let saved = opts.sessions?.get(key)
   start: for (;;) {
-    const post = await client.request(repo.repository, 'blobs/uploads/', { ...push, method: 'POST', headers: { 'content-length': '0' } })
-    if (post.status !== 202) throw await client.failure(post, what)
-    post.close()
-    let loc = location(post, what)
-    const min = Number(post.headers['oci-chunk-min-length'])
-    if (chunk && Number.isFinite(min) && min > chunk) chunk = min
+    let loc: string
     let offset = 0
+    const resumed = saved ? await status(client, repo, saved, what).catch(() => undefined) : undefined
+    saved = undefined
+    if (resumed && resumed.offset <= size) {
+      ;({ loc, offset } = resumed)
+    } else {
+      const post = await client.request(repo.repository, 'blobs/uploads/', { ...push, method: 'POST', headers: { 'content-length': '0' } })
+      if (post.status !== 202) throw await client.failure(post, what)
+      post.close()
+      loc = location(post, what)
+      const min = Number(post.headers['oci-chunk-min-length'])
+      if (chunk && Number.isFinite(min) && min > chunk) chunk = min
+    }
+    opts.sessions?.set(key, loc)
     while (offset < size) {
       const end = chunk ? Math.min(size, offset + chunk) : size
       try {
@@ -72,10 +92,17 @@ export async function uploadBlob(client: RegistryClient, repo: OciRepo, src: Blo
           ...push,
           method: 'PATCH',
           limits: LONG,
-          headers: { 'content-type': 'application/octet-stream', 'content-length': String(end - offset), 'content-range': `${offset}-${end - 1}` },
+          headers: { 'content-type': 'application/octet-stream', 'content-range': `${offset}-${end - 1}` },
           body: body(src, offset, end),
+          bodySize: end - offset,
         })
         r.close()
+        if (r.status === 416) {
+          // the session holds another range than we thought (a repeated request): ask it and go on from there
+          if (retries-- <= 0) throw networkError('OCI_UPLOAD_FAILED', `${what}: the registry refused the range ${offset}-${end - 1} (HTTP 416) again; publish again later`)
+          ;({ loc, offset } = await status(client, repo, loc, what))
+          continue
+        }
         if (r.status === 413 && !chunk) {
           // a registry or proxy with a body limit: chunks from here on, from where the session stands
           chunk = FALLBACK_CHUNK
@@ -85,6 +112,7 @@ export async function uploadBlob(client: RegistryClient, repo: OciRepo, src: Blo
         if (r.status !== 202) throw await client.failure(r, what)
         loc = location(r, what)
         offset = end
+        opts.sessions?.set(key, loc)
         opts.onProgress?.(offset)
       } catch (e) {
         if (!(e instanceof VmgitError && e.exit === 3) || retries-- <= 0) throw e
@@ -101,6 +129,7 @@ export async function uploadBlob(client: RegistryClient, repo: OciRepo, src: Blo
     const put = await client.requestUrl(repo.repository, `${loc}${sep}digest=${encodeURIComponent(digest)}`, { ...push, method: 'PUT', headers: { 'content-length': '0' }, body: Buffer.alloc(0) })
     if (put.status !== 201) throw await client.failure(put, what)
     put.close()
+    opts.sessions?.set(key, undefined)
     const got = put.headers['docker-content-digest']
     if (typeof got === 'string' && got !== '' && got !== digest) throw new VmgitError('OCI_DIGEST_MISMATCH', `${what}: the registry stored ${got.slice(0, 80)}; refused`)
     return true

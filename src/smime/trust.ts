@@ -13,12 +13,8 @@ import { usageError } from '../util/errors.js'
 import { CERT_LABELS, CRL_LABELS, isoDate, parseCert, parseCrl, pemBlocks, type CertInfo, type CrlInfo } from './cert.js'
 import { canonicalName, nameHash } from './dn.js'
 
-export const DEFAULT_CA_DIR = '/etc/grid-security/certificates'
-
-/** The trust directory from flag, VMGIT_CA_DIR, X509_CERT_DIR, VMCATCHER_DIR_CERT, else the IGTF default. */
-export function caDirFromEnv(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  return flag || env.VMGIT_CA_DIR || env.X509_CERT_DIR || env.VMCATCHER_DIR_CERT || DEFAULT_CA_DIR
-}
+// one resolution of the trust directory for signatures and for TLS (src/net/trust.ts)
+export { caDirFromEnv, DEFAULT_CA_DIR } from '../net/trust.js'
 
 const HASHED_CERT = /^[0-9a-f]{8}\.\d+$/
 const HASHED_CRL = /^[0-9a-f]{8}\.r\d+$/

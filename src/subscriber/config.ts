@@ -1,6 +1,7 @@
 import os from 'node:os'
 import path from 'node:path'
 import { usageError } from '../util/errors.js'
+import { caDirFromEnv } from '../net/trust.js'
 
 /**
  * Where the subscriber keeps its state, resolved from flags, vmgit's own environment variables,
@@ -66,7 +67,7 @@ export function resolveCacheDirs(flag: string | undefined, env: Env = process.en
 }
 
 export function resolveCaDir(flag: string | undefined, env: Env = process.env): string {
-  return path.resolve(flag ?? env.VMGIT_CA_DIR ?? env.VMCATCHER_DIR_CERT ?? '/etc/grid-security/certificates')
+  return path.resolve(caDirFromEnv(flag, env))
 }
 
 /** Event command: --event, VMGIT_EVENT, then vmcatcher's VMCATCHER_CACHE_EVENT. */

@@ -20,9 +20,9 @@ export const trustFlags = {
 }
 
 export const netFlags = {
-  'connect-timeout': Flags.integer({ description: 'Seconds to wait for a connection', default: 30, min: 1, helpGroup: 'NETWORK' }),
-  'idle-timeout': Flags.integer({ description: 'Seconds without data before a transfer is abandoned (stalled server)', default: 60, min: 1, helpGroup: 'NETWORK' }),
-  deadline: Flags.integer({ description: 'Overall seconds for one list transfer (images get this plus size / --min-rate)', default: 300, min: 1, helpGroup: 'NETWORK' }),
+  'connect-timeout': Flags.integer({ description: 'Seconds to wait for a connection. Env: VMGIT_CONNECT_TIMEOUT', default: 30, env: 'VMGIT_CONNECT_TIMEOUT', min: 1, helpGroup: 'NETWORK' }),
+  'idle-timeout': Flags.integer({ description: 'Seconds without data before a transfer is abandoned (stalled server). Env: VMGIT_IDLE_TIMEOUT', default: 60, env: 'VMGIT_IDLE_TIMEOUT', min: 1, helpGroup: 'NETWORK' }),
+  deadline: Flags.integer({ description: 'Overall seconds for one list transfer (images get this plus size / --min-rate). Env: VMGIT_DEADLINE', default: 300, env: 'VMGIT_DEADLINE', min: 1, helpGroup: 'NETWORK' }),
   'allow-range': Flags.string({ description: 'Let image URLs and their redirects also reach this address range (attack S32; by default only public addresses and the range a signed URL names itself). Repeatable', multiple: true, options: ADDRESS_RANGES.filter((r) => r !== 'public'), helpGroup: 'NETWORK' }),
   'max-images': Flags.integer({ description: `Refuse a list with more images than this (TOO_MANY_IMAGES). Env: VMGIT_MAX_IMAGES`, default: DEFAULT_MAX_IMAGES, min: 1, env: 'VMGIT_MAX_IMAGES', helpGroup: 'LIMITS' }),
 }

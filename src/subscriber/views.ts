@@ -1,3 +1,4 @@
+import { redactText, redactUrl } from '../net/redact.js'
 import { escapeText } from '../util/escape.js'
 import { credentialsOf, type DB, getImages, getStatus, getUrls, type SubscriptionRow } from './store.js'
 
@@ -43,7 +44,12 @@ export function subscriptionView(db: DB, s: SubscriptionRow): SubscriptionView {
     endorser: s.endorser,
     endorserCheck: s.endorser_check,
     newImages: s.new_images,
-    urls: getUrls(db, s.id).map((u) => ({ url: u.url, credentials: Boolean(u.username || u.password), lastResult: mirrors[u.position] ?? null })),
+    // one redaction policy: a `?token=` / `?sig=` query value is a credential too, so it is masked like userinfo
+    urls: getUrls(db, s.id).map((u) => ({
+      url: redactUrl(u.url),
+      credentials: Boolean(u.username || u.password),
+      lastResult: mirrors[u.position] !== undefined ? redactText(mirrors[u.position]!) : null,
+    })),
     list: {
       version: s.version,
       created: s.list_created,

@@ -1,5 +1,5 @@
 import { networkError, usageError, VmgitError } from '../util/errors.js'
-import { redactText } from './redact.js'
+import { redactText } from '../net/redact.js'
 
 /**
  * Transfer error codes (stable):

@@ -10,11 +10,11 @@ import { fileURLToPath } from 'node:url'
 import { StreamingDigest, type Digest } from '../util/hash.js'
 import { configError, transferError } from './errors.js'
 import { FileTransfer } from './file.js'
-import { redactUrl, Secret } from './redact.js'
+import { redactUrl, Secret } from '../net/redact.js'
 import type { Transfer, TransferOptions, TransferScheme } from './types.js'
 
 export type { PutOptions, PutResult, RemoteStat, Transfer, TransferOptions, TransferScheme } from './types.js'
-export { redactText, redactUrl, Secret } from './redact.js'
+export { redactText, redactUrl, Secret } from '../net/redact.js'
 
 export interface Target {
   scheme: TransferScheme

@@ -21,7 +21,7 @@ import {
   type CompletedPart,
 } from '@aws-sdk/client-s3'
 import { transferError, type TransferErrorCode } from './errors.js'
-import { revealSecret } from './redact.js'
+import { revealSecret } from '../net/redact.js'
 import type { PutOptions, PutResult, RemoteStat, Transfer, TransferOptions } from './types.js'
 
 const MiB = 1 << 20

@@ -12,7 +12,7 @@ import type { Readable } from 'node:stream'
 import SftpClient from 'ssh2-sftp-client'
 import { configError, transferError, type TransferErrorCode } from './errors.js'
 import { checkHostKey, knownTypesFor, normaliseFingerprint, parseKnownHosts, type HostKeyVerdict, type KnownHostEntry } from './hostkey.js'
-import { redactUrl, revealSecret } from './redact.js'
+import { redactUrl, revealSecret } from '../net/redact.js'
 import type { PutOptions, PutResult, RemoteStat, Transfer, TransferOptions } from './types.js'
 
 const RSA_ALGOS = ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']

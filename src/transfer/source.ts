@@ -7,6 +7,7 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto'
 import { mkdir, open, rename, rm } from 'node:fs/promises'
 import path from 'node:path'
+import { readSource, streamUrl } from '../net/source.js'
 import { VmgitError } from '../util/errors.js'
 import { HASH_CHUNK } from '../util/hash.js'
 import type { ChecksumAlgo } from './checksums.js'
@@ -90,15 +91,17 @@ export async function digestFile(file: string, opts: DigestOptions = {}): Promis
 export async function digestUrl(url: string, opts: DigestOptions = {}): Promise<SourceDigest> {
   const target = parseTarget(url)
   const web = target.scheme === 'http' || target.scheme === 'https'
-  const transfer = await openTransfer(target, web ? {} : optionsFromEnv())
+  // a public http(s) download is a plain GET through the one network client (src/net/): proxies,
+  // the CA directory, timeouts, and the same failure codes as verify and sub add
+  const transfer = web ? undefined : await openTransfer(target, optionsFromEnv())
   const keep = opts.keep
   const tmp = keep ? path.join(path.dirname(keep), `.${path.basename(keep)}.${randomBytes(6).toString('hex')}.part`) : undefined
   if (keep) await mkdir(path.dirname(keep), { recursive: true })
   const out = tmp ? await open(tmp, 'wx', 0o644) : undefined
   const d = new Digester(opts.algos ?? [])
   try {
-    const stream = await transfer.createReadStream(target.path)
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
+    const stream = transfer ? ((await transfer.createReadStream(target.path)) as AsyncIterable<Buffer>) : streamUrl(url)
+    for await (const chunk of stream) {
       d.update(chunk)
       if (out) await out.write(chunk)
       opts.onProgress?.(d.size)
@@ -113,7 +116,7 @@ export async function digestUrl(url: string, opts: DigestOptions = {}): Promise<
     if (tmp) await rm(tmp, { force: true })
     throw e
   } finally {
-    await transfer.close()
+    await transfer?.close()
   }
   return d.result(target.url.pathname)
 }
@@ -132,8 +135,9 @@ export interface ImageSourceDigest extends SourceDigest {
 async function readSmall(where: string): Promise<Buffer> {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(where)) {
     const t = parseTarget(where)
-    const web = t.scheme === 'http' || t.scheme === 'https'
-    const transfer = await openTransfer(t, web ? {} : optionsFromEnv())
+    // an http(s) checksum file: the one network client, capped like a list (it was read without a cap)
+    if (t.scheme === 'http' || t.scheme === 'https') return readSource(where, { kind: 'document' })
+    const transfer = await openTransfer(t, optionsFromEnv())
     try {
       return await transfer.get(t.path)
     } finally {

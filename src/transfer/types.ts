@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream'
-import type { Secret } from './redact.js'
+import type { Secret } from '../net/redact.js'
 
 /** Schemes a target URL may use; the scheme picks the backend. */
 export type TransferScheme = 'file' | 'sftp' | 'http' | 'https' | 's3'

@@ -9,13 +9,13 @@
 import { randomBytes } from 'node:crypto'
 import { createReadStream, readFileSync } from 'node:fs'
 import { stat as fsStat } from 'node:fs/promises'
-import http, { type IncomingMessage } from 'node:http'
-import https from 'node:https'
 import path from 'node:path'
-import type { Readable } from 'node:stream'
-import tls from 'node:tls'
+import { Readable } from 'node:stream'
+import { type FetchLimits, Fetcher, guardedBody, type OpenResponse } from '../net/http.js'
+import { redactText, redactUrl, revealSecret } from '../net/redact.js'
+import { caDirFromEnv } from '../net/trust.js'
+import { isVmgitError, networkError } from '../util/errors.js'
 import { configError, transferError, type TransferErrorCode } from './errors.js'
-import { redactUrl, revealSecret } from './redact.js'
 import type { PutOptions, PutResult, RemoteStat, Transfer, TransferOptions } from './types.js'
 
 interface Req {
@@ -25,10 +25,10 @@ interface Req {
   onProgress?: (sent: number, total: number) => void
 }
 
-const readAll = async (res: IncomingMessage, limit = Infinity): Promise<Buffer> => {
+const readAll = async (res: OpenResponse, limit = Infinity): Promise<Buffer> => {
   const parts: Buffer[] = []
   let n = 0
-  for await (const c of res as AsyncIterable<Buffer>) {
+  for await (const c of guardedBody(res)) {
     if (n < limit) parts.push(c)
     n += c.length
   }
@@ -40,42 +40,41 @@ export class WebDavTransfer implements Transfer {
   readonly canReadBack = true
   readonly location: string
   private readonly origin: URL
-  private readonly agent: http.Agent
+  /** the one network client (src/net/): proxies, the CA directory + `ca`, the client certificate, timeouts */
+  private readonly fetcher: Fetcher
+  private readonly limits: FetchLimits
   private readonly auth?: string
   private readonly secrets: (string | undefined)[]
-  private readonly timeoutMs: number
   private readonly collections = new Set<string>()
 
   constructor(url: URL, opts: TransferOptions = {}) {
     this.scheme = url.protocol === 'https:' ? 'https' : 'http'
     this.origin = new URL(`${url.protocol}//${url.host}`)
     this.location = redactUrl(this.origin.href).replace(/\/$/, '')
-    this.timeoutMs = opts.timeoutMs ?? 30_000
+    const timeoutMs = opts.timeoutMs ?? 30_000
+    // an upload may take hours: no overall deadline, but no connection and no byte for timeoutMs fails
+    this.limits = { connectTimeoutMs: timeoutMs, idleTimeoutMs: timeoutMs, deadlineMs: Infinity, maxRedirects: 5, maxImages: 0 }
     const username = decodeURIComponent(url.username) || opts.username
     const password = (url.password ? decodeURIComponent(url.password) : undefined) ?? revealSecret(opts.password)
     const token = revealSecret(opts.token)
     const keyPass = revealSecret(opts.clientKeyPassphrase)
-    this.secrets = [password, token, keyPass]
+    this.secrets = [password, token, keyPass, url.username ? decodeURIComponent(url.username) : undefined]
     if (token) this.auth = `Bearer ${token}`
     else if (username && password) this.auth = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`
-    if (this.scheme === 'https') {
-      const read = (f: string, what: string) => {
-        try {
-          return readFileSync(f)
-        } catch {
-          throw configError('TRANSFER_CONFIG', `cannot read the ${what} ${f}`)
-        }
+    const read = (f: string, what: string) => {
+      try {
+        return readFileSync(f)
+      } catch {
+        throw configError('TRANSFER_CONFIG', `cannot read the ${what} ${f}`)
       }
-      this.agent = new https.Agent({
-        keepAlive: true,
-        ...(opts.clientCert ? { cert: read(opts.clientCert, 'client certificate') } : {}),
-        ...(opts.clientKey || opts.clientCert ? { key: read(opts.clientKey ?? opts.clientCert!, 'client key') } : {}),
-        ...(keyPass ? { passphrase: keyPass } : {}),
-        ...(opts.ca ? { ca: [...tls.rootCertificates, read(opts.ca, 'CA bundle').toString()] } : {}),
-      })
-    } else {
-      this.agent = new http.Agent({ keepAlive: true })
     }
+    const cert = this.scheme === 'https' && opts.clientCert ? read(opts.clientCert, 'client certificate') : undefined
+    const key = this.scheme === 'https' && (opts.clientKey || opts.clientCert) ? read(opts.clientKey ?? opts.clientCert!, 'client key') : undefined
+    this.fetcher = new Fetcher({
+      caDir: caDirFromEnv(undefined),
+      ...(this.scheme === 'https' && opts.ca ? { ca: [read(opts.ca, 'CA bundle')] } : {}),
+      ...(cert && key ? { clientCert: { cert, key, ...(keyPass ? { passphrase: keyPass } : {}) } } : {}),
+    })
   }
 
   private url(p: string): URL {
@@ -86,74 +85,38 @@ export class WebDavTransfer implements Transfer {
     throw transferError(code, msg, this.secrets, cause)
   }
 
-  private async statusError(method: string, u: URL, res: IncomingMessage): Promise<never> {
-    const text = (await readAll(res, 2048)).toString('utf8').replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 300)
+  private async statusError(method: string, u: URL, res: OpenResponse): Promise<never> {
+    const text = (await readAll(res, 2048).catch(() => Buffer.alloc(0))).toString('utf8').replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 300)
     const where = `${method} ${redactUrl(u)}`
     // nginx answers a missing/invalid client certificate with 400 "No required SSL certificate was sent" (495/496 inside)
-    const certProblem = (res.statusCode === 400 || res.statusCode === 495 || res.statusCode === 496) && /certificate/i.test(text)
-    if (res.statusCode === 401 || res.statusCode === 403 || certProblem) {
-      this.fail('TRANSFER_AUTH_FAILED', `${where}: ${res.statusCode} ${res.statusMessage ?? ''}; check the token (VMGIT_DAV_TOKEN), the user/password (VMGIT_DAV_USER, VMGIT_DAV_PASSWORD) or the client certificate`)
+    const certProblem = (res.status === 400 || res.status === 495 || res.status === 496) && /certificate/i.test(text)
+    if (res.status === 401 || res.status === 403 || certProblem) {
+      this.fail('TRANSFER_AUTH_FAILED', `${where}: ${res.status}; check the token (VMGIT_DAV_TOKEN), the user/password (VMGIT_DAV_USER, VMGIT_DAV_PASSWORD) or the client certificate`)
     }
-    this.fail(res.statusCode === 404 ? 'TRANSFER_NOT_FOUND' : 'TRANSFER_FAILED', `${where}: ${res.statusCode} ${res.statusMessage ?? ''}${text ? ` (${text})` : ''}`)
+    // TRANSFER_NOT_FOUND: the backend contract (file, sftp, s3 and WebDAV say the same for a missing remote file)
+    this.fail(res.status === 404 ? 'TRANSFER_NOT_FOUND' : 'TRANSFER_FAILED', `${where}: ${res.status}${text ? ` (${text})` : ''}`)
   }
 
-  /** One request; follows up to 5 redirects; resolves with the final response (body unread). */
-  private async send(method: string, u: URL, req: Req = {}, hops = 0): Promise<IncomingMessage> {
-    const headers: Record<string, string | number> = { ...req.headers }
-    if (this.auth && u.origin === this.origin.origin) headers.authorization = this.auth
-    if (req.body) {
-      headers['content-length'] = req.size ?? 0
-      if ((req.size ?? 0) > 0) {
-        headers.expect = '100-continue'
-        // a refused PUT leaves the connection mid-request: never reuse it
-        headers.connection = 'close'
-      }
-    }
-    const mod = u.protocol === 'https:' ? https : http
-    const res = await new Promise<IncomingMessage>((resolve, reject) => {
-      const r = mod.request(u, { method, headers, agent: u.origin === this.origin.origin ? this.agent : undefined, timeout: this.timeoutMs })
-      r.on('timeout', () => r.destroy(new Error(`no answer within ${this.timeoutMs} ms`)))
-      r.on('error', reject)
-      let started = false
-      r.on('response', (res) => {
-        // answered before we sent the body (auth failure, redirect): drop this connection afterwards
-        if (!started) {
-          started = true
-          if (req.body) res.on('close', () => r.destroy())
-        }
-        resolve(res)
+  /** One request through src/net (up to 5 redirects, credentials to this origin only); resolves with the final response (body unread). */
+  private async send(method: string, u: URL, req: Req = {}): Promise<OpenResponse> {
+    try {
+      return await this.fetcher.open(u.href, {
+        limits: this.limits,
+        method,
+        // operator-configured endpoint: no S32 address rule (a dCache door may send to pools inside the site)
+        addressRule: 'none',
+        ...(req.headers ? { headers: req.headers } : {}),
+        ...(this.auth ? { originHeaders: { authorization: this.auth } } : {}),
+        ...(req.body ? { body: req.body, bodySize: req.size ?? 0, expectContinue: true } : {}),
+        ...(req.onProgress ? { onProgress: req.onProgress } : {}),
       })
-      const start = () => {
-        if (started || !req.body) return
-        started = true
-        const body = req.body()
-        if (Buffer.isBuffer(body)) {
-          r.end(body)
-          req.onProgress?.(body.length, body.length)
-          return
-        }
-        let sent = 0
-        body.on('data', (c: Buffer) => req.onProgress?.((sent += c.length), req.size ?? sent))
-        body.on('error', (e) => r.destroy(e))
-        body.pipe(r)
-      }
-      if (headers.expect) {
-        r.on('continue', start)
-        // servers that ignore Expect get the body after a short wait (RFC 9110 §10.1.1)
-        setTimeout(start, 1000).unref()
-        r.flushHeaders()
-      } else if (req.body) start()
-      else r.end()
-    }).catch((e: NodeJS.ErrnoException) => {
-      const tlsHint = /certificate|ssl|tls|handshake|alert/i.test(e.message ?? '') ? ' (TLS: check the server certificate trust (ca) and the client certificate)' : ''
-      return this.fail('TRANSFER_CONNECT_FAILED', `${method} ${redactUrl(u)} failed${tlsHint}`, e)
-    })
-    const loc = res.headers.location
-    if (res.statusCode && [301, 302, 307, 308].includes(res.statusCode) && loc && hops < 5) {
-      res.resume()
-      return this.send(method, new URL(loc, u), req, hops + 1)
+    } catch (e) {
+      // a publish backend speaks the transfer contract (file, sftp, s3 and WebDAV alike): the
+      // network code of src/net becomes TRANSFER_CONNECT_FAILED / TRANSFER_FAILED, and stays in details.net
+      if (!isVmgitError(e) || e.exit !== 3) throw e
+      const code = ['DOWNLOAD_INTERRUPTED', 'FETCH_IDLE_TIMEOUT', 'FETCH_DEADLINE', 'TOO_MANY_REDIRECTS', 'REQUEST_ABORTED'].includes(e.code) ? 'TRANSFER_FAILED' : 'TRANSFER_CONNECT_FAILED'
+      throw networkError(code, redactText(`[${e.code}] ${e.message}`, this.secrets), { details: { ...e.details, net: e.code } })
     }
-    return res
   }
 
   /** Make every missing collection above `p`, top-down (a PROPFIND per level until one exists). */
@@ -163,7 +126,7 @@ export class WebDavTransfer implements Transfer {
       const col = dir + '/'
       if (this.collections.has(col)) break
       const res = await this.send('PROPFIND', this.url(col), { headers: { depth: '0' } })
-      const code = res.statusCode ?? 0
+      const code = res.status ?? 0
       if (code === 404 || code === 409) {
         await readAll(res)
         missing.unshift(col)
@@ -178,7 +141,7 @@ export class WebDavTransfer implements Transfer {
     for (const col of missing) {
       const res = await this.send('MKCOL', this.url(col))
       // 405: it exists already (someone else made it meanwhile)
-      if (res.statusCode !== 201 && res.statusCode !== 405) await this.statusError('MKCOL', this.url(col), res)
+      if (res.status !== 201 && res.status !== 405) await this.statusError('MKCOL', this.url(col), res)
       await readAll(res)
       this.collections.add(col)
     }
@@ -191,12 +154,12 @@ export class WebDavTransfer implements Transfer {
     const body = () => (typeof source === 'string' ? createReadStream(source, { highWaterMark: 1 << 20 }) : source)
     const headers = { 'content-type': opts.contentType ?? 'application/octet-stream' }
     const put = await this.send('PUT', this.url(tmpPath), { headers, body, size, ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) })
-    if (put.statusCode !== 201 && put.statusCode !== 204 && put.statusCode !== 200) await this.statusError('PUT', this.url(tmpPath), put)
+    if (put.status !== 201 && put.status !== 204 && put.status !== 200) await this.statusError('PUT', this.url(tmpPath), put)
     await readAll(put)
     try {
       // atomic replace: the server swaps the complete temp file in
       const mv = await this.send('MOVE', this.url(tmpPath), { headers: { destination: this.url(remotePath).href, overwrite: 'T' } })
-      if (mv.statusCode !== 201 && mv.statusCode !== 204) await this.statusError('MOVE', this.url(tmpPath), mv)
+      if (mv.status !== 201 && mv.status !== 204) await this.statusError('MOVE', this.url(tmpPath), mv)
       await readAll(mv)
     } catch (e) {
       await this.delete(tmpPath).catch(() => undefined)
@@ -207,19 +170,22 @@ export class WebDavTransfer implements Transfer {
 
   async createReadStream(remotePath: string): Promise<Readable> {
     const res = await this.send('GET', this.url(remotePath))
-    if (res.statusCode !== 200) await this.statusError('GET', this.url(remotePath), res)
-    return res
+    if (res.status !== 200) await this.statusError('GET', this.url(remotePath), res)
+    // a connection that breaks mid-body is DOWNLOAD_INTERRUPTED (exit 3), a stall FETCH_IDLE_TIMEOUT
+    return Readable.from(guardedBody(res), { objectMode: false })
   }
 
   async get(remotePath: string): Promise<Buffer> {
-    return readAll((await this.createReadStream(remotePath)) as IncomingMessage)
+    const res = await this.send('GET', this.url(remotePath))
+    if (res.status !== 200) await this.statusError('GET', this.url(remotePath), res)
+    return readAll(res)
   }
 
   async stat(remotePath: string): Promise<RemoteStat | undefined> {
     const res = await this.send('HEAD', this.url(remotePath))
-    res.resume()
-    if (res.statusCode === 404) return undefined
-    if (res.statusCode !== 200) return this.statusError('HEAD', this.url(remotePath), res)
+    res.close()
+    if (res.status === 404) return undefined
+    if (res.status !== 200) return this.statusError('HEAD', this.url(remotePath), res)
     const lm = res.headers['last-modified']
     return { size: Number(res.headers['content-length'] ?? NaN), ...(lm ? { mtime: new Date(lm) } : {}) }
   }
@@ -227,12 +193,12 @@ export class WebDavTransfer implements Transfer {
   async delete(remotePath: string): Promise<boolean> {
     const res = await this.send('DELETE', this.url(remotePath))
     await readAll(res)
-    if (res.statusCode === 404) return false
-    if (res.statusCode !== 200 && res.statusCode !== 204) return this.statusError('DELETE', this.url(remotePath), res)
+    if (res.status === 404) return false
+    if (res.status !== 200 && res.status !== 204) return this.statusError('DELETE', this.url(remotePath), res)
     return true
   }
 
   async close(): Promise<void> {
-    this.agent.destroy()
+    this.fetcher.close()
   }
 }

@@ -51,17 +51,17 @@ describe('readSource', () => {
     it('gives up after that with TOO_MANY_REDIRECTS', async () => {
       await expect(readSource(`${base}/hop/${MAX_REDIRECTS}`)).rejects.toMatchObject({ code: 'TOO_MANY_REDIRECTS', exit: 3 })
     })
-    it('fails with FETCH_FAILED on an HTTP error status', async () => {
-      await expect(readSource(`${base}/missing`)).rejects.toMatchObject({ code: 'FETCH_HTTP_STATUS', exit: 3 })
+    it('fails with HTTP_STATUS on an HTTP error status', async () => {
+      await expect(readSource(`${base}/missing`)).rejects.toMatchObject({ code: 'HTTP_STATUS', exit: 3 })
     })
-    it('stops reading at the size cap with SOURCE_TOO_LARGE', async () => {
-      await expect(readSource(`${base}/big`, { maxBytes: 100_000 })).rejects.toMatchObject({ code: 'SOURCE_TOO_LARGE' })
+    it('stops reading at the size cap with LIST_TOO_LARGE', async () => {
+      await expect(readSource(`${base}/big`, { maxBytes: 100_000 })).rejects.toMatchObject({ code: 'LIST_TOO_LARGE' })
     })
-    it('fails with FETCH_TIMEOUT when the server stays silent', async () => {
-      await expect(readSource(`${base}/silent`, { idleTimeoutMs: 200 })).rejects.toMatchObject({ code: 'FETCH_TIMEOUT', exit: 3 })
+    it('fails with FETCH_IDLE_TIMEOUT when the server stays silent', async () => {
+      await expect(readSource(`${base}/silent`, { idleTimeoutMs: 200 })).rejects.toMatchObject({ code: 'FETCH_IDLE_TIMEOUT', exit: 3 })
     })
-    it('fails with FETCH_FAILED when nothing listens', async () => {
-      await expect(readSource('http://127.0.0.1:1/x')).rejects.toMatchObject({ code: 'FETCH_FAILED' })
+    it('fails with FETCH_CONNECTION_REFUSED when nothing listens', async () => {
+      await expect(readSource('http://127.0.0.1:1/x')).rejects.toMatchObject({ code: 'FETCH_CONNECTION_REFUSED', exit: 3 })
     })
   })
 
@@ -70,7 +70,7 @@ describe('readSource', () => {
       await expect(readSource('ftp://example.org/list')).rejects.toMatchObject({ code: 'UNSUPPORTED_SOURCE', exit: 2 })
     })
     it('refuses a file over the cap without reading it', async () => {
-      await expect(readSource(process.execPath, { maxBytes: 1000 })).rejects.toMatchObject({ code: 'SOURCE_TOO_LARGE' })
+      await expect(readSource(process.execPath, { maxBytes: 1000 })).rejects.toMatchObject({ code: 'LIST_TOO_LARGE' })
     })
   })
 })

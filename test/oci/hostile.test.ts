@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { MEDIA, RegistryClient, sha256 } from '../../src/oci/client.js'
 import { downloadBlob } from '../../src/oci/download.js'
 import { uploadBlob } from '../../src/oci/push.js'
+import { FileUploadSessions } from '../../src/oci/sessions.js'
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void
 let handler: Handler = (_q, s) => s.writeHead(404).end()
@@ -201,6 +202,50 @@ describe('OCI upload resume', () => {
       expect(await attempt((c) => uploadBlob(c, repo(), { bytes: blob }, sha256(blob), blob.length))).toBeUndefined()
       expect(Buffer.concat(got).equals(blob)).toBe(true)
       expect(patches).toBe(2)
+    })
+  })
+})
+
+describe('OCI upload resume across runs', () => {
+  describe('when a run dies in the middle of a PATCH and the next run has the session file', () => {
+    it('resumes the same session from the registry Range without a new POST', async () => {
+      const blob = randomBytes(2 * 1024 * 1024)
+      const got: Buffer[] = []
+      let posts = 0
+      let cut = true
+      handler = (q, s) => {
+        if (q.method === 'HEAD') return void s.writeHead(404).end()
+        if (q.method === 'POST') return void (posts++, s.writeHead(202, { location: '/v2/egi/img/blobs/uploads/u3' }).end())
+        const have = Buffer.concat(got).length
+        if (q.method === 'GET') return void s.writeHead(204, { location: '/v2/egi/img/blobs/uploads/u3', range: `0-${have - 1}` }).end()
+        if (q.method === 'PATCH') {
+          let n = 0
+          q.on('data', (c: Buffer) => {
+            if (cut && n + c.length > 500_000) {
+              got.push(c.subarray(0, 500_000 - n))
+              cut = false
+              q.socket.destroy()
+              return
+            }
+            n += c.length
+            got.push(c)
+          })
+          q.on('end', () => s.writeHead(202, { location: '/v2/egi/img/blobs/uploads/u3' }).end())
+          return
+        }
+        const ok = sha256(Buffer.concat(got)) === new URL(q.url ?? '/', 'http://x').searchParams.get('digest')
+        s.writeHead(ok ? 201 : 400).end()
+      }
+      const file = path.join(tmp, 'resume.bin')
+      writeFileSync(file, blob)
+      const sessions = new FileUploadSessions(path.join(tmp, 'cache', 'vmgit', 'oci-uploads.json'))
+      const first = await attempt((c) => uploadBlob(c, repo(), { file }, sha256(blob), blob.length, { retries: 0, sessions }))
+      expect(first).toMatchObject({ exit: 3 })
+      expect(sessions.get(`${host}/egi/img@${sha256(blob)}`)).toBe('/v2/egi/img/blobs/uploads/u3')
+      expect(await attempt((c) => uploadBlob(c, repo(), { file }, sha256(blob), blob.length, { sessions }))).toBeUndefined()
+      expect(posts).toBe(1)
+      expect(Buffer.concat(got).equals(blob)).toBe(true)
+      expect(sessions.get(`${host}/egi/img@${sha256(blob)}`)).toBeUndefined()
     })
   })
 })

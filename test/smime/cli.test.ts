@@ -121,11 +121,11 @@ describe('vmgit verify / vmgit sign --in (CLI)', () => {
       })
       it('fails with exit 3 on HTTP 404, on a redirect loop (more than 5), and beyond the 16 MiB cap', async () => {
         const nf = await runCli(['verify', `${base}/missing`, '--ca-dir', ck])
-        expect([nf.code, nf.stderr]).toEqual([3, expect.stringMatching(/FETCH_HTTP_STATUS.*HTTP 404/)])
+        expect([nf.code, nf.stderr]).toEqual([3, expect.stringMatching(/HTTP_STATUS.*HTTP 404/)])
         const loop = await runCli(['verify', `${base}/loop`, '--ca-dir', ck])
         expect([loop.code, loop.stderr]).toEqual([3, expect.stringMatching(/TOO_MANY_REDIRECTS.*more than 5 times/)])
         const huge = await runCli(['verify', `${base}/huge`, '--ca-dir', ck])
-        expect(huge.stderr).toMatch(/SOURCE_TOO_LARGE/)
+        expect(huge.stderr).toMatch(/LIST_TOO_LARGE/)
       })
     })
   })

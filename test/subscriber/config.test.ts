@@ -39,7 +39,7 @@ describe('where the subscriber keeps its state', () => {
   it('keeps URL credentials apart and out of text', () => {
     expect(splitCredentials('https://tok%40en:x-oauth-basic@appdb.example/list')).toEqual({ url: 'https://appdb.example/list', username: 'tok@en', password: 'x-oauth-basic' })
     expect(splitCredentials('./list.smime').url).toBe(`file://${path.resolve('list.smime')}`)
-    expect(redactText('failed: https://u:p@h/x and http://a@b/')).toBe('failed: https://h/x and http://b/')
+    expect(redactText('failed: https://u:p@h/x and http://a@b/')).toBe('failed: https://***@h/x and http://***@b/')
     expect(() => splitCredentials('ftp://h/x')).toThrow(expect.objectContaining({ code: 'URL_SCHEME' }))
   })
 

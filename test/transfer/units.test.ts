@@ -20,19 +20,19 @@ describe('parseTarget', () => {
     expect(() => parseTarget('not a url')).toThrow(expect.objectContaining({ code: 'TRANSFER_URL_INVALID' }))
   })
   it('never shows a password in its printable form', () => {
-    expect(parseTarget('https://u:hunter22@host/x').display).toBe('https://u:***@host/x')
+    expect(parseTarget('https://u:hunter22@host/x').display).toBe('https://***@host/x')
   })
 })
 
 describe('redaction', () => {
   it('masks URL passwords and credential query parameters', () => {
-    expect(redactUrl('sftp://me:pw1234@h/p')).toBe('sftp://me:***@h/p')
+    expect(redactUrl('sftp://me:pw1234@h/p')).toBe('sftp://***@h/p')
     expect(redactUrl('https://h/o?X-Amz-Signature=abcdef&x=1')).toBe('https://h/o?X-Amz-Signature=***&x=1')
-    expect(redactUrl('me:pw1234@host:/path')).toBe('me:***@host:/path')
+    expect(redactUrl('me:pw1234@host:/path')).toBe('***@host:/path')
   })
   it('masks known secrets, userinfo and Authorization headers inside free text', () => {
     const text = 'failed PUT http://a:b1234@h/x with Authorization: Bearer tok-123456 (token tok-123456)'
-    expect(redactText(text, ['tok-123456'])).toBe('failed PUT http://a:***@h/x with Authorization: Bearer *** (token ***)')
+    expect(redactText(text, ['tok-123456'])).toBe('failed PUT http://***@h/x with Authorization: Bearer *** (token ***)')
   })
   it('Secret prints as *** in strings, JSON and inspect', () => {
     const s = new Secret('p@ssw0rd!')

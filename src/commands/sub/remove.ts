@@ -3,7 +3,7 @@ import { BaseCommand } from '../../base-command.js'
 import { resolveDbPath } from '../../subscriber/config.js'
 import { dbFlag, nowFlag } from '../../subscriber/flags.js'
 import { resolveNow } from '../../subscriber/config.js'
-import { redactUrl } from '../../net/redact.js'
+import { storedUrl } from '../../net/redact.js'
 import { findSubscription, openStore } from '../../subscriber/store.js'
 import { removeSubscription } from '../../subscriber/subscriptions.js'
 
@@ -17,7 +17,7 @@ export default class SubRemove extends BaseCommand<typeof SubRemove> {
   async run(): Promise<void> {
     const db = openStore(resolveDbPath(this.flags.db), { mustExist: true })
     try {
-      const sub = findSubscription(db, this.args.subscription, redactUrl)
+      const sub = findSubscription(db, this.args.subscription, storedUrl)
       removeSubscription(db, sub.id, resolveNow(this.flags.now))
       this.emit({ ok: true, removed: sub.id }, () => `unsubscribed ${sub.id}; its cached images expire at the next \`vmgit sync\``)
     } finally {

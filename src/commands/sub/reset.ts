@@ -2,7 +2,7 @@ import { Args } from '@oclif/core'
 import { BaseCommand } from '../../base-command.js'
 import { resolveDbPath, resolveNow } from '../../subscriber/config.js'
 import { dbFlag, nowFlag } from '../../subscriber/flags.js'
-import { redactUrl } from '../../net/redact.js'
+import { storedUrl } from '../../net/redact.js'
 import { findSubscription, openStore } from '../../subscriber/store.js'
 import { resetSubscription } from '../../subscriber/subscriptions.js'
 
@@ -19,7 +19,7 @@ verified list is accepted whatever its version. The reset is written to the data
   async run(): Promise<void> {
     const db = openStore(resolveDbPath(this.flags.db), { mustExist: true })
     try {
-      const sub = findSubscription(db, this.args.subscription, redactUrl)
+      const sub = findSubscription(db, this.args.subscription, storedUrl)
       const r = resetSubscription(db, sub.id, resolveNow(this.flags.now))
       this.emit({ ok: true, reset: sub.id, previousVersion: r.previousVersion }, () => `forgot stored hv:version ${r.previousVersion} of ${sub.id} (logged); the next verified list is accepted at any version`)
     } finally {

@@ -4,7 +4,7 @@ import { usageError } from '../../util/errors.js'
 import { escapeText } from '../../util/escape.js'
 import { resolveDbPath } from '../../subscriber/config.js'
 import { dbFlag } from '../../subscriber/flags.js'
-import { redactUrl } from '../../net/redact.js'
+import { storedUrl } from '../../net/redact.js'
 import { findSubscription, openStore } from '../../subscriber/store.js'
 import { showLines, subscriptionView } from '../../subscriber/views.js'
 
@@ -38,7 +38,7 @@ smime (the signed original, as fetched). Credentials are never printed.`
   async run(): Promise<void> {
     const db = openStore(resolveDbPath(this.flags.db), { mustExist: true })
     try {
-      const sub = findSubscription(db, this.args.subscription, redactUrl)
+      const sub = findSubscription(db, this.args.subscription, storedUrl)
       const format = this.flags.json ? 'json' : this.flags.format
       // exact bytes for a pipe (jq, openssl); on a terminal, S30: bidi and C1 controls (legal raw in JSON) are escaped
       const raw = (b: Buffer): boolean => process.stdout.write(process.stdout.isTTY ? escapeText(b.toString('utf8'), { newline: true, tab: true }) : b)
