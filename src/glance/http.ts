@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs'
 import type { IncomingHttpHeaders } from 'node:http'
 import { Fetcher, readCapped } from '../net/http.js'
+import { redactText } from '../net/redact.js'
 import { caDirFromEnv } from '../net/trust.js'
 import { isVmgitError, networkError } from '../util/errors.js'
 
@@ -78,7 +79,8 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
 
 /** A short human text out of an error body (Glance answers HTML or JSON, Keystone JSON). */
 export function errorText(body: Buffer): string {
-  const text = body.toString('utf8')
+  // a server may echo the request (X-Auth-Token, Authorization, a URL with a token): one redaction policy
+  const text = redactText(body.toString('utf8'))
   try {
     const j = JSON.parse(text) as { error?: { message?: string }; message?: string }
     const m = j.error?.message ?? j.message

@@ -7,6 +7,7 @@ import { isVmgitError, VmgitError } from '../util/errors.js'
 import { SHA512_HEX } from '../util/hash.js'
 import type { EndorserRow, SubscriptionMeta } from './store.js'
 import { isOciLocation, pinOf } from './ociref.js'
+import { redactUrl } from '../net/redact.js'
 
 /**
  * The subscriber's update rules, as a pure function of (verified candidate, stored state, trusted
@@ -204,7 +205,7 @@ export function decide(input: DecideInput): Decision {
   }
   // issue 17: a list kept in a registry declares its http(s) copy as hv:uri; the oci:// location is no hv:uri to compare
   if (c.uri !== null && c.uri !== input.fetchedFrom && !isOciLocation(input.fetchedFrom)) {
-    warnings.push({ code: 'URI_MISMATCH', message: `the list declares hv:uri ${c.uri} but was fetched from ${input.fetchedFrom}; vmgit keeps fetching the subscribed URL` })
+    warnings.push({ code: 'URI_MISMATCH', message: `the list declares hv:uri ${redactUrl(c.uri)} but was fetched from ${redactUrl(input.fetchedFrom)}; vmgit keeps fetching the subscribed URL` })
   }
   let recovered = false
   if (stored) {

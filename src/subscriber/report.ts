@@ -1,5 +1,6 @@
 import { Exit, isVmgitError, type ExitCode } from '../util/errors.js'
 import { asLocalStateError } from './localstate.js'
+import { redactText, redactUrl } from '../net/redact.js'
 
 /**
  * What a sync did: one change per line (quiet when nothing changed, for cron), problems with
@@ -26,6 +27,9 @@ export interface Problem {
   mirror?: string
 }
 
+/** One redaction policy: a problem's URL and message never carry a credential (userinfo, ?token=, …) into output, logs or --json. */
+const redacted = (p: Problem): Problem => ({ ...p, message: redactText(p.message), ...(p.mirror !== undefined ? { mirror: redactUrl(p.mirror) } : {}) })
+
 export class Report {
   readonly changes: Change[] = []
   readonly problems: Problem[] = []
@@ -35,7 +39,7 @@ export class Report {
   }
 
   problem(p: Problem): void {
-    this.problems.push(p)
+    this.problems.push(redacted(p))
   }
 
   /** Record a caught error as a problem (VmgitError exit 3 = network, else rejected). */
@@ -44,8 +48,9 @@ export class Report {
     const p: Problem = isVmgitError(e)
       ? { code: e.code, severity: e.exit === Exit.NETWORK ? 'network' : 'rejected', message: e.message, ...where }
       : { code: 'INTERNAL', severity: 'rejected', message: (e as Error)?.message ?? String(e), ...where }
-    this.problems.push(p)
-    return p
+    const r = redacted(p)
+    this.problems.push(r)
+    return r
   }
 
   exitCode(): ExitCode {

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3'
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs'
 import path from 'node:path'
+import { redactText } from '../net/redact.js'
 import { isVmgitError, VmgitError } from '../util/errors.js'
 import { checkDbAccess, checkOwner, corruptError, foreignError, rememberDb, sniffDbFile, sqliteError } from './localstate.js'
 import { MIGRATIONS } from './schema.js'
@@ -240,7 +241,8 @@ export const credentialsOf = (db: DB, name: string, subscriptionId?: string): En
   db.prepare('SELECT * FROM endorser WHERE name = ? AND (subscription_id IS NULL OR subscription_id = ?) ORDER BY subject, issuer').all(name, subscriptionId ?? null) as EndorserRow[]
 
 export function logAction(db: DB, at: Date, subscriptionId: string | null, action: string, detail: string): void {
-  db.prepare('INSERT INTO log (at, subscription_id, action, detail) VALUES (?, ?, ?, ?)').run(at.toISOString(), subscriptionId, action, detail)
+  // one redaction policy: the log table never holds a credential (a URL's userinfo or ?token=)
+  db.prepare('INSERT INTO log (at, subscription_id, action, detail) VALUES (?, ?, ?, ?)').run(at.toISOString(), subscriptionId, action, redactText(detail))
 }
 
 /** A registry list location as stored (tag explicit), or as given when it does not parse. */

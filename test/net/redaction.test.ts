@@ -1,0 +1,164 @@
+/**
+ * Issue 14, one redaction policy (src/net/redact.ts), end to end: secrets planted as URL user
+ * name and password, as ?token= / ?sig= / X-Amz-Signature values, in Authorization headers a
+ * server echoes back, and in the environment; every command that can fail on such a URL fails;
+ * no secret appears in stdout, stderr (the log), --json, or the SQLite database.
+ */
+import Database from 'better-sqlite3'
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { GlanceClient } from '../../src/glance/client.js'
+import { redactText, redactUrl } from '../../src/net/redact.js'
+import { openTransfer } from '../../src/transfer/index.js'
+import type { CliResult } from '../helpers/cli.js'
+import { makeWorld, sharedPki, type World } from '../subscriber/world.js'
+
+const S = {
+  user: 'usr-SECRETUSER-7f3a',
+  pass: 'pw-SECRETPASS-91c2',
+  token: 'tok-SECRETTOKEN-55aa',
+  sig: 'sig-SECRETSIG-0b1d',
+  amz: 'amz-SECRETAMZ-77ee',
+  bearer: 'bearer-SECRETBEARER-3c4d',
+  env: 'env-SECRETENV-9e8f',
+}
+const SECRETS = [...Object.values(S), Buffer.from(`${S.user}:${S.pass}`).toString('base64')]
+
+const clean = (text: string): void => {
+  for (const s of SECRETS) expect(text, `a secret (${s.slice(0, 12)}…) leaked`).not.toContain(s)
+}
+const cleanRun = (r: CliResult): void => {
+  clean(r.stdout)
+  clean(r.stderr)
+}
+/** The URL with every kind of secret planted. */
+const planted = (base: string, p: string): string => {
+  const u = new URL(base)
+  return `${u.protocol}//${S.user}:${S.pass}@${u.host}${p}?token=${S.token}&sig=${S.sig}&X-Amz-Signature=${S.amz}&x=1`
+}
+
+describe('one redaction policy', () => {
+  describe('the functions', () => {
+    it('masks the whole userinfo (a token as user name too) and credential query values', () => {
+      expect(redactUrl(`https://${S.token}@appdb.example/list`)).toBe('https://***@appdb.example/list')
+      expect(redactUrl(planted('https://h', '/l'))).toBe('https://***@h/l?token=***&sig=***&X-Amz-Signature=***&x=1')
+      const t = redactText(`GET ${planted('https://h', '/l')} failed; Authorization: Bearer ${S.bearer}; X-Auth-Token: ${S.env}`)
+      clean(t)
+      expect(t).toContain('https://***@h/l?token=***')
+    })
+  })
+
+  describe('every command failing on a URL full of secrets', () => {
+    let w: World
+    let repo: string
+    const env = { VMGIT_DAV_TOKEN: S.env, VMGIT_DAV_PASSWORD: S.env, AWS_SECRET_ACCESS_KEY: S.env }
+    beforeAll(async () => {
+      w = await makeWorld({ pki: await sharedPki() })
+      repo = mkdtempSync(path.join(os.tmpdir(), 'vmgit-net-redact-'))
+      writeFileSync(path.join(repo, 'vmgit.yaml'), 'version: 1\n')
+      expect((await w.trust()).code).toBe(0)
+    })
+    afterAll(async () => w.close())
+
+    const both = async (args: string[]): Promise<void> => {
+      for (const a of [args, [...args, '--json']]) {
+        const r = await w.cli(a, { env })
+        expect(r.code).not.toBe(0)
+        cleanRun(r)
+      }
+    }
+
+    it('verify, import, sub add and image add print no secret, and sub add stores none', async () => {
+      const url = planted(w.server.base, '/missing.smime')
+      await both(['verify', url, '--ca-dir', w.pki.caDir])
+      await both(['import', url, '--repo', repo, '--ca-dir', w.pki.caDir])
+      await both(['sub', 'add', url, '--now', w.nowIso])
+      await both(['image', 'add', 'x', '--url', url, '--repo', repo])
+      await both(['image', 'add', 'x', '--url', w.server.url('/images/none.img'), '--checksums', url, '--repo', repo])
+      if (existsSync(w.db)) clean(readFileSync(w.db).toString('latin1'))
+    })
+
+    it('sync of a subscription whose server now fails prints no secret and records none outside the stored credentials', async () => {
+      const img = w.image('r.img', 2000)
+      w.server.set('/auth.smime', { body: await w.signed({ id: w.listId, version: '1', images: [img] }), auth: { username: S.user, password: S.pass } })
+      const add = await w.cli(['sub', 'add', planted(w.server.base, '/auth.smime'), '--now', w.nowIso], { env })
+      expect(add.code).toBe(0)
+      cleanRun(add)
+      w.server.set('/auth.smime', { status: 500 })
+      for (const extra of [[], ['--json'], ['--log-format', 'json']]) {
+        const r = await w.sync(extra, { env })
+        expect(r.code).toBe(3)
+        cleanRun(r)
+      }
+      for (const a of [['sub', 'list'], ['sub', 'list', '--json'], ['sub', 'show', w.listId], ['sub', 'show', w.listId, '--json']]) cleanRun(await w.cli(a, { env }))
+      // the subscription's own credentials (user, password, the URL's query) are what sync needs to
+      // fetch: they live in subscription_url only; no message, status or history row repeats them
+      const db = new Database(w.db, { readonly: true })
+      try {
+        const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((t) => t.name)
+        for (const t of tables) {
+          for (const row of db.prepare(`SELECT * FROM "${t}"`).all() as Record<string, unknown>[]) {
+            if (t === 'subscription_url') for (const k of ['url', 'username', 'password']) delete row[k]
+            clean(JSON.stringify(row))
+          }
+        }
+      } finally {
+        db.close()
+      }
+    })
+
+    describe('publish backends and Glance (in-process), against a server that echoes the request back', () => {
+      let echo: { url: string; stop(): Promise<void> }
+      beforeAll(async () => (echo = await startEcho()))
+      afterAll(async () => echo.stop())
+
+      it('WebDAV: a 403 whose body repeats the Authorization header and the URL shows neither', async () => {
+        const t = await openTransfer(planted(echo.url, '/dav/'))
+        const err = (await t.put(Buffer.from('x'), '/dav/a.smime').catch((e: unknown) => e)) as Error & { code: string }
+        await t.close()
+        expect(err.code).toBe('TRANSFER_AUTH_FAILED')
+        clean(err.message)
+        clean(JSON.stringify(err))
+        const tok = await openTransfer(`${echo.url}/dav/`, { token: S.bearer })
+        const e2 = (await tok.get('/dav/b').catch((e: unknown) => e)) as Error
+        await tok.close()
+        clean(e2.message)
+      })
+
+      it('sftp and s3: connection failures with secrets in the URL and the options show none', async () => {
+        const sftp = await openTransfer(`sftp://${S.user}:${S.pass}@127.0.0.1:1/x?token=${S.token}`).catch((e: unknown) => e)
+        const e1 = sftp instanceof Error ? sftp : await (sftp as Awaited<ReturnType<typeof openTransfer>>).put(Buffer.from('x'), '/x/a').catch((e: unknown) => e)
+        clean((e1 as Error).message)
+        const s3 = await openTransfer(`s3://bucket/p?X-Amz-Signature=${S.amz}`, { endpoint: 'http://127.0.0.1:1', accessKeyId: 'AKIAEXAMPLE', secretAccessKey: S.env, timeoutMs: 2000 })
+        const e2 = (await s3.put(Buffer.from('x'), '/p/a').catch((e: unknown) => e)) as Error
+        await s3.close()
+        expect(e2).toBeInstanceOf(Error)
+        clean(e2.message)
+      })
+
+      it('Glance: a 401 echoing X-Auth-Token and a refused connection show no token', async () => {
+        const e1 = (await new GlanceClient({ endpoint: echo.url, token: S.bearer }).listImages().catch((e: unknown) => e)) as Error
+        expect(e1).toBeInstanceOf(Error)
+        clean(e1.message)
+        const e2 = (await new GlanceClient({ endpoint: `http://${S.user}:${S.pass}@127.0.0.1:1/?token=${S.token}`, token: S.bearer }).listImages().catch((e: unknown) => e)) as Error
+        expect(e2).toMatchObject({ code: 'FETCH_CONNECTION_REFUSED' })
+        clean(e2.message)
+      })
+    })
+  })
+})
+
+/** Answers every request with 403 (401 for Glance paths) and a body repeating its method, URL and headers. */
+async function startEcho(): Promise<{ url: string; stop(): Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    req.resume()
+    const text = `${req.method} ${req.url}\n${Object.entries(req.headers).map(([k, v]) => `${k}: ${String(v)}`).join('\n')}`
+    res.writeHead(req.url!.startsWith('/v2') ? 401 : 403, { 'content-type': 'text/plain' }).end(text)
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, stop: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()) }) }
+}
