@@ -23,6 +23,11 @@ certificates, CRLs) and the trusted credentials: if it no longer passes, its ima
 while writing, resuming partial files), and run the event command with vmcatcher's VMCATCHER_EVENT_*
 variables. Quiet when nothing changed; one line per change.
 
+Lists kept in an OCI registry (oci:// subscriptions) are verified exactly like lists over http(s); their images
+are fetched by the manifest digest the signed list pins (never by a tag), the blob's sha256, the list's sha512
+and hv:size checked in one pass. --prefer-registry does the same for http(s) lists that pin digests, with
+hv:uri as the fallback.
+
 Exit status: 0 every list and image verified and current; 1 a list or image was rejected (the others were
 still processed) or the event handler failed; 2 the event handler cannot be run; 3 network failures only.
 
@@ -46,6 +51,7 @@ dies with its process, wherever that ran (another container or pod sharing the d
     event: Flags.string({ description: 'Event command, run through /bin/sh with VMCATCHER_EVENT_* variables. Env: VMGIT_EVENT, or vmcatcher\'s VMCATCHER_CACHE_EVENT', helpGroup: 'EVENTS' }),
     'event-timeout': Flags.integer({ description: 'Seconds before a hung event handler gets TERM (then KILL)', default: 10, min: 1, helpGroup: 'EVENTS' }),
     ...netFlags,
+    'prefer-registry': Flags.boolean({ description: 'Fetch images that a list pins in an OCI registry (vmgit:oci:reference + vmgit:oci:digest) from the registry, by that digest, before hv:uri; lists kept in a registry (oci:// subscriptions) always do. Env: VMGIT_PREFER_REGISTRY=1', default: false, env: 'VMGIT_PREFER_REGISTRY', helpGroup: 'NETWORK' }),
     'min-rate': Flags.integer({ description: 'Slowest acceptable download rate in KiB/s; sets each image\'s deadline', default: 256, min: 1, helpGroup: 'NETWORK' }),
     ...nowFlag,
     'break-lock': Flags.boolean({ description: 'Remove a sync lock whose holder is not a live process on this host (a stale lock on a shared or network filesystem), then run; logged. A lock whose holder died is reclaimed without this', default: false }),
@@ -75,6 +81,7 @@ dies with its process, wherever that ran (another container or pod sharing the d
         minRate: f['min-rate'] * 1024,
         progress: f.json || f['log-format'] === 'json' ? undefined : makeProgress(),
         breakLock: f['break-lock'],
+        preferRegistry: f['prefer-registry'],
       })
     } catch (e) {
       failure = e

@@ -111,6 +111,9 @@ export function imageProperties(img: EndorsedImage): Record<string, string | und
     'vmgit:repository': cap(img.provenance?.repository),
     'vmgit:commit': cap(img.provenance?.commit),
     'vmgit:run': cap(img.provenance?.run),
+    // issue 17: an image a list pins in a registry names its signed OCI reference and manifest digest
+    'vmgit:oci:reference': cap(str(e['vmgit:oci:reference'])),
+    'vmgit:oci:digest': cap(str(e['vmgit:oci:digest'])),
   }
 }
 

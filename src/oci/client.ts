@@ -37,6 +37,12 @@ export interface ClientOptions {
   limits?: Partial<FetchLimits>
   /** the clock for token lifetimes only (never for verification) */
   now?: () => number
+  /**
+   * S32 (src/net/ssrf.ts): `origin` (default: a registry the operator named) trusts where its host
+   * name resolves; `signed` (a registry a signed list names, e.g. a pinned image) allows public
+   * addresses and the range the host itself names, like an image's hv:uri.
+   */
+  addressRule?: 'origin' | 'signed'
 }
 
 export interface RequestSpec {
@@ -85,6 +91,7 @@ export class RegistryClient {
   private challenge: Challenge | undefined
   private pinged = false
   private readonly creds = new Map<string, RegistryCredentials | undefined>()
+  private readonly addressRule: 'origin' | 'signed'
 
   constructor(
     readonly registry: string,
@@ -95,6 +102,7 @@ export class RegistryClient {
     this.ownFetcher = !opts.fetcher
     this.fetcher = opts.fetcher ?? new Fetcher({ env: opts.env ?? process.env })
     this.env = opts.env ?? process.env
+    this.addressRule = opts.addressRule ?? 'origin'
     this.tokens = new TokenCache(this.fetcher, this.limits, opts.now ?? Date.now)
   }
 
@@ -119,7 +127,7 @@ export class RegistryClient {
   /** GET /v2/ once: learn the auth scheme before any body is sent (a stream cannot be sent twice). */
   private async ping(): Promise<void> {
     if (this.pinged) return
-    const r = await this.fetcher.open(new URL('v2/', this.base).href, { limits: this.limits, addressRule: 'origin' })
+    const r = await this.fetcher.open(new URL('v2/', this.base).href, { limits: this.limits, addressRule: this.addressRule })
     r.close()
     this.pinged = true
     if (r.status === 401) this.takeChallenge(r)
@@ -157,7 +165,7 @@ export class RegistryClient {
       const method = spec.method ?? 'GET'
       const r = await this.fetcher.open(u.href, {
         limits: { ...this.limits, ...spec.limits },
-        addressRule: 'origin',
+        addressRule: this.addressRule,
         method,
         // reads may be sent to a storage backend (S3 behind the registry); writes go to the registry only
         followRedirects: method === 'GET' || method === 'HEAD',

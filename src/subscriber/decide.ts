@@ -7,6 +7,7 @@ import { listTimeVerdicts, refuse } from '../rules/list.js'
 import { isVmgitError, VmgitError, type ErrorCode } from '../util/errors.js'
 import { SHA512_HEX } from '../util/hash.js'
 import type { EndorserRow, ImageRow, SubscriptionMeta } from './store.js'
+import { isOciLocation, pinOf } from './ociref.js'
 import { redactUrl } from '../net/redact.js'
 import { provenanceOf, sameRepository } from '../imagelist/provenance.js'
 
@@ -126,6 +127,9 @@ export function parseImage(obj: HepixObject, index: number): CandidateImage {
   } catch {
     // not a URL
   }
+  // issue 17: an image pinned in a registry needs no http(s) hv:uri (deliver.ts never fetches another one)
+  const pin = pinOf(obj)
+  if (okUri === null && pin !== undefined && !('problem' in pin)) okUri = uri ?? ''
   if (okUri === null) problems.push('hv:uri is not an http(s) URL')
   let expires: string | null = null
   if (obj['dc:date:expires'] !== undefined) {
@@ -201,7 +205,8 @@ export function decide(input: DecideInput): Decision {
   }
   // vmcatcher 33 / S09, vmcatcher 34 / S08: the rulebook's list time rules (src/rules), as every command judges them
   refuse(listTimeVerdicts({ created: c.created, expires: c.expires }, now))
-  if (c.uri !== null && c.uri !== input.fetchedFrom) {
+  // issue 17: a list kept in a registry declares its http(s) copy as hv:uri; the oci:// location is no hv:uri to compare
+  if (c.uri !== null && c.uri !== input.fetchedFrom && !isOciLocation(input.fetchedFrom)) {
     warnings.push({ code: 'URI_MISMATCH', message: `the list declares hv:uri ${redactUrl(c.uri)} but was fetched from ${redactUrl(input.fetchedFrom)}; vmgit keeps fetching the subscribed URL` })
   }
   let recovered = false

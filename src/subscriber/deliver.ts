@@ -7,8 +7,10 @@ import { entryKey, type Wanted } from './desired.js'
 import { type DownloadOutcome, downloadImage } from './download.js'
 import type { EventRunner } from './events.js'
 import type { Fetcher, FetchLimits } from '../net/http.js'
+import { pinnedBlob } from './ocisource.js'
 import type { Progress } from './progress.js'
 import type { Report } from './report.js'
+import { imageSources } from './sources.js'
 import type { BlobRow, CacheEntryRow, DB } from './store.js'
 
 /**
@@ -35,12 +37,16 @@ export interface CacheOptions {
   fsync?: boolean
   /** issue 15: expire the entry a verified successor replaces (ExpirePrefix → expired/ → ExpirePostfix) */
   expireReplaced?: (e: CacheEntryRow) => Promise<void>
+  /** issue 17: images a list pins in a registry are fetched from there first, hv:uri second (sources.ts) */
+  preferRegistry?: boolean
 }
 
 export interface EntryJson {
   image: Record<string, string | number>
   vo: string | null
 }
+
+const describe = (e: unknown): string => (e instanceof VmgitError ? `[${e.code}] ${e.message}` : (e as Error)?.message ?? String(e))
 
 /** Serialises deliveries so that events never interleave, whatever the download parallelism. */
 class Serial {
@@ -117,16 +123,25 @@ async function deliverContent(o: CacheOptions, sha512: string, ws: Wanted[], ser
   await serial.run(() => install(o, sha512, good, file))
 }
 
-/** Download one content (trying each listed URI for it in turn); undefined when it failed. */
+/**
+ * Download one content, trying each source for it in turn (sources.ts: a registry pin, hv:uri);
+ * undefined when it failed. A registry that failed before another source delivered is a warning
+ * (OCI_FALLBACK); when every source failed, each registry failure is reported beside the last error.
+ */
 async function fetchOne(o: CacheOptions, sha512: string, ws: Wanted[], budget: DiskBudget, partialName: string): Promise<DownloadOutcome | undefined> {
   const first = ws[0]!
-  const uris = [...new Set(ws.map((w) => w.uri))]
-  let lastErr: unknown
-  for (const uri of uris) {
+  const plan = imageSources(o.db, ws, o.preferRegistry ?? false)
+  for (const p of plan.invalid) o.report.problem({ code: 'OCI_PIN_INVALID', severity: 'warning', subscription: p.w.subscriptionId, image: p.w.identifier, message: p.message })
+  let lastErr: unknown = new VmgitError('NO_IMAGE_SOURCE', `image ${first.identifier} (list ${first.subscriptionId}) has no usable source: neither an http(s) hv:uri nor a valid registry pin`)
+  const registryErrors: { shown: string; error: unknown }[] = []
+  for (const src of plan.sources) {
     const bar = o.progress?.start(first.identifier, first.size)
+    const limits = { ...o.limits, deadlineMs: o.deadlineFor(first.size) }
     try {
-      const r = await downloadImage(o.fetcher, { sha512, size: first.size, uri }, o.dirs.partial, {
-        limits: { ...o.limits, deadlineMs: o.deadlineFor(first.size) },
+      // the registry source: the pinned manifest is checked before a byte of the image is asked for
+      const blob = src.kind === 'oci' ? await pinnedBlob(o.fetcher, src.pin, first.size, limits) : undefined
+      const r = await downloadImage(o.fetcher, { sha512, size: first.size, uri: src.kind === 'uri' ? src.uri : first.uri, ...(blob ? { blob } : {}) }, o.dirs.partial, {
+        limits,
         onProgress: (n) => bar?.update(n),
         fsync: o.fsync,
         budget,
@@ -135,14 +150,20 @@ async function fetchOne(o: CacheOptions, sha512: string, ws: Wanted[], budget: D
       })
       bar?.done()
       o.db.prepare('DELETE FROM download_status WHERE sha512 = ?').run(sha512)
+      for (const f of registryErrors) {
+        for (const w of ws) o.report.problem({ code: 'OCI_FALLBACK', severity: 'warning', subscription: w.subscriptionId, image: w.identifier, message: `image ${w.identifier}: ${f.shown} failed (${describe(f.error)}); the verified bytes came from ${src.kind === 'uri' ? src.uri : `oci://${src.pin.reference}`} instead` })
+      }
       return r
     } catch (e) {
       bar?.done()
+      if (src.kind === 'oci') registryErrors.push({ shown: `oci://${src.pin.reference}`, error: e })
       lastErr = e
       // a full disk is not the URI's fault: the next mirror would meet the same disk
       if (e instanceof VmgitError && e.code === 'DISK_FULL') break
     }
   }
+  // every registry failure is told (a deleted or tampered image), then the last error of all
+  for (const f of registryErrors) if (f.error !== lastErr) for (const w of ws) o.report.error(f.error, { subscription: w.subscriptionId, image: w.identifier })
   for (const w of ws) o.report.error(lastErr, { subscription: w.subscriptionId, image: w.identifier })
   const p = o.report.problems[o.report.problems.length - 1]
   o.db

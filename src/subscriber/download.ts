@@ -4,7 +4,7 @@ import path from 'node:path'
 import { VmgitError } from '../util/errors.js'
 import { HASH_CHUNK, SHA512_HEX, StreamingDigest } from '../util/hash.js'
 import { createExclusive, DiskBudget, lstatOrUndefined, openRegular, type Reservation, removeEntry, writeAll } from '../util/safefs.js'
-import { type Fetcher, type FetchLimits, httpStatusError } from '../net/http.js'
+import { type Fetcher, type FetchLimits, httpStatusError, type OpenResponse } from '../net/http.js'
 import { redactText } from '../net/redact.js'
 
 /**
@@ -23,6 +23,23 @@ export interface DownloadSpec {
   sha512: string
   size: number
   uri: string
+  /** issue 17: take the bytes from a registry blob pinned by digest instead of `uri` */
+  blob?: BlobSource
+}
+
+/**
+ * A registry blob as a download source (ocisource.ts makes one after checking the pinned manifest).
+ * Everything else — caps, resume, one-pass hashing, crash safety, partial/<sha512> — is the same
+ * machinery as for hv:uri: a download broken on one source resumes on the other, since both
+ * must deliver the same sha512.
+ */
+export interface BlobSource {
+  /** what messages name (no credentials) */
+  shown: string
+  /** the blob's sha256 (64 hex digits): checked in the same pass as sl:checksum:sha512 and hv:size */
+  sha256: string
+  /** GET the blob by its digest, from byte `offset` (a Range when > 0; a 200 answer starts over) */
+  open(offset: number, limits: FetchLimits): Promise<OpenResponse>
 }
 
 export interface DownloadOutcome {
@@ -98,17 +115,21 @@ export async function downloadImage(fetcher: Fetcher, spec: DownloadSpec, partia
     have = -1
   }
   const budget = opts.budget ?? new DiskBudget()
-  const first = await attempt(fetcher, spec, file, Math.max(have, 0), opts, budget)
+  let first = await attempt(fetcher, spec, file, Math.max(have, 0), opts, budget)
   if (first.ok) return first.outcome
   // a resumed file whose result is wrong: the old prefix may be stale; start once from zero
   if (first.resumedFrom > 0) {
     const again = await attempt(fetcher, spec, file, 0, opts, budget)
     if (again.ok) return again.outcome
+    first = again
   }
-  throw new VmgitError('IMAGE_CHECKSUM', `${redactText(spec.uri)}: the downloaded file's sha512 does not match sl:checksum:sha512; it was deleted (a wrong or tampered file)`)
+  if (first.wrong === 'sha256' && spec.blob) {
+    throw new VmgitError('OCI_DIGEST_MISMATCH', `${spec.blob.shown}: the blob's bytes do not hash to the digest the pinned manifest names (sha256:${spec.blob.sha256}); it was deleted (a tampered registry or proxy)`)
+  }
+  throw new VmgitError('IMAGE_CHECKSUM', `${spec.blob?.shown ?? redactText(spec.uri)}: the downloaded file's sha512 does not match sl:checksum:sha512; it was deleted (a wrong or tampered file)`)
 }
 
-type Attempt = { ok: true; outcome: DownloadOutcome } | { ok: false; resumedFrom: number }
+type Attempt = { ok: true; outcome: DownloadOutcome } | { ok: false; resumedFrom: number; wrong: 'sha512' | 'sha256' }
 
 /** Errors after which the partial file is worthless (or harmful) and is deleted. */
 const DELETE_ON = new Set(['IMAGE_TOO_LARGE', 'IMAGE_SIZE_MISMATCH', 'DISK_FULL', 'CACHE_WRITE_FAILED'])
@@ -124,7 +145,7 @@ async function attempt(fetcher: Fetcher, spec: DownloadSpec, file: string, have:
       await fh.close()
       fh = undefined
       await removeEntry(file)
-      return { ok: false, resumedFrom: r.resumedFrom }
+      return { ok: false, resumedFrom: r.resumedFrom, wrong: r.wrong ?? 'sha512' }
     }
     if (opts.fsync !== false) await fh.sync()
     return { ok: true, outcome: { file, bytes: spec.size, resumedFrom: r.resumedFrom, dev: s.dev, ino: s.ino } }
@@ -141,20 +162,22 @@ async function attempt(fetcher: Fetcher, spec: DownloadSpec, file: string, have:
   }
 }
 
-async function transfer(fetcher: Fetcher, spec: DownloadSpec, file: string, fh: FileHandle, have: number, opts: DownloadOptions, reservation: Reservation): Promise<{ ok: boolean; resumedFrom: number }> {
-  const shown = redactText(spec.uri)
-  let digest = new StreamingDigest()
+async function transfer(fetcher: Fetcher, spec: DownloadSpec, file: string, fh: FileHandle, have: number, opts: DownloadOptions, reservation: Reservation): Promise<{ ok: boolean; resumedFrom: number; wrong?: 'sha512' | 'sha256' }> {
+  const shown = spec.blob?.shown ?? redactText(spec.uri)
+  // issue 17: a registry blob is also checked against its digest, in the same pass
+  const newDigest = (): StreamingDigest => new StreamingDigest({ sha256: spec.blob !== undefined })
+  let digest = newDigest()
   if (have > 0) await hashPrefix(fh, have, digest)
   let resumedFrom = have
   if (have < spec.size) {
     const headers: Record<string, string> = {}
     if (have > 0) headers.range = `bytes=${have}-`
-    const r = await fetcher.open(spec.uri, { limits: opts.limits, headers })
+    const r = spec.blob ? await spec.blob.open(have, opts.limits) : await fetcher.open(spec.uri, { limits: opts.limits, headers })
     if (r.status === 200 && have > 0) {
       // the server ignored the Range: start over from the first byte
       resumedFrom = 0
       await fh.truncate(0)
-      digest = new StreamingDigest()
+      digest = newDigest()
     } else if (r.status === 206) {
       const m = /^bytes (\d+)-/.exec(String(r.headers['content-range'] ?? ''))
       if (!m || Number(m[1]) !== have) {
@@ -242,5 +265,7 @@ async function transfer(fetcher: Fetcher, spec: DownloadSpec, file: string, fh: 
     }
   }
   const d = digest.digest()
-  return { ok: d.size === spec.size && d.sha512 === spec.sha512, resumedFrom }
+  if (d.size !== spec.size || d.sha512 !== spec.sha512) return { ok: false, resumedFrom, wrong: 'sha512' }
+  if (spec.blob && d.sha256 !== spec.blob.sha256) return { ok: false, resumedFrom, wrong: 'sha256' }
+  return { ok: true, resumedFrom }
 }

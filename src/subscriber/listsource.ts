@@ -2,8 +2,10 @@ import { open } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { VmgitError } from '../util/errors.js'
 import { type Fetcher, type FetchLimits, httpStatusError, LIST_SIZE_CAP, readCapped } from '../net/http.js'
+import { isOciLocation } from './ociref.js'
+import { fetchOciList } from './ocisource.js'
 
-/** Fetch one list location: an http(s) URL (conditional GET) or a local file the operator named. */
+/** Fetch one list location: an http(s) URL (conditional GET), a list kept in a registry (oci://, issue 17) or a local file the operator named. */
 export interface ListSource {
   url: string
   username?: string | null
@@ -19,6 +21,7 @@ export type ListFetch =
 export async function fetchList(fetcher: Fetcher, src: ListSource, opts: { limits: FetchLimits; cap?: number; conditional: boolean }): Promise<ListFetch> {
   const cap = opts.cap ?? LIST_SIZE_CAP
   if (src.url.startsWith('file:')) return { kind: 'body', bytes: await readFileCapped(fileURLToPath(src.url), cap) }
+  if (isOciLocation(src.url)) return fetchOciList(fetcher, src, { limits: opts.limits, cap, conditional: opts.conditional })
   const headers: Record<string, string> = { accept: 'application/pkcs7-mime, application/x-pkcs7-mime, multipart/signed, */*' }
   // an unchanged list costs one 304
   if (opts.conditional && src.etag) headers['if-none-match'] = src.etag

@@ -6,6 +6,7 @@ import { isVmgitError, VmgitError } from '../util/errors.js'
 import { checkDbAccess, checkOwner, corruptError, foreignError, rememberDb, sniffDbFile, sqliteError } from './localstate.js'
 import { MIGRATIONS } from './schema.js'
 import { mkdirsSync } from '../util/envfs.js'
+import { isOciLocation, parseOciLocation } from './ociref.js'
 
 export type DB = Database.Database
 
@@ -249,11 +250,20 @@ export function logAction(db: DB, at: Date, subscriptionId: string | null, actio
   db.prepare('INSERT INTO log (at, subscription_id, action, detail) VALUES (?, ?, ?, ?)').run(at.toISOString(), subscriptionId, action, redactText(detail))
 }
 
+/** A registry list location as stored (tag explicit), or as given when it does not parse. */
+function ociKey(location: string): string {
+  try {
+    return parseOciLocation(location).url
+  } catch {
+    return location
+  }
+}
+
 /** Find a subscription by its identifier, or by one of its URLs (compared without credentials). */
 export function findSubscription(db: DB, idOrUrl: string, redactUrl: (u: string) => string): SubscriptionRow {
   const byId = getSubscription(db, idOrUrl)
   if (byId) return byId
-  const clean = redactUrl(idOrUrl)
+  const clean = isOciLocation(idOrUrl) ? ociKey(idOrUrl) : redactUrl(idOrUrl)
   const row = db.prepare('SELECT subscription_id AS id FROM subscription_url WHERE url = ? ORDER BY position LIMIT 1').get(clean) as { id: string } | undefined
   const sub = row && getSubscription(db, row.id)
   if (!sub) {

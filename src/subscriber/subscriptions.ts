@@ -7,7 +7,8 @@ import { decide, type Warning } from './decide.js'
 import { credentialMatches, endorserOf, defaultEndorserName, trustEndorser, uniqueEndorserName } from './endorsers.js'
 import { DEFAULT_LIMITS, Fetcher, type FetchLimits } from '../net/http.js'
 import { fetchList } from './listsource.js'
-import { splitCredentials } from '../net/redact.js'
+import { isOciLocation, parseOciLocation } from './ociref.js'
+import { splitCredentials, type SplitUrl } from '../net/redact.js'
 import { credentialsOf, type DB, logAction } from './store.js'
 import { verifyListBytes, type VerifiedList } from './verify.js'
 import { forgetHistory } from './history.js'
@@ -59,7 +60,14 @@ export interface AddResult {
 const trustHint = (signer: { subject: string; issuer: string }, name?: string): string =>
   shCommand(['vmgit', 'sub', 'trust', ...(name === undefined ? [] : ['--name', name]), '--subject', signer.subject, '--issuer', signer.issuer])
 
-async function fetchFirst(fetcher: Fetcher, urls: ReturnType<typeof splitCredentials>[], limits: FetchLimits): Promise<{ bytes: Buffer; position: number; etag?: string; lastModified?: string }> {
+/** A list location as stored: http(s)/file URLs without userinfo, or a registry list in its canonical oci:// form (tag explicit). */
+export function splitLocation(location: string): SplitUrl {
+  if (!isOciLocation(location)) return splitCredentials(location)
+  // registry credentials come from the environment or an auth.json (src/oci/credentials.ts), never from the location
+  return { url: parseOciLocation(location).url }
+}
+
+async function fetchFirst(fetcher: Fetcher, urls: SplitUrl[], limits: FetchLimits): Promise<{ bytes: Buffer; position: number; etag?: string; lastModified?: string }> {
   let last: unknown
   for (const [position, u] of urls.entries()) {
     try {
@@ -75,7 +83,7 @@ async function fetchFirst(fetcher: Fetcher, urls: ReturnType<typeof splitCredent
 export async function addSubscription(db: DB, o: AddOptions): Promise<AddResult> {
   if (o.urls.length === 0) throw usageError('NO_URL', 'give the list URL to subscribe to')
   if (o.id !== undefined && !/^[A-Za-z0-9._-]{1,128}$/.test(o.id)) throw usageError('BAD_ID', `--id ${JSON.stringify(o.id)} is not a list identifier (a UUID)`)
-  const urls = o.urls.map(splitCredentials)
+  const urls = o.urls.map(splitLocation)
   const requireRepository = o.requireRepository === undefined ? undefined : checkRequiredRepository(o.requireRepository)
   const trust = await loadTrustStore(o.caDir)
   const fetcher = new Fetcher({ caDir: o.caDir })

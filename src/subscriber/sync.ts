@@ -35,6 +35,8 @@ export interface SyncOptions {
   env?: NodeJS.ProcessEnv
   /** S26: remove a lock file still locked by a run that is not alive on this host (operator, logged) */
   breakLock?: boolean
+  /** issue 17: take images a list pins in a registry from there first, falling back to hv:uri */
+  preferRegistry?: boolean
 }
 
 export interface SyncResult {
@@ -102,6 +104,7 @@ export async function runSync(o: SyncOptions): Promise<SyncResult> {
         deadlineFor: (size) => limits.deadlineMs + Math.ceil((size / minRate) * 1000),
         progress: o.progress,
         fsync: o.fsync,
+        preferRegistry: o.preferRegistry,
       })
     } catch (e) {
       report.error(e, {})

@@ -8,6 +8,8 @@ export const HASH_CHUNK = 1 << 20
 export interface Digest {
   sha512: string
   size: number
+  /** present when asked for (an OCI blob's digest, checked in the same pass) */
+  sha256?: string
 }
 
 /** sha512 (lowercase hex, as every HEPiX consumer compares it) and byte size in one streaming pass. */
@@ -22,16 +24,21 @@ export async function hashFile(path: string): Promise<Digest> {
   return { sha512: h.digest('hex'), size }
 }
 
-/** Incremental sha512 + size, for hashing while bytes stream elsewhere (downloads, uploads). */
+/** Incremental sha512 + size (and sha256 when asked), for hashing while bytes stream elsewhere (downloads, uploads). */
 export class StreamingDigest {
   private readonly h: Hash = createHash('sha512')
+  private readonly h256: Hash | undefined
   size = 0
+  constructor(opts: { sha256?: boolean } = {}) {
+    if (opts.sha256) this.h256 = createHash('sha256')
+  }
   update(chunk: Buffer): void {
     this.h.update(chunk)
+    this.h256?.update(chunk)
     this.size += chunk.length
   }
   digest(): Digest {
-    return { sha512: this.h.digest('hex'), size: this.size }
+    return { sha512: this.h.digest('hex'), size: this.size, ...(this.h256 ? { sha256: this.h256.digest('hex') } : {}) }
   }
 }
 

@@ -52,6 +52,13 @@ describe('Glance properties of an endorsed image', () => {
     expect(p['dc:title']).toHaveLength(255)
   })
 
+  it('names the OCI reference and manifest digest of an image pinned in a registry (issue 17)', () => {
+    const digest = `sha256:${'b'.repeat(64)}`
+    const img = endorsedFromEntry('list-1', { 'dc:identifier': 'img-1', 'sl:checksum:sha512': 'a'.repeat(128), 'vmgit:oci:reference': `127.0.0.1:5000/vm/img-1@${digest}`, 'vmgit:oci:digest': digest })
+    expect(imageProperties(img)).toMatchObject({ 'vmgit:oci:reference': `127.0.0.1:5000/vm/img-1@${digest}`, 'vmgit:oci:digest': digest })
+    expect(imageProperties(endorsedFromEntry('l', { 'dc:identifier': 'x', 'sl:checksum:sha512': 'a'.repeat(128) }))['vmgit:oci:digest']).toBeUndefined()
+  })
+
   it('refuses an entry without a valid sha512 (GLANCE_IMAGE_INCOMPLETE): only verified images are imported', () => {
     expect(() => endorsedFromEntry('l', { 'dc:identifier': 'x', 'sl:checksum:sha512': 'abc' })).toThrow(expect.objectContaining({ code: 'GLANCE_IMAGE_INCOMPLETE' }))
   })

@@ -12,15 +12,19 @@ export default class SubAdd extends BaseCommand<typeof SubAdd> {
 (certificate subject + issuer) must be a trusted endorser (\`vmgit sub trust\`), unless --auto-endorse trusts
 the actual signer — check it out of band first. Credentials in the URL (https://user:token@host/…) are
 used for basic auth and stored in the (private) database; they are never printed.
+A list kept in an OCI registry is subscribed as oci://HOST[:PORT]/PREFIX/<list name>[:TAG] (tag default latest;
+credentials as user:password@ before the host, or from REGISTRY_AUTH_FILE / ~/.docker/config.json): the tag
+only finds the newest artifact, whose signed list is verified like any other.
 Images are not downloaded until selected (\`vmgit sub select\`), or --new-images subscribe selects all.`
 
   static override examples = [
     '<%= config.bin %> sub add https://example.org/lists/prod.smime',
     '<%= config.bin %> sub add https://example.org/prod.smime --mirror https://mirror.example.net/prod.smime --id 2f9c7e0e-…',
     '<%= config.bin %> sub add ./imagelist01.signed --ca-dir ./ca --auto-endorse --new-images subscribe',
+    '<%= config.bin %> sub add oci://registry.example.org/vm/prod-list --id 2f9c7e0e-…',
   ]
 
-  static override args = { url: Args.string({ required: true, description: 'List URL (https://, http://, file://) or a local file path' }) }
+  static override args = { url: Args.string({ required: true, description: 'List URL (https://, http://, file://, oci://HOST[:PORT]/PREFIX/<list name>[:TAG]) or a local file path' }) }
 
   static override flags = {
     ...dbFlag,

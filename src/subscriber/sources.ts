@@ -1,0 +1,50 @@
+import type { Wanted } from './desired.js'
+import { type OciPin, pinOf } from './ociref.js'
+import type { DB } from './store.js'
+
+/**
+ * Where an image's bytes may come from, in the order they are tried (issue 17). Whatever the
+ * source, download.ts checks the signed sha512 and hv:size (and a registry blob's digest) in one
+ * pass: the order decides only who is asked first.
+ *
+ * - A list kept in a registry (a subscription with an oci:// location): the registry, by the
+ *   digest the list pins, first; then hv:uri when it is an http(s) URL.
+ * - A list fetched over http(s) with `--prefer-registry`: the same order.
+ * - Otherwise hv:uri only, unless the entry has no http(s) hv:uri at all: then its pin is the only
+ *   way to the bytes, and it is used.
+ * A tag is never a source: only `vmgit:oci:reference`@`vmgit:oci:digest` as signed.
+ */
+export type ImageSource = { kind: 'uri'; uri: string } | { kind: 'oci'; pin: OciPin }
+
+export interface SourcePlan {
+  sources: ImageSource[]
+  /** pins that cannot be used (charged to their image as warnings) */
+  invalid: { w: Wanted; message: string }[]
+}
+
+const fromRegistry = (db: DB, subscriptionId: string): boolean =>
+  (db.prepare("SELECT 1 FROM subscription_url WHERE subscription_id = ? AND url LIKE 'oci://%' LIMIT 1").get(subscriptionId) as unknown) !== undefined
+
+export function imageSources(db: DB, ws: Wanted[], preferRegistry: boolean): SourcePlan {
+  const first: ImageSource[] = []
+  const last: ImageSource[] = []
+  const seen = new Set<string>()
+  const invalid: SourcePlan['invalid'] = []
+  const add = (to: ImageSource[], key: string, s: ImageSource): void => {
+    if (seen.has(key)) return
+    seen.add(key)
+    to.push(s)
+  }
+  for (const w of ws) {
+    const http = /^https?:\/\//i.test(w.uri)
+    const registryFirst = preferRegistry || fromRegistry(db, w.subscriptionId)
+    const pin = pinOf(w.image)
+    if (pin !== undefined && 'problem' in pin) {
+      if (registryFirst || !http) invalid.push({ w, message: `image ${w.identifier} (list ${w.subscriptionId}) cannot be fetched from a registry: ${pin.problem}` })
+    } else if (pin !== undefined && (registryFirst || !http)) {
+      add(registryFirst ? first : last, `oci ${pin.reference}`, { kind: 'oci', pin })
+    }
+    if (http) add(last, `uri ${w.uri}`, { kind: 'uri', uri: w.uri })
+  }
+  return { sources: [...first, ...last], invalid }
+}
