@@ -81,7 +81,7 @@ describe('the --json contract (issue 14)', () => {
     git(repo, 'add', '-A')
     git(repo, 'commit', '-qm', 'init')
     if (!glanceNeeds.skip) glance = await startGlance()
-  })
+  }, 300_000) // a PKI, a subscribed world, a repository and a Glance: slow on a loaded 2-core machine
   afterAll(async () => {
     await glance?.stop()
     await base?.w.close()
