@@ -152,6 +152,13 @@ for (const auth of ['basic', 'token'] as const) {
         const listFile = path.join(pub, 'lists/production.list')
         const before = readFileSync(listFile)
         repo.updateImage('ubuntu')
+        // a dry run names the digests it would pin and pushes nothing
+        const dry = await runCli(['publish', '--repo', repo.dir, '--dry-run', '--json'], { env })
+        const report = JSON.parse(dry.stdout).lists[0]
+        expect(report.action).toBe('would-publish')
+        expect(report.registry).toBe(`${reg.host}/egi/cloud/production`)
+        expect(report.images[1].oci).toMatch(new RegExp(`^${reg.host.replace(/\./g, '\\.')}/egi/cloud/ubuntu@sha256:[a-f0-9]{64}$`))
+        expect(tags('egi/cloud/ubuntu')).toEqual(['1.0', '9'])
         const out = await publish({ VMGIT_REGISTRY_PASSWORD: 'wrong-password-42' })
         expect(out.code).toBe(3)
         expect(JSON.parse(out.stdout).lists[0].error.code).toBe('OCI_UNAUTHORIZED')
