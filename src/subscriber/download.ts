@@ -124,7 +124,7 @@ export async function downloadImage(fetcher: Fetcher, spec: DownloadSpec, partia
     first = again
   }
   if (first.wrong === 'sha256' && spec.blob) {
-    throw new VmgitError('OCI_DIGEST_MISMATCH', `${spec.blob.shown}: the blob's bytes do not hash to the digest the pinned manifest names (sha256:${spec.blob.sha256}); it was deleted (a tampered registry or proxy)`)
+    throw new VmgitError('OCI_BLOB_DIGEST_MISMATCH', `${spec.blob.shown}: the blob's bytes do not hash to the digest the pinned manifest names (sha256:${spec.blob.sha256}); it was deleted (a tampered registry or proxy)`)
   }
   throw new VmgitError('IMAGE_CHECKSUM', `${spec.blob?.shown ?? redactText(spec.uri)}: the downloaded file's sha512 does not match sl:checksum:sha512; it was deleted (a wrong or tampered file)`)
 }

@@ -59,7 +59,7 @@ async function readBlob(r: OpenResponse, expected: { sha256: string; size: numbe
   }
   const bytes = Buffer.concat(chunks, total)
   if (total !== expected.size) throw new VmgitError('OCI_BLOB_SIZE', `${shown} sent ${total} bytes, but its descriptor names ${expected.size}; refused`)
-  if (hex256(bytes) !== expected.sha256) throw new VmgitError('OCI_DIGEST_MISMATCH', `${shown}: the bytes do not hash to sha256:${expected.sha256}; refused (the registry or a proxy changed them)`)
+  if (hex256(bytes) !== expected.sha256) throw new VmgitError('OCI_BLOB_DIGEST_MISMATCH', `${shown}: the bytes do not hash to sha256:${expected.sha256}; refused (the registry or a proxy changed them)`)
   return bytes
 }
 

@@ -14,7 +14,7 @@ describe.skipIf(skip.skip)(`O04 digests that do not match the bytes: manifest, l
   afterEach(() => b.ow.clearEvil())
 
   describe('when the pinned manifest names a layer digest that is not the sha256 of the bytes served for it', () => {
-    it('refuses the image even though its sha512 and size are right (OCI_DIGEST_MISMATCH), deletes the download and keeps state', async () => {
+    it('refuses the image even though its sha512 and size are right (OCI_BLOB_DIGEST_MISMATCH), deletes the download and keeps state', async () => {
       const { w, ow, images, pushed } = b
       // the signed list pins a manifest whose layer is other bytes y of the same size; a proxy serves the real image bytes for y's digest
       const x = w.image('x.qcow2', 20_000)
@@ -28,7 +28,7 @@ describe.skipIf(skip.skip)(`O04 digests that do not match the bytes: manifest, l
       const before = snapshot(w)
       const r = await w.sync()
       expect(r.code).toBe(1)
-      expect(r.stderr).toContain('[OCI_DIGEST_MISMATCH]')
+      expect(r.stderr).toContain('[OCI_BLOB_DIGEST_MISMATCH]')
       expect(snapshot(w)).toEqual(before)
       expect(w.filesIn('partial')).toEqual([])
     })
@@ -56,7 +56,7 @@ describe.skipIf(skip.skip)(`O04 digests that do not match the bytes: manifest, l
   })
 
   describe('when the list artifact\'s blob is other bytes of the same length', () => {
-    it('refuses the list before verifying it (OCI_DIGEST_MISMATCH) and keeps state', async () => {
+    it('refuses the list before verifying it (OCI_BLOB_DIGEST_MISMATCH) and keeps state', async () => {
       const { w, ow, images, pushed } = b
       // the image the previous attack withheld is delivered first: this attack is on the list alone
       expect((await w.sync()).code).toBe(0)
@@ -68,7 +68,7 @@ describe.skipIf(skip.skip)(`O04 digests that do not match the bytes: manifest, l
       const before = snapshot(w)
       const r = await w.sync()
       expect(r.code).toBe(1)
-      expect(r.stderr).toContain('[OCI_DIGEST_MISMATCH]')
+      expect(r.stderr).toContain('[OCI_BLOB_DIGEST_MISMATCH]')
       expect(snapshot(w)).toEqual(before)
     })
   })
