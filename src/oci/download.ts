@@ -72,7 +72,7 @@ export async function downloadBlob(client: RegistryClient, repo: OciRepo, blob: 
         out.end()
         await finished(out)
       }
-      if (have < blob.size) throw new VmgitError('OCI_BLOB_SHORT', `${what}: the connection ended after ${have} of ${blob.size} bytes`, { exit: 3 })
+      if (have < blob.size) throw new VmgitError('OCI_BLOB_SHORT', `${what}: the connection ended after ${have} of ${blob.size} bytes`)
     } catch (e) {
       const retryable = e instanceof VmgitError && e.exit === 3 && attempt < retries
       if (!retryable) {

@@ -140,7 +140,7 @@ export class RegistryPublisher {
     const title = String(img['dc:title'] ?? name)
     const file = path.resolve(this.repo.dir, entry.source)
     const d = await hashBoth(file).catch((e: NodeJS.ErrnoException) => {
-      throw new VmgitError('IMAGE_SOURCE_UNREADABLE', `image "${title}": cannot read its source ${entry.source}: ${e.code ?? e.message}`, { exit: 2 })
+      throw new VmgitError('IMAGE_SOURCE_UNREADABLE', `image "${title}": cannot read its source ${entry.source}: ${e.code ?? e.message}`)
     })
     // content: never push bytes that are not the ones the YAML (and so the signed list) describes
     if (d.sha512 !== String(img['sl:checksum:sha512']) || d.size !== Number(img['hv:size'])) {

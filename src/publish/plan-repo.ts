@@ -19,7 +19,6 @@ import { loadSourcePolicy, resolveSource } from './source-root.js'
 import { diffSettings, headAsPublished, publishedSettings, repoSettings, type Settings } from './plan-settings.js'
 import { sideFromPublished, sideFromRepo, type RepoSide, type Signer } from './sides.js'
 import { RegistryPublisher, registrySettings, type RegistrySettings } from '../oci/publish.js'
-import { VmgitError } from '../util/errors.js'
 
 /** vmgit.yaml registry settings, or undefined with the problem added to the head's issues. */
 function registrySettingsOrIssue(head: RepoSide): RegistrySettings | undefined {

@@ -100,7 +100,7 @@ export async function resolveSource(policy: SourcePolicy, repoDir: string, sourc
     // a path that names a place outside the repository by its very spelling is refused as such, existing or not
     const lexical = path.resolve(await realpath(repoDir).catch(() => repoDir), source)
     if (!inside(lexical, policy.root) && !policy.extra.some((r) => inside(lexical, r))) return lexical
-    throw new VmgitError('IMAGE_SOURCE_UNREADABLE', `image "${title}": cannot read its source ${source}: ${e.code ?? e.message}`, { exit: 2 })
+    throw new VmgitError('IMAGE_SOURCE_UNREADABLE', `image "${title}": cannot read its source ${source}: ${e.code ?? e.message}`)
   })
   const rel = path.relative(policy.root, real)
   const inRepo = inside(real, policy.root) && !rel.split(path.sep).includes('.git')
@@ -113,7 +113,7 @@ export async function resolveSource(policy: SourcePolicy, repoDir: string, sourc
     new VmgitError(
       'SOURCE_OUTSIDE_REPOSITORY',
       `image "${title}": source ${source} resolves to ${real}, outside the repository ${policy.root}${roots} (or inside .git)${refused}; publish never uploads a file of the machine it runs on: put the image inside the repository, or name its directory in source_roots of vmgit.yaml on the default branch`,
-      { exit: 2, details: { source, resolved: real } },
+      { details: { source, resolved: real } },
     ),
   )
 }

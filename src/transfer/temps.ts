@@ -46,7 +46,7 @@ let interruptedBy: NodeJS.Signals | undefined
 
 /** Register what undoes an upload in flight; call the returned function once the put is done. */
 export function trackTemp(cleanup: Cleanup): () => void {
-  if (interruptedBy) throw new VmgitError('INTERRUPTED', `interrupted by ${interruptedBy}: no new upload starts`, { exit: Exit.USAGE })
+  if (interruptedBy) throw new VmgitError('INTERRUPTED', `interrupted by ${interruptedBy}: no new upload starts`)
   inflight.add(cleanup)
   return () => void inflight.delete(cleanup)
 }

@@ -46,6 +46,8 @@ export class WebDavTransfer implements Transfer {
   private readonly origin: URL
   /** the one network client (src/net/): proxies, the CA directory + `ca`, the client certificate, timeouts */
   private readonly fetcher: Fetcher
+  /** SIGINT/SIGTERM cut the requests in flight (trackTemp); a fresh controller serves the clean-up after */
+  private aborter = new AbortController()
   private readonly limits: FetchLimits
   private readonly auth?: string
   private readonly secrets: (string | undefined)[]
@@ -114,6 +116,7 @@ export class WebDavTransfer implements Transfer {
         ...(this.auth ? { originHeaders: { authorization: this.auth } } : {}),
         ...(req.body ? { body: req.body, bodySize: req.size ?? 0, expectContinue: true } : {}),
         ...(req.onProgress ? { onProgress: req.onProgress } : {}),
+        signal: this.aborter.signal,
       })
     } catch (e) {
       // a publish backend speaks the transfer contract (file, sftp, s3 and WebDAV alike): the
@@ -158,7 +161,8 @@ export class WebDavTransfer implements Transfer {
     await this.ensureCollections(remotePath)
     // SIGINT/SIGTERM: cut the PUT (the server drops an incomplete body) and delete a completed temp file
     const untrack = trackTemp(async () => {
-      this.agent.destroy()
+      this.aborter.abort()
+      this.aborter = new AbortController()
       await this.delete(tmpPath)
     })
     try {
@@ -189,11 +193,11 @@ export class WebDavTransfer implements Transfer {
   async list(remoteDir: string): Promise<RemoteEntry[]> {
     const dir = remoteDir.endsWith('/') ? remoteDir : remoteDir + '/'
     const res = await this.send('PROPFIND', this.url(dir), { headers: { depth: '1' } })
-    if (res.statusCode === 404) {
-      res.resume()
+    if (res.status === 404) {
+      res.close()
       return []
     }
-    if (res.statusCode !== 207) return this.statusError('PROPFIND', this.url(dir), res)
+    if (res.status !== 207) return this.statusError('PROPFIND', this.url(dir), res)
     return parseMultistatus((await readAll(res)).toString('utf8'), this.url(dir).pathname)
   }
 
