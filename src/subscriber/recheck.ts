@@ -40,7 +40,9 @@ export async function recheckStored(ctx: RecheckContext, id: string, acceptedThi
     report.change({ kind: 'list-expired', subscription: id, message: `list ${id}: ${when}; its images are no longer offered` })
     return reportExpired(ctx, id)
   }
-  if (fresh.status === 'ok' && ctx.crlCheck && (await isRevoked(fresh.signer_cert, ctx.trust)) && markSignerRevoked(db, id, now)) {
+  // a CRL the CA signed that lists the stored signer is honoured even when CRLs are not required
+  // (--no-crl-check, remembered per subscription, tolerates a MISSING CRL, never a revocation)
+  if (fresh.status === 'ok' && (await isRevoked(fresh.signer_cert, ctx.trust)) && markSignerRevoked(db, id, now)) {
     report.change({ kind: 'list-expired', subscription: id, message: `list ${id}: the certificate that signed it (serial ${fresh.signer_serial}) is revoked; its images are no longer offered` })
     return reportExpired(ctx, id)
   }
