@@ -21,7 +21,7 @@ export const MAX_YAML_PROBLEMS = 20
  * Returns the text, or the problem that stops this file (undefined when the file does not exist).
  */
 export async function readYamlFile(absPath: string, file: string): Promise<{ text: string } | { problem: Problem } | undefined> {
-  const at = (code: string, message: string, line = 1, col = 1): { problem: Problem } => ({ problem: { file, line, col, severity: 'error', code, message } })
+  const at = (code: ErrorCode, message: string, line = 1, col = 1): { problem: Problem } => ({ problem: { file, line, col, severity: 'error', code, message } })
   // O_NONBLOCK: opening a FIFO for reading must not wait for a writer
   const fh = await open(absPath, constants.O_RDONLY | constants.O_NONBLOCK).catch((e: NodeJS.ErrnoException) => {
     if (e.code === 'ENOENT') return undefined

@@ -21,12 +21,12 @@ import { problemAt } from '../model/yaml-source.js'
 import { RULES, type RuleId } from '../rules/book.js'
 import { certLifetimeVerdicts, signingCertVerdicts, type CertFacts, type Severity } from '../rules/list.js'
 import { signingCertificate } from './cert.js'
-import { isVmgitError } from '../util/errors.js'
+import { isVmgitError, type ErrorCode } from '../util/errors.js'
 import { mapUri, readPublishSettings, type TargetRule } from './config.js'
 import { parseTarget } from '../transfer/index.js'
 
 export interface PublishVerdict {
-  code: string
+  code: ErrorCode
   severity: Severity
   message: string
   /** the YAML file (relative) and the HEPiX key it is about */
@@ -150,7 +150,7 @@ export async function validateProblems(repo: Repository, o: { now: Date; env?: N
   return out
 }
 
-function problemAtFile(repo: Repository, file: string, key: string, severity: Severity, code: string, message: string): Problem {
+function problemAtFile(repo: Repository, file: string, key: string, severity: Severity, code: ErrorCode, message: string): Problem {
   const entries = [...repo.lists.values(), ...repo.images.values(), ...repo.endorsers.values()]
   const e = entries.find((x) => x.file === file)
   const src = e?.src ?? (file === 'vmgit.yaml' ? repo.configSrc : undefined)

@@ -8,11 +8,13 @@
  * test/rules/table.test.ts runs each rule through each of its commands and asserts the same verdict.
  */
 
+import type { ErrorCode } from '../util/catalogue.js'
+
 export type Command = 'validate' | 'plan' | 'sign' | 'publish' | 'verify' | 'import' | 'sub add' | 'sync'
 
 export interface Rule {
   /** the one code every command reports for it */
-  code: string
+  code: ErrorCode
   /** spec section or attack id */
   cite: string
   /** what it refuses */

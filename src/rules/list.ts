@@ -3,14 +3,14 @@
  * verdicts out. No clock is read here: `now` is the run's fixed time (`--now`, `--at`, or the
  * signing time). Every command takes its verdict from these functions.
  */
-import { VmgitError, type ExitCode } from '../util/errors.js'
+import { VmgitError, type ErrorCode } from '../util/errors.js'
 import { CLOCK_SKEW_MS, RULES, type RuleId } from './book.js'
 
 export type Severity = 'error' | 'warning'
 
 export interface Verdict {
   rule: RuleId
-  code: string
+  code: ErrorCode
   severity: Severity
   message: string
   /** the HEPiX key it is about, when there is one (for positions in YAML) */
@@ -23,8 +23,9 @@ const verdict = (rule: RuleId, message: string, extra: { severity?: Severity; ke
   ({ rule, code: RULES[rule].code, severity: extra.severity ?? 'error', message, ...(extra.key ? { key: extra.key } : {}) })
 
 /** A verdict as the one error type, for commands that stop at the first refusal. */
-export function verdictError(v: Verdict, opts: { prefix?: string; exit?: ExitCode; details?: Record<string, unknown> } = {}): VmgitError {
-  return new VmgitError(v.code, `${opts.prefix ?? ''}${v.message}`, { ...(opts.exit ? { exit: opts.exit } : {}), ...(opts.details ? { details: opts.details } : {}) })
+export function verdictError(v: Verdict, opts: { prefix?: string; details?: Record<string, unknown> } = {}): VmgitError {
+  // the exit status is the catalogue's (src/util/catalogue.ts), the same in every command
+  return new VmgitError(v.code, `${opts.prefix ?? ''}${v.message}`, { ...(opts.details ? { details: opts.details } : {}) })
 }
 
 /** Throw the first error verdict, if any. */

@@ -169,7 +169,7 @@ export function checkSigningCert(cert: CertInfo, opts: CertCheckOptions): string
     warnings.push(`certificate ${cert.subject}: ${what} (allowed by --allow-no-key-usage; vmcaster-era consumers may refuse it)`)
   }
   // rulebook CERT_EXPIRED / CERT_NOT_YET_VALID (src/rules): the same verdict plan and validate report
-  refuse(signingCertVerdicts(cert, opts.now), { exit: 2 })
+  refuse(signingCertVerdicts(cert, opts.now))
   return warnings
 }
 
