@@ -3,21 +3,10 @@ import { fileURLToPath } from 'node:url'
 import { VmgitError } from '../util/errors.js'
 import { type Fetcher, type FetchLimits, httpStatusError, LIST_SIZE_CAP, readCapped } from '../net/http.js'
 import { isOciLocation } from './ociref.js'
+import type { ListFetch, ListSource } from './listfetch.js'
 import { fetchOciList } from './ocisource.js'
 
 /** Fetch one list location: an http(s) URL (conditional GET), a list kept in a registry (oci://, issue 17) or a local file the operator named. */
-export interface ListSource {
-  url: string
-  username?: string | null
-  password?: string | null
-  etag?: string | null
-  lastModified?: string | null
-}
-
-export type ListFetch =
-  | { kind: 'unchanged' }
-  | { kind: 'body'; bytes: Buffer; etag?: string; lastModified?: string }
-
 export async function fetchList(fetcher: Fetcher, src: ListSource, opts: { limits: FetchLimits; cap?: number; conditional: boolean }): Promise<ListFetch> {
   const cap = opts.cap ?? LIST_SIZE_CAP
   if (src.url.startsWith('file:')) return { kind: 'body', bytes: await readFileCapped(fileURLToPath(src.url), cap) }

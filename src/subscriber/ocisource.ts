@@ -4,7 +4,7 @@ import type { Fetcher, FetchLimits, OpenResponse } from '../net/http.js'
 import { MEDIA, RegistryClient } from '../oci/client.js'
 import { VmgitError } from '../util/errors.js'
 import type { BlobSource } from './download.js'
-import type { ListFetch, ListSource } from './listsource.js'
+import type { ListFetch, ListSource } from './listfetch.js'
 import { imageLayer, listLayer, type OciPin, parseOciLocation } from './ociref.js'
 
 /**

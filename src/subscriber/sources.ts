@@ -1,6 +1,6 @@
 import type { Wanted } from './desired.js'
 import { type OciPin, pinOf } from './ociref.js'
-import type { DB } from './store.js'
+import { hasRegistryLocation, type DB } from './store.js'
 
 /**
  * Where an image's bytes may come from, in the order they are tried (issue 17). Whatever the
@@ -22,9 +22,6 @@ export interface SourcePlan {
   invalid: { w: Wanted; message: string }[]
 }
 
-const fromRegistry = (db: DB, subscriptionId: string): boolean =>
-  (db.prepare("SELECT 1 FROM subscription_url WHERE subscription_id = ? AND url LIKE 'oci://%' LIMIT 1").get(subscriptionId) as unknown) !== undefined
-
 export function imageSources(db: DB, ws: Wanted[], preferRegistry: boolean): SourcePlan {
   const first: ImageSource[] = []
   const last: ImageSource[] = []
@@ -37,7 +34,7 @@ export function imageSources(db: DB, ws: Wanted[], preferRegistry: boolean): Sou
   }
   for (const w of ws) {
     const http = /^https?:\/\//i.test(w.uri)
-    const registryFirst = preferRegistry || fromRegistry(db, w.subscriptionId)
+    const registryFirst = preferRegistry || hasRegistryLocation(db, w.subscriptionId)
     const pin = pinOf(w.image)
     if (pin !== undefined && 'problem' in pin) {
       if (registryFirst || !http) invalid.push({ w, message: `image ${w.identifier} (list ${w.subscriptionId}) cannot be fetched from a registry: ${pin.problem}` })

@@ -271,3 +271,7 @@ export function findSubscription(db: DB, idOrUrl: string, redactUrl: (u: string)
   }
   return sub
 }
+
+/** issue 17: the subscription has a location in an OCI registry (its images come from there first). */
+export const hasRegistryLocation = (db: DB, subscriptionId: string): boolean =>
+  (db.prepare("SELECT 1 FROM subscription_url WHERE subscription_id = ? AND url LIKE 'oci://%' LIMIT 1").get(subscriptionId) as unknown) !== undefined

@@ -19,13 +19,14 @@ const SRC = path.resolve(__dirname, '../../src')
  */
 const LAYERS: readonly (readonly string[])[] = [
   ['util'], // errors, hashing, atomic files, logging: imports nothing of vmgit
+  ['rules'], // the rulebook: each list rule once, pure verdicts (imports util only)
   ['imagelist'], // HEPiX JSON: render, parse, versions
   ['smime'], // sign, verify, trust store, DNs (of bytes and image lists, not of YAML repositories)
   ['model'], // the endorser's YAML repository: types, schemas, loading, HEPiX mapping
-  ['git', 'net', 'transfer'], // the outside world: the git binary, HTTP(S) reads, upload backends
+  ['git', 'net', 'transfer', 'oci'], // the outside world: the git binary, HTTP(S), upload backends, the OCI registry client (over net)
   ['publish', 'subscriber'], // the two jobs: plan/sign/publish a repository; subscribe/sync/cache
   ['glance', 'repo'], // Glance reads the subscriber's store; repo/ holds the use cases of image add/update, bump, import, init
-  ['(root)', 'flags', 'action'], // oclif base command and help, shared flag sets, the GitHub Action
+  ['(root)', 'flags', 'action', 'hooks'], // oclif base command, help and hooks, shared flag sets, the GitHub Action
   ['commands'], // oclif commands: parse flags, call a use case, print
 ]
 
