@@ -67,6 +67,8 @@ export class WebDavTransfer implements Transfer {
     this.secrets = [password, token, keyPass, url.username ? decodeURIComponent(url.username) : undefined]
     if (token) this.auth = `Bearer ${token}`
     else if (username && password) this.auth = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`
+    // a server echoing the header back shows the encoded credential: masked like the secrets themselves
+    if (this.auth) this.secrets.push(this.auth.replace(/^\S+ /, ''))
     const read = (f: string, what: string) => {
       checkRegularFile(f, what, CAP.credential)
       try {

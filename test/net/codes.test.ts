@@ -11,7 +11,7 @@ import { startServer, type TestServer } from '../helpers/http-server.js'
 import { makeWorld, sharedPki, type World } from '../subscriber/world.js'
 import { tlsMaterial } from './tls.js'
 
-describe('one failure = one code (verify, sub add, image add)', () => {
+describe('one failure = one code (verify, sub add, image add)', { timeout: 180_000 }, () => {
   let w: World
   let untrusted: TestServer
   let repo: string

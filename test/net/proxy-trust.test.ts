@@ -16,7 +16,7 @@ import { startServer, type TestServer } from '../helpers/http-server.js'
 import { makeWorld, sharedPki, type World } from '../subscriber/world.js'
 import { type ForwardProxy, startForwardProxy, tlsMaterial } from './tls.js'
 
-describe('one network client: proxies, trust and caps for every command', () => {
+describe('one network client: proxies, trust and caps for every command', { timeout: 180_000 }, () => {
   let w: World
   let good: TestServer
   let proxy: ForwardProxy

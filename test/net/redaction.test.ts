@@ -53,7 +53,7 @@ describe('one redaction policy', () => {
     })
   })
 
-  describe('every command failing on a URL full of secrets', () => {
+  describe('every command failing on a URL full of secrets', { timeout: 180_000 }, () => {
     let w: World
     let repo: string
     const env = { VMGIT_DAV_TOKEN: S.env, VMGIT_DAV_PASSWORD: S.env, AWS_SECRET_ACCESS_KEY: S.env }
