@@ -110,9 +110,9 @@ describe.skipIf(glanceNeeds.skip)(`Image API v2 client against a real Glance (${
   })
 
   describe('when nothing listens at the endpoint', () => {
-    it('fails with GLANCE_UNREACHABLE (exit 3)', async () => {
+    it('fails with FETCH_CONNECTION_REFUSED (exit 3), the code every command uses', async () => {
       const c = new GlanceClient({ endpoint: 'http://127.0.0.1:9', token: 't' })
-      await expect(c.listImages()).rejects.toMatchObject({ code: 'GLANCE_UNREACHABLE', exit: 3 })
+      await expect(c.listImages()).rejects.toMatchObject({ code: 'FETCH_CONNECTION_REFUSED', exit: 3 })
     })
   })
 })
