@@ -1,6 +1,19 @@
 import { VmgitError } from '../util/errors.js'
 import { interruptedError, statusError } from './errors.js'
-import type { OpenResponse } from './http.js'
+import type { IncomingMessage } from 'node:http'
+
+/** A response whose body has not been read yet (src/net/http.ts opens it). */
+export interface OpenResponse {
+  status: number
+  headers: IncomingMessage['headers']
+  /** The URL that answered, after redirects (without credentials). */
+  url: string
+  /** The peer the response came from (the proxy, when there is one). */
+  remoteAddress?: string
+  body: AsyncIterable<Buffer>
+  /** Abort the transfer (and free its socket). */
+  close(): void
+}
 
 /**
  * Read a whole body into memory, refusing more than `cap` bytes (the read stops at cap + 1).

@@ -9,6 +9,7 @@ import { connectTunnel, proxyFor } from './proxy.js'
 import { type AddressRange, allowed, type Resolver, checkingLookup, classify, isIpLiteral, rangeOfUrl, refused } from './ssrf.js'
 import { basicAuthHeader, redactText } from './redact.js'
 import { trustedCas } from './trust.js'
+import type { OpenResponse } from './body.js'
 
 export { loadCaDirPems } from './trust.js'
 
@@ -93,17 +94,7 @@ export interface FetcherOptions {
   resolve?: Resolver
 }
 
-export interface OpenResponse {
-  status: number
-  headers: IncomingMessage['headers']
-  /** The URL that answered, after redirects (without credentials). */
-  url: string
-  /** The peer the response came from (the proxy, when there is one). */
-  remoteAddress?: string
-  body: AsyncIterable<Buffer>
-  /** Abort the transfer (and free its socket). */
-  close(): void
-}
+export type { OpenResponse } from './body.js'
 
 class StaleSocket extends Error {}
 

@@ -8,15 +8,7 @@ import tls from 'node:tls'
  * directory (IGTF `<hash>.0`; --ca-dir, VMGIT_CA_DIR, X509_CERT_DIR, VMCATCHER_DIR_CERT), plus
  * any CA file a backend is configured with (clouds.yaml `cacert`, VMGIT_DAV_CA).
  */
-export const DEFAULT_CA_DIR = '/etc/grid-security/certificates'
-
-/**
- * The trust directory from flag, VMGIT_CA_DIR, X509_CERT_DIR, VMCATCHER_DIR_CERT, else the IGTF
- * default — one order for every command (sub add and sync ignored X509_CERT_DIR before issue 14).
- */
-export function caDirFromEnv(flag: string | undefined, env: Record<string, string | undefined> = process.env): string {
-  return flag || env.VMGIT_CA_DIR || env.X509_CERT_DIR || env.VMCATCHER_DIR_CERT || DEFAULT_CA_DIR
-}
+export { caDirFromEnv, DEFAULT_CA_DIR } from '../util/ca-dir.js'
 
 export function loadCaDirPems(dir: string | undefined): string[] {
   if (!dir) return []

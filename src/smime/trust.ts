@@ -14,7 +14,7 @@ import { CERT_LABELS, CRL_LABELS, isoDate, parseCert, parseCrl, pemBlocks, type 
 import { canonicalName, nameHash } from './dn.js'
 
 // one resolution of the trust directory for signatures and for TLS (src/net/trust.ts)
-export { caDirFromEnv, DEFAULT_CA_DIR } from '../net/trust.js'
+export { caDirFromEnv, DEFAULT_CA_DIR } from '../util/ca-dir.js'
 
 const HASHED_CERT = /^[0-9a-f]{8}\.\d+$/
 const HASHED_CRL = /^[0-9a-f]{8}\.r\d+$/
