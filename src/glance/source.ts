@@ -1,9 +1,8 @@
 import { blobPath } from '../subscriber/cachefs.js'
 import { entryKey, wantedImages } from '../subscriber/desired.js'
-import { getSubscription, type CacheEntryRow, type DB } from '../subscriber/store.js'
+import { getSubscription, type DB } from '../subscriber/store.js'
 import { cacheEntries, imageEntryJson, openStoreReadonly } from '../subscriber/store-readonly.js'
 import { provenanceOf, type Provenance } from '../imagelist/provenance.js'
-import { usageError } from '../util/errors.js'
 import { endorsedFromEntry, type EndorsedImage } from './model.js'
 
 /**

@@ -1,4 +1,3 @@
-import path from 'node:path'
 import type { HepixList, HepixObject } from '../imagelist/types.js'
 import type { Repository } from '../model/types.js'
 import type { PutOptions, TransferPool } from '../transfer/index.js'

@@ -1,6 +1,6 @@
 /** `file://` backend: temp name in the target directory, copy, fsync, rename (atomic on POSIX). */
 import { createReadStream, rmSync } from 'node:fs'
-import { copyFile, lstat, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises'
+import { copyFile, lstat, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import type { Readable } from 'node:stream'
 import { transferError } from './errors.js'

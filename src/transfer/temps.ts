@@ -9,7 +9,7 @@
  * (`isStaleTemp`).
  */
 import { randomBytes } from 'node:crypto'
-import { Exit, VmgitError } from '../util/errors.js'
+import { VmgitError } from '../util/errors.js'
 
 /**
  * `.<name>.vmgit-<12 hex>.tmp`: only names vmgit made itself (random part exactly as `tempName`
