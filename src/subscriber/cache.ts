@@ -173,8 +173,10 @@ async function expire(o: CacheOptions, wanted: Map<string, Wanted>): Promise<voi
     const lies = w !== undefined && w.sha512 === e.sha512 && sizes.get(e.sha512) !== undefined && sizes.get(e.sha512) !== w.size
     if (w && w.sha512 === e.sha512 && !lies) continue
     // issue 15: replaced by a new version: the good copy stays in cache/ until its successor is
-    // verified; delivery expires it then (deliver.ts install), and a failed download leaves it here
-    if (w && w.sha512 !== e.sha512) continue
+    // verified; delivery expires it then (deliver.ts install), and a failed download leaves it here.
+    // S15: only while this run fetches the successor: with --no-download none comes, so the copy
+    // whose sha512 the current version no longer names leaves cache/ now (as vmcatcher does)
+    if (w && w.sha512 !== e.sha512 && o.download) continue
     try {
       await expireEntry(o, e, lies ? `hv:size ${w.size} now contradicts the verified file (${sizes.get(e.sha512)} bytes)` : expiryReason(o.db, e, o.now, w))
     } catch (err) {

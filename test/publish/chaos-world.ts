@@ -196,7 +196,7 @@ export interface ChaosOptions {
 export async function runChaos(b: ChaosBackend, tmp: string, opts: ChaosOptions): Promise<ChaosReport> {
   const started = Date.now()
   const pki: Pki = await makePki(path.join(tmp, 'pki'))
-  const repo: FixtureRepo = makeFixtureRepo(mkdtempSync(path.join(tmp, 'repo-')), b.publicBase, b.targets, { imageBytes: opts.imageBytes })
+  const repo: FixtureRepo = makeFixtureRepo(mkdtempSync(path.join(tmp, 'repo-')), b.publicBase, b.targets, { imageBytes: opts.imageBytes, git: true })
   const args = ['publish', '--repo', repo.dir, '--key', pki.signer.key, '--cert', pki.signer.cert]
   const env = { ...b.env, VMGIT_SIGNING_KEY: undefined, VMGIT_SIGNING_CERT: undefined }
   const report: ChaosReport = { kills: 0, completed: 0, points: new Map(), seconds: 0, setupSeconds: 0, violations: [], tempsRemoved: 0, tempsLeft: [], finalExit: -1, pruned: 0, concurrentChecks: 0 }
@@ -228,6 +228,8 @@ export async function runChaos(b: ChaosBackend, tmp: string, opts: ChaosOptions)
   while (report.kills < opts.maxKills && (report.kills < opts.minKills || Date.now() - loopStart < opts.budgetMs)) {
     run++
     const changed = ['alma', 'ubuntu'].map((n) => repo.updateImage(n))
+    // publish signs only what is committed (issue 15): the endorser commits, then publishes
+    repo.commit(`run ${run}: new alma and ubuntu`)
     const files = changed.map((img) => path.basename(new URL(img.uri).pathname))
     const listsBefore = snapshot(b, 'lists')
     const listBefore = listsBefore.get('production.list')
@@ -287,6 +289,7 @@ export async function runChaos(b: ChaosBackend, tmp: string, opts: ChaosOptions)
   for (const sub of ['images', 'lists']) for (const n of temps(sub)) utimesSync(path.join(b.storage, sub, n), aged, aged)
   const tempsBefore = temps('images').length + temps('lists').length
   repo.updateImage('alma')
+  repo.commit('final: new alma')
   const final = await runCli([...args, '--json'], { env })
   report.finalExit = final.code
   if (final.code !== 0) report.violations.push(`the final publish failed: ${final.stdout.slice(0, 800)}${final.stderr.slice(0, 800)}`)

@@ -27,8 +27,11 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true })
 })
 
-const publish = (repo: FixtureRepo, ...args: string[]) =>
-  runCli(['publish', '--repo', repo.dir, '--key', pki.signer.key, '--cert', pki.signer.cert, '--json', ...args], { env: { VMGIT_SIGNING_KEY: undefined, VMGIT_SIGNING_CERT: undefined } })
+// an endorser commits every change before publishing: publish signs only what is committed (issue 15)
+const publish = (repo: FixtureRepo, ...args: string[]) => {
+  repo.commit('endorser change')
+  return runCli(['publish', '--repo', repo.dir, '--key', pki.signer.key, '--cert', pki.signer.cert, '--json', ...args], { env: { VMGIT_SIGNING_KEY: undefined, VMGIT_SIGNING_CERT: undefined } })
+}
 const stored = (rel: string) => path.join(b.storage, rel)
 const sha512 = (buf: Buffer) => createHash('sha512').update(buf).digest('hex')
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -52,7 +55,7 @@ describe('issue 15: vmgit init gives every image version its own URL', () => {
 describe('issue 15: publish never changes the bytes under a URL a published list names', () => {
   let repo: FixtureRepo
   beforeAll(async () => {
-    repo = makeFixtureRepo(mkdtempSync(path.join(tmp, 'repo-')), b.publicBase, b.targets)
+    repo = makeFixtureRepo(mkdtempSync(path.join(tmp, 'repo-')), b.publicBase, b.targets, { git: true })
     expect((await publish(repo)).code).toBe(0)
   })
 
@@ -87,7 +90,7 @@ describe('issue 15: publish never changes the bytes under a URL a published list
 describe('issue 15: old image versions stay until no list names them, then --prune removes them after the grace period', () => {
   let repo: FixtureRepo
   beforeAll(async () => {
-    repo = makeFixtureRepo(mkdtempSync(path.join(tmp, 'repo-')), `${b.publicBase}p/`, b.targets.map((t) => ({ ...t, match: `${b.publicBase}p/`, replace: `${String(t.replace)}p/` })))
+    repo = makeFixtureRepo(mkdtempSync(path.join(tmp, 'repo-')), `${b.publicBase}p/`, b.targets.map((t) => ({ ...t, match: `${b.publicBase}p/`, replace: `${String(t.replace)}p/` })), { git: true })
     expect((await publish(repo)).code).toBe(0)
   })
 
@@ -148,7 +151,7 @@ describe('issue 15: old image versions stay until no list names them, then --pru
 
 describe('issue 15: stale temp files of interrupted runs', () => {
   it('are removed by the next publish when untouched for over an hour; younger ones (a concurrent run) are kept', async () => {
-    const repo = makeFixtureRepo(mkdtempSync(path.join(tmp, 'repo-')), `${b.publicBase}t/`, b.targets.map((t) => ({ ...t, match: `${b.publicBase}t/`, replace: `${String(t.replace)}t/` })))
+    const repo = makeFixtureRepo(mkdtempSync(path.join(tmp, 'repo-')), `${b.publicBase}t/`, b.targets.map((t) => ({ ...t, match: `${b.publicBase}t/`, replace: `${String(t.replace)}t/` })), { git: true })
     mkdirSync(stored('t/images'), { recursive: true })
     const old = stored('t/images/.alma-0.9.qcow2.vmgit-0123456789ab.tmp')
     const young = stored('t/images/.ubuntu-0.9.qcow2.vmgit-abcdef012345.tmp')

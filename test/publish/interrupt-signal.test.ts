@@ -33,13 +33,14 @@ describe.each(CASES)('issue 15: vmgit publish to %s interrupted by %s during an 
   it.skipIf(backend.skip.skip)(`removes its temp file, ends by the signal, and the published list still holds${backend.skip.reason ? ` (skipped: ${backend.skip.reason})` : ''}`, async () => {
     const b = await backend.start(tmp)
     try {
-      const repo = makeFixtureRepo(mkdtempSync(path.join(tmp, 'repo-')), b.publicBase, b.targets)
+      const repo = makeFixtureRepo(mkdtempSync(path.join(tmp, 'repo-')), b.publicBase, b.targets, { git: true })
       const args = ['publish', '--repo', repo.dir, '--key', pki.signer.key, '--cert', pki.signer.cert]
       const env = { ...b.env, VMGIT_SIGNING_KEY: undefined, VMGIT_SIGNING_CERT: undefined }
       expect((await runCli(args, { env })).code).toBe(0)
       const listBefore = readFileSync(path.join(b.storage, 'lists/production.list'))
       // a big new version: the upload takes long enough to be interrupted
       repo.updateImage('alma', { bytes: 192 << 20 })
+      repo.commit('new alma')
       const child = spawn(process.execPath, [BIN, ...args], { env: childEnv(env), stdio: ['ignore', 'ignore', 'pipe'] })
       let stderr = ''
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))

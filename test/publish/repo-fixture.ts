@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
@@ -20,6 +21,26 @@ export interface FixtureRepo {
   listUri: string
   /** replace an image's content: new file, sha512, size, a higher version and a new uri */
   updateImage(name: string, opts?: { bytes?: number }): FixtureImage
+  /** what an endorser does before publishing ("GitOps means committed"): `git add -A && git commit`; needs `{ git: true }` */
+  commit(message: string): void
+}
+
+// a fixed author and committer, and no user/system git config: commits work on any machine
+const GIT_ENV = {
+  ...process.env,
+  GIT_AUTHOR_NAME: 'vmgit test',
+  GIT_AUTHOR_EMAIL: 'test@vmgit.invalid',
+  GIT_COMMITTER_NAME: 'vmgit test',
+  GIT_COMMITTER_EMAIL: 'test@vmgit.invalid',
+  GIT_CONFIG_GLOBAL: '/dev/null',
+  GIT_CONFIG_NOSYSTEM: '1',
+}
+const git = (cwd: string, ...a: string[]) => execFileSync('git', a, { cwd, env: GIT_ENV, stdio: 'pipe' }).toString()
+
+/** `git add -A` and commit when anything changed (publish refuses files that differ from HEAD). */
+export function commitAll(dir: string, message: string): void {
+  git(dir, 'add', '-A')
+  if (git(dir, 'status', '--porcelain').trim() !== '') git(dir, 'commit', '-q', '-m', message)
 }
 
 const yaml = (o: Record<string, unknown>): string =>
@@ -31,7 +52,7 @@ const yaml = (o: Record<string, unknown>): string =>
  * `publicBase` is where subscribers read (hv:uri prefix), `targets` the vmgit.yaml targets
  * (already YAML objects) that map it to a write location.
  */
-export function makeFixtureRepo(dir: string, publicBase: string, targets: Record<string, unknown>[], opts: { imageBytes?: number } = {}): FixtureRepo {
+export function makeFixtureRepo(dir: string, publicBase: string, targets: Record<string, unknown>[], opts: { imageBytes?: number; git?: boolean } = {}): FixtureRepo {
   for (const d of ['endorsers', 'images', 'imagelists', 'files']) mkdirSync(path.join(dir, d), { recursive: true })
   const targetYaml = targets
     .map((t) => '  - ' + Object.entries(t).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join('\n    '))
@@ -63,10 +84,20 @@ export function makeFixtureRepo(dir: string, publicBase: string, targets: Record
     path.join(dir, 'imagelists/production.yaml'),
     yaml({ identifier: 'a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d', title: 'Production', description: 'Production images', origin: publicBase, uri: listUri, endorser: 'team', images: ['alma', 'ubuntu'] }),
   )
+  if (opts.git) {
+    // an endorser's repository: the YAML committed, the image files ignored (big files rarely are)
+    writeFileSync(path.join(dir, '.gitignore'), 'files/\n')
+    git(dir, 'init', '-q', '-b', 'main')
+    commitAll(dir, 'first')
+  }
   return {
     dir,
     images,
     listUri,
+    commit(message) {
+      if (!opts.git) throw new Error('commit() needs makeFixtureRepo(..., { git: true })')
+      commitAll(dir, message)
+    },
     updateImage(name, o = {}) {
       const i = images.findIndex((x) => x.name === name)
       const old = images[i]!
