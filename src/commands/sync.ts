@@ -97,9 +97,12 @@ dies with its process, wherever that ran (another container or pod sharing the d
     if (f.json) {
       if (code !== 0) {
         const n = report.problems.filter((p) => p.severity !== 'warning').length
+        // the --json contract: error.exit is the run's exit, so the code is chosen by that exit (catalogue)
         this.fail(code === Exit.NETWORK
           ? new VmgitError('SYNC_UNREACHABLE', `sync could not fetch ${n} list(s) or image(s); the problems say why`)
-          : new VmgitError('SYNC_REJECTED', `sync rejected ${n} list(s) or image(s); the problems say why`), result)
+          : code === Exit.USAGE
+            ? new VmgitError('SYNC_MISCONFIGURED', `sync met ${n} problem(s), at least one of its configuration; the problems say what to fix`)
+            : new VmgitError('SYNC_REJECTED', `sync rejected ${n} list(s) or image(s); the problems say why`), result)
       }
       this.emit(result, () => [])
     } else {

@@ -9,7 +9,7 @@
  *   marker), never anything else in the directory.
  */
 import path from 'node:path'
-import type { TransferPool } from '../transfer/index.js'
+import { redactUrl, type TransferPool } from '../transfer/index.js'
 import { isStaleTemp, TEMP_NAME } from '../transfer/temps.js'
 import { VmgitError } from '../util/errors.js'
 import type { NamedFile } from './images.js'
@@ -35,7 +35,8 @@ export async function removeStaleTemps(pool: TransferPool, dirs: Iterable<string
       }
     } catch (e) {
       // a directory that cannot be listed: the publish goes on; the next one tries again
-      warn(`could not clean stale temporary files in ${dirUrl}: ${msg(e)}`)
+      // the target URL as configured may carry a user name or a token: shown redacted, as every URL vmgit prints
+      warn(`could not clean stale temporary files in ${redactUrl(dirUrl)}: ${msg(e)}`)
     }
   }
   return removed

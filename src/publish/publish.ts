@@ -11,7 +11,7 @@ import { refuse } from '../rules/list.js'
 import { keyOf, type ImageUploader } from './images.js'
 import { dirOf, markUnreferenced, prune, removeStaleTemps, type PruneReport } from './prune.js'
 import { readPublished, type PublishedList } from './published.js'
-import type { TransferPool } from '../transfer/index.js'
+import { redactUrl, type TransferPool } from '../transfer/index.js'
 import { RegistryPublisher } from '../oci/publish.js'
 
 /**
@@ -131,7 +131,8 @@ async function publishOne(name: string, o: PublishOptions, report: PublishReport
   const seen = before.get(name)
   if (seen?.error) throw seen.error
   const published: PublishedList | undefined = seen ? seen.pub : await readPublished(o.pool, target)
-  r.target = published?.display ?? target
+  // nothing published there yet: the report still shows the target redacted (it may carry a user name or token)
+  r.target = published?.display ?? redactUrl(target)
   if (published?.warning) r.warnings.push(published.warning)
 
   let why: 'changed' | 'refresh' | undefined

@@ -338,6 +338,7 @@ export const CATALOGUE = {
   SUBSCRIPTION_REMOVED: { exit: 1, meaning: 'the subscription was removed while a sync was running', fix: 'nothing: its result was dropped' },
   SUBSCRIPTION_UNAUTHORISED: { exit: 1, meaning: 'the subscription\'s endorser has no trusted credentials any more; its images are expired', fix: 'trust a credential under that name again, or remove the subscription' },
   SYNC_LOCKED: { exit: 1, meaning: 'another vmgit sync is using this database; this run changed nothing', fix: 'wait for it to finish (use --break-lock only if no sync runs anywhere)' },
+  SYNC_MISCONFIGURED: { exit: 2, meaning: 'sync could not do its part because of its configuration, e.g. an event handler that cannot be run (each problem says why)', fix: 'read the problems, fix the flag or environment variable they name, and run sync again' },
   SYNC_REJECTED: { exit: 1, meaning: 'sync rejected one or more lists or images (each problem says why)', fix: 'read the problems; the stored state and the cache were kept' },
   SYNC_UNREACHABLE: { exit: 3, meaning: 'sync could not fetch one or more lists or images (each problem says why)', fix: 'check the network and the mirrors, then run again' },
   TARGET_BAD_REGEX: { exit: 2, meaning: 'a target match is not a valid regular expression', fix: 'fix it or set regex: false for a prefix' },

@@ -139,9 +139,12 @@ describe('the --json contract (issue 14)', () => {
       ok: async () => {
         const r = freshRepo('publish-ok')
         writeFileSync(path.join(r, 'vmgit.yaml'), `${readFileSync(path.join(r, 'vmgit.yaml'), 'utf8')}\ntargets:\n  - match: https://vm-images.example.org/\n    replace: file://${path.join(dir, 'published')}/\n`)
-        // the image's bytes come from source: (what image update records)
-        const u = await cli(['image', 'update', 'example-image', '--file', path.join(repo, 'disk.img'), '--repo', r])
+        // the image's bytes come from source: (what image update records), a file inside the repository
+        // published (issue 15: a source outside it is SOURCE_OUTSIDE_REPOSITORY)
+        const u = await cli(['image', 'update', 'example-image', '--file', path.join(r, 'disk.img'), '--repo', r])
         expect(u.code, u.stderr).toBe(0)
+        git(r, 'add', '-A') // issue 15: publish signs only what is committed
+        git(r, 'commit', '-qm', 'targets and example-image')
         return cli(['publish', '--dry-run', '--repo', r])
       },
       fail: [['CREDENTIALS_MISSING', () => cli(['publish', '--repo', freshRepo('publish')], { VMGIT_SIGNING_KEY: undefined, VMGIT_SIGNING_CERT: undefined })]],

@@ -15,6 +15,7 @@ import { GlanceClient } from '../../src/glance/client.js'
 import { redactText, redactUrl } from '../../src/net/redact.js'
 import { openTransfer } from '../../src/transfer/index.js'
 import type { CliResult } from '../helpers/cli.js'
+import { commitAll } from '../helpers/git.js'
 import { makeFixtureRepo } from '../publish/repo-fixture.js'
 import { makeWorld, sharedPki, type World } from '../subscriber/world.js'
 
@@ -156,6 +157,7 @@ describe('one redaction policy', () => {
         for (const [target, extra, exit] of cases) {
           const dir = mkdtempSync(path.join(os.tmpdir(), 'vmgit-net-publish-'))
           makeFixtureRepo(dir, base, [target])
+          commitAll(dir, 'targets') // issue 15: publish signs only what is committed, so it reaches the target
           for (const json of [[], ['--json']]) {
             const r = await w.cli(['publish', '--repo', dir, '--key', w.pki.signer.key, '--cert', w.pki.signer.cert, ...json], { env: { ...env, ...extra, VMGIT_SIGNING_KEY: undefined, VMGIT_SIGNING_CERT: undefined }, timeoutMs: 60_000 })
             expect(r.code, `${JSON.stringify(target)}: ${r.stderr}`).toBe(exit)

@@ -10,6 +10,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli } from '../helpers/cli.js'
+import { commitAll } from '../helpers/git.js'
 import { makePki, opensslVerify, type Pki } from '../helpers/pki.js'
 import { needsRegistry, type Registry, skopeo, SKOPEO, startRegistry } from '../helpers/registry.js'
 import { makeFixtureRepo, type FixtureRepo } from '../publish/repo-fixture.js'
@@ -152,6 +153,7 @@ for (const auth of ['basic', 'token'] as const) {
         const listFile = path.join(pub, 'lists/production.list')
         const before = readFileSync(listFile)
         repo.updateImage('ubuntu')
+        commitAll(repo.dir, 'ubuntu 2.0') // issue 15: publish signs only what is committed
         // a dry run names the digests it would pin and pushes nothing
         const dry = await runCli(['publish', '--repo', repo.dir, '--dry-run', '--json'], { env })
         const report = JSON.parse(dry.stdout).lists[0]
@@ -183,6 +185,7 @@ for (const auth of ['basic', 'token'] as const) {
         const before = readFileSync(listFile)
         await reg.stop()
         repo.updateImage('alma')
+        commitAll(repo.dir, 'alma 2.0') // committed, so the refusal can only be the registry's
         const out = await publish()
         expect(out.code).toBe(3)
         expect(JSON.parse(out.stdout).lists[0].action).toBe('failed')

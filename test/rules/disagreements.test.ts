@@ -8,6 +8,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli } from '../helpers/cli.js'
+import { commitAll } from '../helpers/git.js'
 import type { Pki } from '../helpers/pki.js'
 import { makeFixtureRepo, type FixtureRepo } from '../publish/repo-fixture.js'
 import { hepixDate, makeWorld, sharedPki, type World } from '../subscriber/world.js'
@@ -79,6 +80,7 @@ describe('a plain plan right after a successful publish', () => {
   it('shows no change (no `hv:endorser/hv:dn … -> (removed)`) without --cert', async () => {
     const pub = path.join(tmp, 'pub-plan')
     const r = makeFixtureRepo(path.join(tmp, 'repo-plan'), 'https://images.example.org/', [{ match: 'https://images.example.org/', replace: `file://${pub}/` }])
+    commitAll(r.dir, 'the repository as published') // issue 15: publish signs only what is committed
     const p = await runCli(['publish', '--repo', r.dir, '--key', pki.signer.key, '--cert', pki.signer.cert])
     expect(p.code, p.stderr).toBe(0)
     const plain = await runCli(['plan', '--repo', r.dir], { env: { VMGIT_SIGNING_CERT: undefined } })

@@ -69,7 +69,7 @@ describe('sync outcome (issue 14)', () => {
 
       it('says the same under --json with ok false and exit 2', async () => {
         const r = await w.sync(['--json', '--event', path.join(w.dir, 'no-such-handler')])
-        expect(r.code).toBe(2)
+        expect(r.code, r.stdout).toBe(2)
         const doc = JSON.parse(r.stdout) as SyncJson
         expect(doc).toMatchObject({ ok: false, exit: 2 })
         expect(doc.problems).toContainEqual(expect.objectContaining({ code: 'EVENT_HANDLER_MISSING', severity: 'config' }))
