@@ -7,8 +7,15 @@ import path from 'node:path'
  * that publishes from a repository first makes it a git repository and commits every change.
  */
 
-/** A fixed identity, so git works on machines without a configured user. */
-export const GIT_ENV = { GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.org', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.org' }
+/** A fixed identity and no user/system git config, so commits work the same on any machine. */
+export const GIT_ENV = {
+  GIT_AUTHOR_NAME: 'vmgit test',
+  GIT_AUTHOR_EMAIL: 'test@vmgit.invalid',
+  GIT_COMMITTER_NAME: 'vmgit test',
+  GIT_COMMITTER_EMAIL: 'test@vmgit.invalid',
+  GIT_CONFIG_GLOBAL: '/dev/null',
+  GIT_CONFIG_NOSYSTEM: '1',
+}
 
 export const git = (cwd: string, ...args: string[]): string =>
   execFileSync('git', args, { cwd, env: { ...process.env, ...GIT_ENV }, stdio: 'pipe' }).toString().trim()

@@ -1,7 +1,7 @@
-import { execFileSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
+import { commitAll, git } from '../helpers/git.js'
 
 /** A small endorser repository for publish tests: one endorser (dn/ca from the certificate), two images, one list. */
 
@@ -23,24 +23,6 @@ export interface FixtureRepo {
   updateImage(name: string, opts?: { bytes?: number }): FixtureImage
   /** what an endorser does before publishing ("GitOps means committed"): `git add -A && git commit`; needs `{ git: true }` */
   commit(message: string): void
-}
-
-// a fixed author and committer, and no user/system git config: commits work on any machine
-const GIT_ENV = {
-  ...process.env,
-  GIT_AUTHOR_NAME: 'vmgit test',
-  GIT_AUTHOR_EMAIL: 'test@vmgit.invalid',
-  GIT_COMMITTER_NAME: 'vmgit test',
-  GIT_COMMITTER_EMAIL: 'test@vmgit.invalid',
-  GIT_CONFIG_GLOBAL: '/dev/null',
-  GIT_CONFIG_NOSYSTEM: '1',
-}
-const git = (cwd: string, ...a: string[]) => execFileSync('git', a, { cwd, env: GIT_ENV, stdio: 'pipe' }).toString()
-
-/** `git add -A` and commit when anything changed (publish refuses files that differ from HEAD). */
-export function commitAll(dir: string, message: string): void {
-  git(dir, 'add', '-A')
-  if (git(dir, 'status', '--porcelain').trim() !== '') git(dir, 'commit', '-q', '-m', message)
 }
 
 const yaml = (o: Record<string, unknown>): string =>
