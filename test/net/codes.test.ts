@@ -9,7 +9,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServer, type TestServer } from '../helpers/http-server.js'
 import { makeWorld, sharedPki, type World } from '../subscriber/world.js'
-import { tlsMaterial } from './tls.js'
+import { tlsMaterial } from '../helpers/tls.js'
 
 describe('one failure = one code (verify, sub add, image add)', { timeout: 180_000 }, () => {
   let w: World

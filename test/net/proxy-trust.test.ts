@@ -14,7 +14,7 @@ import { GlanceClient } from '../../src/glance/client.js'
 import { openTransfer } from '../../src/transfer/index.js'
 import { startServer, type TestServer } from '../helpers/http-server.js'
 import { makeWorld, sharedPki, type World } from '../subscriber/world.js'
-import { type ForwardProxy, startForwardProxy, tlsMaterial } from './tls.js'
+import { type ForwardProxy, startForwardProxy, tlsMaterial } from '../helpers/tls.js'
 
 describe('one network client: proxies, trust and caps for every command', { timeout: 180_000 }, () => {
   let w: World

@@ -1,24 +1,9 @@
-import { execFileSync } from 'node:child_process'
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
-import http from 'node:http'
-import net, { type AddressInfo } from 'node:net'
+import { copyFileSync, mkdirSync, readdirSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServer, type TestServer } from '../helpers/http-server.js'
+import { type ForwardProxy, startForwardProxy, tlsMaterial } from '../helpers/tls.js'
 import { makeWorld, sharedPki, type World } from './world.js'
-
-/** A server CA and a certificate for 127.0.0.1 (or for another name), made with openssl. */
-function tlsMaterial(dir: string, san: string): { key: string; cert: string; ca: string } {
-  mkdirSync(dir, { recursive: true })
-  const o = (args: string[]): void => void execFileSync('openssl', args, { stdio: 'ignore' })
-  const p = (n: string): string => path.join(dir, n)
-  o(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=vmgit test TLS CA', '-keyout', p('ca.key'), '-out', p('ca.pem'), '-days', '2',
-    '-addext', 'basicConstraints=critical,CA:true', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'])
-  o(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=server', '-keyout', p('srv.key'), '-out', p('srv.csr')])
-  writeFileSync(p('ext'), `subjectAltName=${san}\n`)
-  o(['x509', '-req', '-in', p('srv.csr'), '-CA', p('ca.pem'), '-CAkey', p('ca.key'), '-set_serial', '7', '-days', '2', '-extfile', p('ext'), '-out', p('srv.pem')])
-  return { key: readFileSync(p('srv.key'), 'utf8'), cert: readFileSync(p('srv.pem'), 'utf8'), ca: p('ca.pem') }
-}
 
 describe('https list URLs: TLS is always verified, with the site CA directory added', () => {
   let w: World
@@ -76,7 +61,7 @@ describe('https list URLs: TLS is always verified, with the site CA directory ad
   })
 
   it('tunnels https through https_proxy (CONNECT) and still verifies the server end to end', async () => {
-    const proxy = await startProxy()
+    const proxy = await startForwardProxy()
     try {
       good.reset()
       const r = await w.sync([], { env: { VMGIT_CA_DIR: caWithTls, https_proxy: proxy.url, no_proxy: '' } })
@@ -92,37 +77,12 @@ describe('https list URLs: TLS is always verified, with the site CA directory ad
   })
 })
 
-/** A minimal forward proxy: absolute-form GETs for http, CONNECT tunnels for https. */
-async function startProxy(): Promise<{ url: string; seen: string[]; stop(): Promise<void> }> {
-  const seen: string[] = []
-  const server = http.createServer((req, res) => {
-    seen.push(`GET ${req.url}`)
-    const u = new URL(req.url!)
-    const up = http.request({ host: u.hostname, port: u.port, path: u.pathname, headers: req.headers }, (r) => {
-      res.writeHead(r.statusCode!, r.headers)
-      r.pipe(res)
-    })
-    up.end()
-  })
-  server.on('connect', (req, sock) => {
-    seen.push(`CONNECT ${req.url}`)
-    const [h, p] = req.url!.split(':')
-    const up = net.connect(Number(p), h, () => {
-      sock.write('HTTP/1.1 200 Connection Established\r\n\r\n')
-      up.pipe(sock)
-      sock.pipe(up)
-    })
-  })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, stop: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()) }) }
-}
-
 describe('proxies from http_proxy / no_proxy', () => {
   let w: World
-  let proxy: Awaited<ReturnType<typeof startProxy>>
+  let proxy: ForwardProxy
   beforeAll(async () => {
     w = await makeWorld({ pki: await sharedPki() })
-    proxy = await startProxy()
+    proxy = await startForwardProxy()
     const img = w.image('i.qcow2', 5000)
     await w.publish({ id: w.listId, version: '1', images: [img] })
     for (const r of [await w.trust(), await w.add(w.listUrl), await w.cli(['sub', 'select', img.id])]) expect(r.code).toBe(0)
