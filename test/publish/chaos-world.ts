@@ -14,9 +14,11 @@
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs'
+import os from 'node:os'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
 import { parseImageListJson } from '../../src/imagelist/parse.js'
 import { parseSmime } from '../../src/smime/mime.js'
 import { loadTrustStore, type TrustStore } from '../../src/smime/trust.js'
@@ -314,4 +316,38 @@ const readdirSafe = (dir: string): string[] => (existsSync(dir) ? readdirSync(di
 export function describeChaos(name: string, r: ChaosReport): string {
   const points = [...r.points.entries()].sort((a, b) => b[1] - a[1]).map(([k, n]) => `    ${String(n).padStart(3)} × ${k}`)
   return [`chaos ${name}: ${r.kills} kills at ${r.points.size} distinct kill points, ${r.completed} runs finished before their kill, ${r.tempsRemoved} stale temp files removed by the final publish, ${r.pruned} old image files pruned, ${r.concurrentChecks} checks by a subscriber reading during the runs; ${r.seconds.toFixed(1)} s in all (setup ${r.setupSeconds.toFixed(1)} s)`, ...points].join('\n')
+}
+
+/**
+ * The chaos suite for one backend (one test file per backend, so vitest runs them in parallel):
+ * kill -9 at random points, a subscriber's check after each kill and during the runs, then a full
+ * publish and `publish --prune`, each leaving the invariant whole.
+ */
+export function chaosSuite(name: string): void {
+  const backend = CHAOS_BACKENDS[name]!
+  const tmp = mkdtempSync(path.join(os.tmpdir(), `vmgit-chaos-${name}-`))
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }))
+
+  describe(`issue 15 invariant: vmgit publish to ${name} killed with SIGKILL at random points`, () => {
+    it.skipIf(backend.skip.skip)(`leaves every published list verifiable with every image whole, after each kill and after the next full publish${backend.skip.reason ? ` (skipped: ${backend.skip.reason})` : ''}`, async () => {
+      const b = await backend.start(tmp)
+      try {
+        const r = await runChaos(b, tmp, { budgetMs: 40_000, minKills: 12, maxKills: 40, imageBytes: 2 << 20 })
+        process.stdout.write(describeChaos(name, r) + '\n')
+        expect(r.violations).toEqual([])
+        expect(r.concurrentChecks).toBeGreaterThan(0)
+        expect(r.finalExit).toBe(0)
+        expect(r.finalInvariant?.ok, r.finalInvariant?.problems.join('; ')).toBe(true)
+        expect(r.tempsLeft).toEqual([])
+        // --prune afterwards removes old versions no list names, and the list still holds
+        expect(r.pruned).toBeGreaterThan(0)
+        expect(r.prunedInvariant?.ok, r.prunedInvariant?.problems.join('; ')).toBe(true)
+        // bounded, but enough to mean something
+        expect(r.kills).toBeGreaterThanOrEqual(12)
+        expect(r.points.size).toBeGreaterThanOrEqual(3)
+      } finally {
+        await b.stop()
+      }
+    }, 300_000)
+  })
 }
