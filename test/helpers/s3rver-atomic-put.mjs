@@ -16,6 +16,18 @@ import { pipeline, Transform } from 'node:stream'
 const store = path.join(path.dirname(process.argv[1] ?? '.'), '../lib/stores/filesystem.js')
 const FilesystemStore = createRequire(import.meta.url)(store)
 
+/** Runs fn after every earlier call for the same key has settled (a per-object lock). */
+const chains = new Map()
+function serialized(key, fn) {
+  const run = (chains.get(key) ?? Promise.resolve()).then(fn, fn)
+  const tail = run.then(() => undefined, () => undefined)
+  chains.set(key, tail)
+  void tail.then(() => {
+    if (chains.get(key) === tail) chains.delete(key)
+  })
+  return run
+}
+
 FilesystemStore.prototype.putObject = async function putObject(object) {
   const objectPath = this.getResourcePath(object.bucket, object.key, 'object')
   await fs.promises.mkdir(path.dirname(objectPath), { recursive: true })
@@ -43,7 +55,17 @@ FilesystemStore.prototype.putObject = async function putObject(object) {
     })
   }
   const digest = md5.digest('hex')
-  await this.putMetadata(object.bucket, object.key, object.metadata, digest)
-  await fs.promises.rename(tmp, objectPath)
+  // metadata and object are two files: a reader must see both old or both new (S3 serves one object)
+  await serialized(objectPath, async () => {
+    await this.putMetadata(object.bucket, object.key, object.metadata, digest)
+    await fs.promises.rename(tmp, objectPath)
+  })
   return { size, md5: digest }
+}
+
+// a GET reads the metadata, then opens the object (an open descriptor keeps its bytes): never between
+// the two renames of a commit, or it serves the new size with the old bytes (an HTTP 500 in s3rver)
+const getObject = FilesystemStore.prototype.getObject
+FilesystemStore.prototype.getObject = function serializedGetObject(bucket, key, options) {
+  return serialized(this.getResourcePath(bucket, key, 'object'), () => getObject.call(this, bucket, key, options))
 }
