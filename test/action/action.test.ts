@@ -193,7 +193,9 @@ describe('the vmgit action, run as a GitHub runner runs it from git archive HEAD
       })
       it('never publishes a change waiting for approval: the list is left as published, with a warning', async () => {
         const before = readFileSync(path.join(PUB, 'lists/production.list'))
+        // a change merged and committed, whose publish waits for the environment's approval
         repo.updateImage('ubuntu')
+        git(repo.dir, 'commit', '-qam', 'ubuntu, waiting for approval')
         const r = await runAction({ actionDir, workspace: workspace(), inputs: inputs() })
         expect(r.code).toBe(0)
         expect(JSON.parse(r.outputs.published!)).toEqual([])
