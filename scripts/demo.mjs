@@ -112,7 +112,8 @@ try {
     }
   }
   const cfg = readFileSync(path.join(repo, 'vmgit.yaml'), 'utf8').replace(/^targets:[\s\S]*$/m, '')
-  writeFileSync(path.join(repo, 'vmgit.yaml'), `${cfg}image_uri: "{base}/{name}-{version}.{ext}"\ntargets:\n  - match: ${base}/\n    replace: file://${www}/\n`)
+  // vmgit init already names each image version by its own URL (image_uri); the demo adds the target
+  writeFileSync(path.join(repo, 'vmgit.yaml'), `${cfg}${/^image_uri:/m.test(cfg) ? '' : 'image_uri: "{base}/{name}-{version}.{ext}"\n'}targets:\n  - match: ${base}/\n    replace: file://${www}/\n`)
   makeImages(repo)
   writeFileSync(path.join(repo, '.gitignore'), 'files/\n')
   await exec('git', ['init', '-q', '-b', 'main'], { cwd: repo })
