@@ -19,7 +19,7 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { makeBenchPki, ossl } from './lib/pki.mjs'
+import { benchListJson, makeBenchPki, ossl } from './lib/pki.mjs'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const SIZE = Number(process.env.BENCH_SIZE_MB ?? 1024) * 1024 * 1024
@@ -96,18 +96,9 @@ try {
 
   // the site: a PKI, a list pinning the image, pushed as a list artifact, subscribed
   const { subject, issuer } = makeBenchPki(p('pki'))
-  const now = new Date()
-  const iso = (d) => d.toISOString().replace(/\.\d{3}Z$/, 'Z')
   const listId = randomUUID(), imageId = randomUUID()
-  const json = JSON.stringify({ 'hv:imagelist': {
-    'dc:date:created': iso(new Date(now.getTime() - 3600_000)), 'dc:date:expires': iso(new Date(now.getTime() + 7 * 86400_000)),
-    'dc:description': 'bench', 'dc:identifier': listId, 'dc:source': 'bench', 'dc:title': 'bench',
-    'hv:endorser': { 'hv:x509': { 'dc:creator': 'bench', 'hv:ca': issuer, 'hv:dn': subject, 'hv:email': 'b@example.org' } },
-    'hv:images': [{ 'hv:image': { 'dc:identifier': imageId, 'dc:title': 'img', 'dc:description': '', 'hv:hypervisor': 'kvm', 'hv:size': SIZE,
-      'hv:uri': `http://${reg.host}/unused/bench-img.qcow2`, 'hv:version': '1', 'sl:arch': 'x86_64', 'sl:checksum:sha512': sha512, 'sl:comments': '', 'sl:os': 'Linux', 'sl:osversion': '9',
-      'vmgit:oci:reference': `${reg.host}/vm/bench-img@${digest}`, 'vmgit:oci:digest': digest } }],
-    'hv:uri': `oci://${reg.host}/vm/bench-list`, 'hv:version': '1.0',
-  } }, null, 2)
+  const json = benchListJson({ subject, issuer, listId, imageId, size: SIZE, sha512, imageUri: `http://${reg.host}/unused/bench-img.qcow2`, listUri: `oci://${reg.host}/vm/bench-list`,
+    image: { 'vmgit:oci:reference': `${reg.host}/vm/bench-img@${digest}`, 'vmgit:oci:digest': digest } })
   const signed = ossl(['smime', '-sign', '-md', 'sha256', '-signer', p('pki/signer.pem'), '-inkey', p('pki/signer.key')], json)
   writeFileSync(p('list.smime'), signed)
   pushArtifact(reg.host, 'vm/bench-list', ['1.0', 'latest'], p('list.smime'), signed.length, createHash('sha256').update(signed).digest('hex'), 'application/vnd.hepix.imagelist.v1+smime')

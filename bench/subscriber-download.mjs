@@ -17,7 +17,7 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { makeBenchPki, ossl } from './lib/pki.mjs'
+import { benchListJson, makeBenchPki, ossl } from './lib/pki.mjs'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const { Fetcher, DEFAULT_LIMITS } = await import(path.join(root, 'dist/net/http.js'))
@@ -80,17 +80,8 @@ http {
 async function subscribedState(host, sha512) {
   const p = (...x) => path.join(dir, 'site', ...x)
   const { subject, issuer } = makeBenchPki(p())
-  const now = new Date()
-  const iso = (d) => d.toISOString().replace(/\.\d{3}Z$/, 'Z')
   const listId = randomUUID(), imageId = randomUUID()
-  const json = JSON.stringify({ 'hv:imagelist': {
-    'dc:date:created': iso(new Date(now.getTime() - 3600_000)), 'dc:date:expires': iso(new Date(now.getTime() + 7 * 86400_000)),
-    'dc:description': 'bench', 'dc:identifier': listId, 'dc:source': 'bench', 'dc:title': 'bench',
-    'hv:endorser': { 'hv:x509': { 'dc:creator': 'bench', 'hv:ca': issuer, 'hv:dn': subject, 'hv:email': 'b@example.org' } },
-    'hv:images': [{ 'hv:image': { 'dc:identifier': imageId, 'dc:title': 'img', 'dc:description': '', 'hv:hypervisor': 'kvm', 'hv:size': SIZE,
-      'hv:uri': `http://${host}/image.raw`, 'hv:version': '1', 'sl:arch': 'x86_64', 'sl:checksum:sha512': sha512, 'sl:comments': '', 'sl:os': 'Linux', 'sl:osversion': '9' } }],
-    'hv:uri': `http://${host}/list.smime`, 'hv:version': '1.0',
-  } }, null, 2)
+  const json = benchListJson({ subject, issuer, listId, imageId, size: SIZE, sha512, imageUri: `http://${host}/image.raw`, listUri: `http://${host}/list.smime` })
   writeFileSync(path.join(www, 'list.smime'), ossl(['smime', '-sign', '-md', 'sha256', '-signer', p('signer.pem'), '-inkey', p('signer.key')], json))
   const env = { ...process.env, VMGIT_DB: p('state/subscriber.db'), VMGIT_CA_DIR: p('trust'), VMGIT_EVENT: '', VMCATCHER_CACHE_EVENT: '' }
   const cli = (...args) => {
