@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
+import { runCli } from '../helpers/cli.js'
 import { loadRepository } from '../../src/model/load.js'
 import { renderOne, selectLists } from '../../src/model/render.js'
 import { EXAMPLES, ROOT } from './repo-helpers.js'
@@ -45,5 +47,29 @@ describe('examples/imagelists', () => {
       expect(createHash('sha512').update(bytes).digest('hex'), img.file).toBe(img.hepix['sl:checksum:sha512'])
       expect(img.source).toBe(`files/${img.name}.qcow2`)
     }
+  })
+})
+
+// the README's promise, checked the way its reader runs it: the CLI on the example directory
+describe('vmgit validate on examples/imagelists, as its README tells', () => {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'vmgit-examples-'))
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }))
+  type Problem = { severity: string; code: string }
+
+  it('finds no error as committed (only the uncommitted image files are warned about)', async () => {
+    const r = await runCli(['validate', '--repo', EXAMPLES, '--json'])
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    const problems = (JSON.parse(r.stdout) as { problems: Problem[] }).problems
+    expect(problems.filter((p) => p.code !== 'IMAGE_SOURCE_UNREADABLE')).toEqual([])
+  })
+
+  it('finds no problem at all once make-images.mjs has written the image files', async () => {
+    const repo = path.join(tmp, 'repo')
+    cpSync(EXAMPLES, repo, { recursive: true, filter: (src) => !src.includes(`${path.sep}files`) })
+    const { makeImages } = (await import(path.join(EXAMPLES, 'make-images.mjs'))) as { makeImages: (dir: string) => unknown }
+    makeImages(repo)
+    const r = await runCli(['validate', '--repo', repo, '--json'])
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    expect((JSON.parse(r.stdout) as { problems: Problem[] }).problems).toEqual([])
   })
 })
