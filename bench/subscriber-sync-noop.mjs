@@ -13,7 +13,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { makeBenchPki, ossl } from './lib/pki.mjs'
+import { benchListJson, makeBenchPki, ossl } from './lib/pki.mjs'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const N = Number(process.env.BENCH_SUBS ?? 200)
@@ -35,19 +35,12 @@ const image = Buffer.alloc(4096, 7)
 writeFileSync(p('www/image.raw'), image)
 const sha512 = (await import('node:crypto')).createHash('sha512').update(image).digest('hex')
 const now = new Date()
-const iso = (d) => d.toISOString().replace(/\.\d{3}Z$/, 'Z')
 const lists = []
 for (let i = 0; i < N; i++) {
   const id = randomUUID()
   const imageId = randomUUID()
-  const json = JSON.stringify({ 'hv:imagelist': {
-    'dc:date:created': iso(new Date(now.getTime() - 3600_000)), 'dc:date:expires': iso(new Date(now.getTime() + 7 * 86400_000)),
-    'dc:description': 'bench', 'dc:identifier': id, 'dc:source': 'bench', 'dc:title': `bench ${i}`,
-    'hv:endorser': { 'hv:x509': { 'dc:creator': 'bench', 'hv:ca': issuer, 'hv:dn': subject, 'hv:email': 'b@example.org' } },
-    'hv:images': [{ 'hv:image': { 'dc:identifier': imageId, 'dc:title': 'img', 'dc:description': '', 'hv:hypervisor': 'kvm', 'hv:size': image.length,
-      'hv:uri': 'http://HOST/image.raw', 'hv:version': '1', 'sl:arch': 'x86_64', 'sl:checksum:sha512': sha512, 'sl:comments': '', 'sl:os': 'Linux', 'sl:osversion': '9' } }],
-    'hv:uri': `http://HOST/list${i}.smime`, 'hv:version': '1.0',
-  } }, null, 2)
+  // HOST: the server's address, known once it listens
+  const json = benchListJson({ subject, issuer, listId: id, imageId, size: image.length, sha512, imageUri: 'http://HOST/image.raw', listUri: `http://HOST/list${i}.smime`, title: `bench ${i}` })
   lists.push({ id, imageId, json })
 }
 

@@ -26,14 +26,14 @@ export function makeBenchPki(root) {
 
 /**
  * The JSON of a one-image list the bench PKI's signer endorses: created an hour ago, expiring in a
- * week, version 1.0. `image` adds keys to the image entry (a registry pin, say).
+ * week, version 1.0. `image` adds keys to the image entry (a registry pin, say); `title` names the list.
  */
-export function benchListJson({ subject, issuer, listId, imageId, size, sha512, imageUri, listUri, image = {} }) {
+export function benchListJson({ subject, issuer, listId, imageId, size, sha512, imageUri, listUri, title = 'bench', image = {} }) {
   const now = new Date()
   const iso = (d) => d.toISOString().replace(/\.\d{3}Z$/, 'Z')
   return JSON.stringify({ 'hv:imagelist': {
     'dc:date:created': iso(new Date(now.getTime() - 3600_000)), 'dc:date:expires': iso(new Date(now.getTime() + 7 * 86400_000)),
-    'dc:description': 'bench', 'dc:identifier': listId, 'dc:source': 'bench', 'dc:title': 'bench',
+    'dc:description': 'bench', 'dc:identifier': listId, 'dc:source': 'bench', 'dc:title': title,
     'hv:endorser': { 'hv:x509': { 'dc:creator': 'bench', 'hv:ca': issuer, 'hv:dn': subject, 'hv:email': 'b@example.org' } },
     'hv:images': [{ 'hv:image': { 'dc:identifier': imageId, 'dc:title': 'img', 'dc:description': '', 'hv:hypervisor': 'kvm', 'hv:size': size,
       'hv:uri': imageUri, 'hv:version': '1', 'sl:arch': 'x86_64', 'sl:checksum:sha512': sha512, 'sl:comments': '', 'sl:os': 'Linux', 'sl:osversion': '9', ...image } }],

@@ -38,6 +38,8 @@ interface Inputs {
   dryRun: boolean
   refreshBefore: string
   refreshOnly: boolean
+  /** issue 15: publish files no commit holds; the signed lists say so (vmgit:dirty) */
+  allowDirty: boolean
   planFile: string
   planMarkdown: string
   token: string
@@ -56,6 +58,7 @@ function readInputs(env: Env): Inputs {
     dryRun: truthy(i('dry-run')),
     refreshBefore: i('refresh-before'),
     refreshOnly: truthy(i('refresh-only')),
+    allowDirty: truthy(i('allow-dirty')),
     planFile: i('plan-file'),
     planMarkdown: i('plan-markdown'),
     token: i('github-token'),
@@ -133,6 +136,7 @@ async function publish(inp: Inputs, dir: string, now: Date, env: Env): Promise<v
     lists,
     now,
     dryRun: inp.dryRun,
+    allowDirty: inp.allowDirty,
     ...(inp.refreshBefore ? { refreshBeforeMs: durationFlag('refresh-before', inp.refreshBefore) } : {}),
     env: credEnv,
     log: (line) => untrusted(line),

@@ -3,7 +3,8 @@ import { BaseCommand } from '../base-command.js'
 import { durationFlag, parseNow } from '../model/time.js'
 import type { ListReport } from '../publish/publish.js'
 import { publishRepository } from '../publish/publish-repo.js'
-import { Exit, VmgitError } from '../util/errors.js'
+import { isEnvironmentCode } from '../util/envfs.js'
+import { Exit, type ErrorCode, VmgitError } from '../util/errors.js'
 import { progressBar } from '../util/progress.js'
 
 export default class Publish extends BaseCommand<typeof Publish> {
@@ -86,7 +87,7 @@ Exit codes: 0 published or nothing to do, 1 a list was refused (validation, sign
       for (const l of report.lists) for (const w of l.warnings) process.stderr.write(`warning: ${l.name}: ${w}\n`)
       if (failed.length) process.stderr.write(`${failureSummary(report.lists, failed)}\n`)
     }
-    // exit: 3 when a transfer failed, else 1 (a list was refused)
+    // exit: 3 when a transfer failed, 2 when a target's file system refused, else 1 (a list was refused)
     if (failed.length) this.exit(publishFailure(failed).exit)
   }
 }
@@ -99,10 +100,14 @@ function failureSummary(lists: readonly ListReport[], failed: readonly ListRepor
     'a failed list keeps its previously published copy: fix the error above and run vmgit publish again'
 }
 
-/** One error for a publish run whose lists failed: PUBLISH_UNREACHABLE (3) when a transfer failed, else PUBLISH_FAILED (1). */
+/** One error for a publish run whose lists failed: PUBLISH_UNREACHABLE (3) when a transfer failed, the machine's code (2) when a target's file system refused, else PUBLISH_FAILED (1). */
 function publishFailure(failed: ListReport[]): VmgitError {
   const net = failed.find((l) => l.error?.exit === Exit.NETWORK)
   const first = net ?? failed[0]
   const what = `${failed.length} list(s) failed (${failed.map((l) => l.name).join(', ')})${first?.error ? `; ${first.name}: [${first.error.code}] ${first.error.message}` : ''}`
-  return net ? new VmgitError('PUBLISH_UNREACHABLE', what) : new VmgitError('PUBLISH_FAILED', what)
+  if (net) return new VmgitError('PUBLISH_UNREACHABLE', what)
+  // issue 14: a target the machine refuses (read-only, full, forbidden) is its own code and exit 2, not "a list was refused"
+  const machine = failed.find((l) => l.error && isEnvironmentCode(l.error.code))?.error
+  if (machine) return new VmgitError(machine.code as ErrorCode, what)
+  return new VmgitError('PUBLISH_FAILED', what)
 }

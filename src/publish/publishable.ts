@@ -24,6 +24,7 @@ import { signingCertificate } from './cert.js'
 import { isVmgitError, type ErrorCode } from '../util/errors.js'
 import { mapUri, readPublishSettings, type TargetRule } from './config.js'
 import { parseTarget } from '../transfer/index.js'
+import { registryProblems } from './registry-problems.js'
 
 export interface PublishVerdict {
   code: ErrorCode
@@ -137,7 +138,8 @@ export function certVerdicts(repo: Repository, cert: CertFacts | undefined, now:
 export async function validateProblems(repo: Repository, o: { now: Date; env?: NodeJS.ProcessEnv }): Promise<Problem[]> {
   const { rules } = await readPublishSettings(repo.dir)
   let cert: CertFacts | undefined
-  const out: Problem[] = []
+  // vmgit.yaml registry: beyond its oci:// prefix, with plan's and publish's codes
+  const out: Problem[] = registryProblems(repo)
   try {
     cert = await signingCertificate(repo, undefined, o.env ?? process.env)
   } catch (e) {

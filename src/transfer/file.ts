@@ -6,9 +6,23 @@ import type { Readable } from 'node:stream'
 import { transferError } from './errors.js'
 import { tempName, trackTemp } from './temps.js'
 import type { PutOptions, PutResult, RemoteEntry, RemoteStat, Transfer } from './types.js'
-import { mkdirs } from '../util/envfs.js'
+import { envError, isEnvironmentCode, mkdirs } from '../util/envfs.js'
+import { isVmgitError, type VmgitError } from '../util/errors.js'
 
 const isMissing = (e: unknown) => (e as NodeJS.ErrnoException)?.code === 'ENOENT'
+
+/**
+ * Issue 14: a target directory on a read-only or full file system, or one vmgit may not write, is
+ * the machine's problem (FS_READONLY, DISK_FULL, FS_PERMISSION, …: exit 2, the path and the fix),
+ * not a transfer to retry later (TRANSFER_FAILED, exit 3). The path named is the target's, whatever
+ * side node's error names (copyfile names the source). ENOENT stays the caller's (a missing source).
+ */
+function fsFailure(e: unknown, syscall: string, target: string, fallback: () => VmgitError): VmgitError {
+  if (isVmgitError(e) && isEnvironmentCode(e.code)) return e // mkdirs already named the directory
+  const code = (e as NodeJS.ErrnoException)?.code
+  if (typeof code !== 'string' || code === 'ENOENT') return fallback()
+  return envError(Object.assign(new Error(code), { code, syscall, path: target })) ?? fallback()
+}
 
 export class FileTransfer implements Transfer {
   readonly scheme = 'file' as const
@@ -44,7 +58,7 @@ export class FileTransfer implements Transfer {
       return { size }
     } catch (e) {
       await rm(tmp, { force: true }).catch(() => undefined)
-      throw transferError('TRANSFER_FAILED', `cannot write ${remotePath}`, [], e)
+      throw fsFailure(e, 'write', remotePath, () => transferError('TRANSFER_FAILED', `cannot write ${remotePath}`, [], e))
     } finally {
       untrack()
     }
@@ -56,7 +70,7 @@ export class FileTransfer implements Transfer {
       names = await readdir(remoteDir)
     } catch (e) {
       if (isMissing(e)) return []
-      throw transferError('TRANSFER_FAILED', `cannot list ${remoteDir}`, [], e)
+      throw fsFailure(e, 'scandir', remoteDir, () => transferError('TRANSFER_FAILED', `cannot list ${remoteDir}`, [], e))
     }
     const out: RemoteEntry[] = []
     for (const name of names) {
@@ -72,7 +86,7 @@ export class FileTransfer implements Transfer {
       return await readFile(remotePath)
     } catch (e) {
       if (isMissing(e)) throw transferError('TRANSFER_NOT_FOUND', `${remotePath} does not exist`)
-      throw transferError('TRANSFER_FAILED', `cannot read ${remotePath}`, [], e)
+      throw fsFailure(e, 'read', remotePath, () => transferError('TRANSFER_FAILED', `cannot read ${remotePath}`, [], e))
     }
   }
 
@@ -87,7 +101,7 @@ export class FileTransfer implements Transfer {
       return { size: s.size, mtime: s.mtime }
     } catch (e) {
       if (isMissing(e)) return undefined
-      throw transferError('TRANSFER_FAILED', `cannot stat ${remotePath}`, [], e)
+      throw fsFailure(e, 'stat', remotePath, () => transferError('TRANSFER_FAILED', `cannot stat ${remotePath}`, [], e))
     }
   }
 
@@ -97,7 +111,7 @@ export class FileTransfer implements Transfer {
       return true
     } catch (e) {
       if (isMissing(e)) return false
-      throw transferError('TRANSFER_FAILED', `cannot delete ${remotePath}`, [], e)
+      throw fsFailure(e, 'unlink', remotePath, () => transferError('TRANSFER_FAILED', `cannot delete ${remotePath}`, [], e))
     }
   }
 

@@ -29,6 +29,10 @@ const BY_ERRNO: Record<string, { code: ErrorCode; why: string; fix: string }> = 
   ETXTBSY: { code: 'FS_IO', why: 'the file is busy', fix: 'wait for the program using it, then run again' },
 }
 
+/** The codes of the machine's problems (the table above, and FS_CANNOT_CREATE): exit 2, fix the path, do not retry. */
+const ENVIRONMENT_CODES: ReadonlySet<string> = new Set([...Object.values(BY_ERRNO).map((m) => m.code), 'FS_CANNOT_CREATE'])
+export const isEnvironmentCode = (code: string): boolean => ENVIRONMENT_CODES.has(code)
+
 const VERB: Record<string, string> = {
   open: 'open', read: 'read', write: 'write', mkdir: 'create the directory', rename: 'rename', unlink: 'remove', rmdir: 'remove',
   scandir: 'list', stat: 'look at', lstat: 'look at', copyfile: 'copy to', chmod: 'change the mode of', access: 'access',

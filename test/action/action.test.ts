@@ -221,6 +221,56 @@ describe('the vmgit action, run as a GitHub runner runs it from git archive HEAD
     })
   })
 
+  describe('publish with allow-dirty (issue 15: a job that generates files before publishing)', () => {
+    const inputs = (extra: Record<string, string> = {}) => ({ command: 'publish', 'working-directory': 'images-repo', 'signing-key': keyPem, 'signing-cert': certPem, ...extra })
+    const listFile = () => path.join(PUB, 'lists/production.list')
+    let before: Buffer
+    beforeAll(() => {
+      before = readFileSync(listFile())
+      // a step before vmgit generated a new image version and did not commit it
+      repo.updateImage('ubuntu')
+    })
+    afterAll(() => git(repo.dir, 'commit', '-qam', 'the generated image, committed afterwards'))
+
+    it('declares allow-dirty in action.yml, default false, with a warning about vmgit:dirty', () => {
+      const input = readActionYml(actionDir).inputs?.['allow-dirty']
+      expect(input?.default).toBe('false')
+      expect(input?.description).toMatch(/vmgit:dirty/)
+    })
+    it('without it, fails the step with NOT_COMMITTED and leaves the published list as it was', async () => {
+      const r = await runAction({ actionDir, workspace: workspace(), inputs: inputs() })
+      expect(r.code).toBe(1)
+      expect(r.annotations.find((a) => a.level === 'error')?.message).toContain('NOT_COMMITTED')
+      expect(r.outputs.changed).toBe('false')
+      expect(readFileSync(listFile()).equals(before)).toBe(true)
+    })
+    it('with allow-dirty: false (as written in a workflow), still refuses', async () => {
+      const r = await runAction({ actionDir, workspace: workspace(), inputs: inputs({ 'allow-dirty': 'false' }) })
+      expect(r.code).toBe(1)
+      expect(r.annotations.find((a) => a.level === 'error')?.message).toContain('NOT_COMMITTED')
+      expect(readFileSync(listFile()).equals(before)).toBe(true)
+    })
+    it('on plan, changes nothing: it is for publish only', async () => {
+      const r = await runAction({ actionDir, workspace: workspace(), inputs: { command: 'plan', 'working-directory': 'images-repo', 'signing-cert': certPem, 'allow-dirty': 'true' } })
+      expect(r.code, r.log).toBe(0)
+      expect(r.annotations.filter((a) => /allow-dirty/.test(a.message))).toEqual([])
+      expect(readFileSync(listFile()).equals(before)).toBe(true)
+    })
+    it('with allow-dirty: true, publishes, says so in warning annotations, and signs vmgit:dirty into the list', async () => {
+      const r = await runAction({ actionDir, workspace: workspace(), inputs: inputs({ 'allow-dirty': 'true' }) })
+      expect(r.code, r.log).toBe(0)
+      expect(JSON.parse(r.outputs.published!)).toHaveLength(1)
+      expect(r.outputs.changed).toBe('true')
+      const warnings = r.annotations.filter((a) => a.level === 'warning').map((a) => a.message)
+      expect(warnings.join('\n')).toMatch(/WARNING: --allow-dirty: publishing what no commit holds \[NOT_COMMITTED\]/)
+      expect(warnings.join('\n')).toMatch(/vmgit:dirty/)
+      const v = await opensslVerify(listFile(), pki.caDir, { crlCheck: true })
+      expect(v.ok).toBe(true)
+      expect((JSON.parse(v.content.toString()) as { 'hv:imagelist': Record<string, unknown> })['hv:imagelist']['vmgit:dirty']).toBe('true')
+      expectNoKeyOutsideMasks(r, [workspace(), PUB])
+    })
+  })
+
   describe('comment (the pull-request job, no secrets but the token)', () => {
     let api: Server
     const comments: { id: number; body: string }[] = []

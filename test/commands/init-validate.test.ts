@@ -2,6 +2,8 @@ import { parse as parseYaml } from 'yaml'
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { registrySettings } from '../../src/oci/publish.js'
+import type { VmgitError } from '../../src/util/errors.js'
 import { runCli } from '../helpers/cli.js'
 import { imageWith, tempDir, VALID, writeFiles } from '../model/repo-helpers.js'
 
@@ -136,5 +138,61 @@ describe('vmgit validate', () => {
       const r = await runCli(['validate'], { env: { VMGIT_REPO: dir } })
       expect(r.code).toBe(0)
     })
+  })
+})
+
+describe('vmgit validate: vmgit.yaml registry: (the same checks as plan and publish)', () => {
+  // [registry: as written, the code, line:col of the annotation]; each code is the one
+  // registrySettings (src/oci/publish.ts), which plan and publish use, refuses it with
+  const cases: [string, string, string, string][] = [
+    ['an uppercase host', 'registry: oci://Registry.example.org/egi\n', 'OCI_REFERENCE_INVALID', '3:11'],
+    ['a port above 65535', 'registry: oci://registry.example.org:99999/egi\n', 'OCI_REFERENCE_INVALID', '3:11'],
+    ['a port with a leading zero', 'registry:\n  url: oci://registry.example.org:05000/egi\n', 'OCI_REFERENCE_INVALID', '4:8'],
+    ['user info (a password in the URL)', 'registry: oci://ci:s3cret@registry.example.org/egi\n', 'OCI_REFERENCE_INVALID', '3:11'],
+    ['an uppercase prefix', 'registry: oci://registry.example.org/EGI\n', 'OCI_REFERENCE_INVALID', '3:11'],
+    ['a tag on the destination', 'registry: oci://registry.example.org/egi:latest\n', 'OCI_REFERENCE_INVALID', '3:11'],
+    ['a ".." prefix component', 'registry:\n  url: oci://registry.example.org/egi/../x\n', 'OCI_REFERENCE_INVALID', '4:8'],
+    ['a password in the map', 'registry:\n  url: oci://registry.example.org/egi\n  password: hunter2\n', 'TARGET_SECRET_IN_CONFIG', '5:3'],
+    ['a token in the map', 'registry:\n  url: oci://registry.example.org/egi\n  token: abc\n', 'TARGET_SECRET_IN_CONFIG', '5:3'],
+    ['an empty moving_tag', 'registry:\n  url: oci://registry.example.org/egi\n  moving_tag: ""\n', 'CONFIG_INVALID', '5:15'],
+    ['a negative chunk_size', 'registry:\n  url: oci://registry.example.org/egi\n  chunk_size: -1\n', 'CONFIG_INVALID', '5:15'],
+    ['a fractional chunk_size', 'registry:\n  url: oci://registry.example.org/egi\n  chunk_size: 1.5\n', 'CONFIG_INVALID', '5:15'],
+  ]
+
+  describe.each(cases)('when it has %s', (_what, yaml, code, at) => {
+    it(`exits 1 with ${code} at vmgit.yaml:${at}, the code plan and publish refuse it with`, async () => {
+      writeFiles(dir, { ...VALID, 'vmgit.yaml': VALID['vmgit.yaml'] + yaml })
+      const r = await runCli(['validate', '--repo', dir, '--json'])
+      expect(r.code).toBe(1)
+      const out = JSON.parse(r.stdout) as { ok: boolean; problems: { file: string; line: number; col: number; code: string; message: string }[] }
+      expect(out.ok).toBe(false)
+      const [line, col] = at.split(':').map(Number)
+      expect(out.problems).toContainEqual({ file: 'vmgit.yaml', line, col, severity: 'error', code, message: expect.any(String) })
+      // the same verdict as the parser plan and publish call (src/oci/publish.ts)
+      const thrown = (() => {
+        try {
+          registrySettings(parseYaml(VALID['vmgit.yaml'] + yaml))
+        } catch (e) {
+          return e as VmgitError
+        }
+        return undefined
+      })()
+      expect(thrown?.code).toBe(code)
+      expect(out.problems.find((p) => p.code === code)?.message).toBe(thrown?.message)
+      // a secret key's value is never echoed
+      expect(r.stdout).not.toContain('hunter2')
+    })
+  })
+
+  describe('when it is a valid destination (string or map)', () => {
+    it.each(['registry: oci://registry.example.org/egi\n', 'registry:\n  url: oci://127.0.0.1:5000/a/b_c\n  moving_tag: "{sl:osversion}"\n  chunk_size: 1048576\n', 'registry: oci://[::1]:5000\n'])(
+      'accepts %j (exit 0)',
+      async (yaml) => {
+        writeFiles(dir, { ...VALID, 'vmgit.yaml': VALID['vmgit.yaml'] + yaml })
+        const r = await runCli(['validate', '--repo', dir, '--json'])
+        expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, problems: [] })
+        expect(r.code).toBe(0)
+      },
+    )
   })
 })
