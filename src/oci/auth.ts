@@ -6,7 +6,10 @@
  * `Authorization: Bearer <token>`). Tokens are cached per scope for their lifetime.
  *
  * Rules enforced here: the realm must be http(s), and never plain http when the registry is https
- * (credentials are not downgraded); a token is refused unless it is a header-safe string; the token
+ * (credentials are not downgraded); a plain-http realm only on the (loopback, plain-http)
+ * registry's own host name; never a realm with user info (O08). An https realm on another host is
+ * followed, as docker and containerd do (Docker Hub, GitLab and Quay name one): TLS protects the
+ * credentials on the way, and they are only ever this registry's own (credentials.ts, O09); a token is refused unless it is a header-safe string; the token
  * and the credentials never appear in a message (the realm URL is shown without user info).
  */
 import { type Fetcher, type FetchLimits, readCapped } from '../net/http.js'
@@ -65,6 +68,14 @@ export class TokenCache {
     if (realmUrl.protocol !== 'https:' && realmUrl.protocol !== 'http:') throw networkError('OCI_AUTH_CHALLENGE', `${registryUrl.host} named a ${realmUrl.protocol} token realm; only http(s) is followed`)
     if (registryUrl.protocol === 'https:' && realmUrl.protocol !== 'https:') {
       throw networkError('OCI_AUTH_CHALLENGE', `${registryUrl.host} sent its token realm over plain http (${redactText(realmUrl.origin)}); refused, credentials are never sent without TLS`)
+    }
+    // O08: a plain-http realm only beside a plain-http (loopback) registry, on the registry's own host name: the credentials never cross a network in the clear
+    if (realmUrl.protocol === 'http:' && realmUrl.hostname !== registryUrl.hostname) {
+      throw networkError('OCI_AUTH_CHALLENGE', `${registryUrl.host} named a plain-http token realm on another host (${redactText(realmUrl.origin)}); refused, credentials go over plain http only to the registry's own host (serve the realm over https)`)
+    }
+    // O08: a realm carrying user info is not where a registry sends clients (and would smuggle a second set of credentials)
+    if (realmUrl.username !== '' || realmUrl.password !== '') {
+      throw networkError('OCI_AUTH_CHALLENGE', `${registryUrl.host} named a token realm with user info (${redactText(realmUrl.origin)}); refused`)
     }
     const scopes = [...new Set([...(challenge.params.scope ?? '').split(' '), ...(scope ?? '').split(' ')].filter(Boolean))].sort()
     const key = `${realmUrl.href} ${challenge.params.service ?? ''} ${scopes.join(' ')} ${creds ? creds.username : ''}`

@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import { DEFAULT_LIMITS, Fetcher, type FetchLimits, type OpenResponse, readCapped } from '../net/http.js'
+import { redactText } from '../net/redact.js'
 import { networkError, VmgitError } from '../util/errors.js'
 import { type Challenge, parseChallenge, TokenCache } from './auth.js'
 import { credentialsFor, type RegistryCredentials } from './credentials.js'
@@ -43,6 +44,12 @@ export interface ClientOptions {
    * addresses and the range the host itself names, like an image's hv:uri.
    */
   addressRule?: 'origin' | 'signed'
+  /**
+   * O09: false for a registry the operator did not name (a pin a signed list names on another
+   * host): VMGIT_REGISTRY_USERNAME/PASSWORD are never sent there, only an auth.json entry keyed
+   * for that host. Default true (a subscription's or a publish destination's registry).
+   */
+  envCredentials?: boolean
 }
 
 export interface RequestSpec {
@@ -101,7 +108,8 @@ export class RegistryClient {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits }
     this.ownFetcher = !opts.fetcher
     this.fetcher = opts.fetcher ?? new Fetcher({ env: opts.env ?? process.env })
-    this.env = opts.env ?? process.env
+    const env = opts.env ?? process.env
+    this.env = opts.envCredentials === false ? { ...env, VMGIT_REGISTRY_USERNAME: undefined, VMGIT_REGISTRY_PASSWORD: undefined } : env
     this.addressRule = opts.addressRule ?? 'origin'
     this.tokens = new TokenCache(this.fetcher, this.limits, opts.now ?? Date.now)
   }
@@ -130,6 +138,10 @@ export class RegistryClient {
     const r = await this.fetcher.open(new URL('v2/', this.base).href, { limits: this.limits, addressRule: this.addressRule })
     r.close()
     this.pinged = true
+    // O08: only the registry's own origin may challenge (a redirect elsewhere could name any realm)
+    if (r.status === 401 && answeredBy(r) !== this.base.origin) {
+      throw networkError('OCI_FOREIGN_CHALLENGE', `${this.base.host} redirected GET /v2/ to ${redactText(answeredBy(r))}, which asked for credentials (HTTP 401); refused: the registry's credentials go to its own origin and token realm only`)
+    }
     if (r.status === 401) this.takeChallenge(r)
     else if (r.status !== 200) throw networkError('OCI_NOT_A_REGISTRY', `${this.base.host} answered HTTP ${r.status} to GET /v2/; it is not an OCI registry (check the host and port)`)
   }
@@ -176,6 +188,11 @@ export class RegistryClient {
         ...(authorization ? { originHeaders: { authorization } } : {}),
       })
       if (r.status !== 401) return r
+      // O08: a 401 from where a redirect led (a storage backend, another host) is no challenge of this registry's: answering it would hand the credentials to whoever sent it
+      if (answeredBy(r) !== this.base.origin) {
+        r.close()
+        throw networkError('OCI_FOREIGN_CHALLENGE', `${this.base.host} redirected ${repository || 'a request'} to ${redactText(answeredBy(r))}, which asked for credentials (HTTP 401); refused: the registry's credentials go to its own origin and token realm only`)
+      }
       if (authorization?.startsWith('Bearer ')) this.tokens.forget(authorization)
       const ch = this.takeChallenge(r)
       r.close()
@@ -308,6 +325,15 @@ export class RegistryClient {
       if (e instanceof VmgitError && e.code === 'OCI_NOT_FOUND') return { descriptors: [], via: 'tag' }
       throw e
     }
+  }
+}
+
+/** The origin that answered (after redirects); the network client shows non-GET URLs as `METHOD url`. */
+function answeredBy(r: OpenResponse): string {
+  try {
+    return new URL(r.url.replace(/^[A-Z]+ /, '')).origin
+  } catch {
+    return 'an unknown origin'
   }
 }
 

@@ -279,6 +279,7 @@ export const CATALOGUE = {
   OCI_DIGEST_MISMATCH: { exit: 1, meaning: 'manifest bytes or a stored digest do not match the digest asked for', fix: 'nothing was accepted: the registry or a proxy altered the data' },
   OCI_FALLBACK: { exit: 0, meaning: 'the registry failed for an image and its verified bytes came from hv:uri instead', fix: 'check the registry (a deleted or tampered image)' },
   OCI_FORBIDDEN: { exit: 3, meaning: 'the registry answered 403', fix: 'check the account\'s permissions on the repository' },
+  OCI_FOREIGN_CHALLENGE: { exit: 3, meaning: 'a redirect from the registry led to another origin that asked for credentials (HTTP 401); nothing was sent there (O08)', fix: 'check the registry\'s storage redirects; a registry\'s credentials go to its own origin and token realm only' },
   OCI_FOREIGN_LOCATION: { exit: 3, meaning: 'the registry sent an upload location on another origin', fix: 'nothing was sent there; check the registry (a misbehaving or hostile registry)' },
   OCI_HTTP_STATUS: { exit: 3, meaning: 'the registry answered an unexpected HTTP status', fix: 'retry later, or check the registry' },
   OCI_MANIFEST_INVALID: { exit: 1, meaning: 'a manifest is not schemaVersion 2 JSON of the expected shape', fix: 'nothing was accepted: check what was pushed' },
