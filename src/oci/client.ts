@@ -309,7 +309,7 @@ export class RegistryClient {
    */
   async referrers(repo: OciRepo, digest: string, artifactType?: string): Promise<{ descriptors: Descriptor[]; via: 'api' | 'tag' }> {
     if (!DIGEST.test(digest)) throw new VmgitError('OCI_REFERENCE_INVALID', `${JSON.stringify(digest.slice(0, 80))} is not a sha256 digest; refused`)
-    const filter = (ds: Descriptor[] | undefined) => (ds ?? []).filter((d) => d && typeof d.digest === 'string' && DIGEST.test(d.digest) && (!artifactType || d.artifactType === artifactType))
+    const filter = (ds: unknown) => referrerDescriptors(ds, artifactType)
     const r = await this.request(repo.repository, `referrers/${digest}${artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : ''}`, { headers: { accept: MEDIA.index } })
     const type = String(r.headers['content-type'] ?? '').split(';')[0]!.trim()
     if (r.status === 200 && type === MEDIA.index) {
@@ -326,6 +326,33 @@ export class RegistryClient {
       throw e
     }
   }
+}
+
+/** O10: the most referrers read from, or kept in, a referrers index. */
+export const MAX_REFERRERS = 1024
+
+/**
+ * O10: the well-formed descriptors of a referrers index, each digest once, at most MAX_REFERRERS:
+ * a poisoned index's junk is dropped and its length bounded (a referrer never chooses a list: only
+ * the signed list names what is used).
+ */
+export function referrerDescriptors(manifests: unknown, artifactType?: string): Descriptor[] {
+  const out: Descriptor[] = []
+  const seen = new Set<string>()
+  for (const d of Array.isArray(manifests) ? (manifests as unknown[]) : []) {
+    if (!isDescriptor(d) || seen.has(d.digest) || (artifactType !== undefined && d.artifactType !== artifactType)) continue
+    seen.add(d.digest)
+    out.push(d)
+    if (out.length >= MAX_REFERRERS) break
+  }
+  return out
+}
+
+function isDescriptor(d: unknown): d is Descriptor {
+  if (typeof d !== 'object' || d === null || Array.isArray(d)) return false
+  const o = d as Record<string, unknown>
+  return typeof o.mediaType === 'string' && typeof o.digest === 'string' && DIGEST.test(o.digest) && typeof o.size === 'number' && Number.isSafeInteger(o.size) && o.size >= 0 &&
+    (o.artifactType === undefined || typeof o.artifactType === 'string') && (o.annotations === undefined || (typeof o.annotations === 'object' && o.annotations !== null && !Array.isArray(o.annotations)))
 }
 
 /** The origin that answered (after redirects); the network client shows non-GET URLs as `METHOD url`. */

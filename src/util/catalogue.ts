@@ -291,6 +291,7 @@ export const CATALOGUE = {
   OCI_NOT_FOUND: { exit: 3, meaning: 'the registry answered 404 for a repository, tag, manifest or blob', fix: 'check the name and tag; an image the signed list pins may have been deleted from the registry' },
   OCI_PIN_INVALID: { exit: 0, meaning: 'an image\'s vmgit:oci:* pin is malformed or contradicts itself; the image is fetched from hv:uri', fix: 'tell the list\'s publisher' },
   OCI_RANGE_INVALID: { exit: 3, meaning: 'a Range request to the registry was answered with another range', fix: 'retry: the partial file is kept' },
+  OCI_REFERRERS_CONFLICT: { exit: 3, meaning: 'concurrent writers kept replacing a referrers tag-schema index; the list was published but is not yet a referrer of every image (O10)', fix: 'publish again: the missing referrer is added' },
   OCI_REFERENCE_INVALID: { exit: 2, meaning: 'an oci:// reference, tag or digest is malformed', fix: 'write oci://HOST[:PORT]/REPO[:TAG|@sha256:HEX]' },
   OCI_TAG_CONFLICT: { exit: 1, meaning: 'an hv:version tag in the registry already names other image bytes', fix: 'raise the image\'s hv:version (vmgit bump)' },
   OCI_TOO_MANY_TAGS: { exit: 1, meaning: 'the registry lists more than 100 000 tags for a repository', fix: 'nothing was accepted: check the registry' },
