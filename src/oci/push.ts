@@ -69,6 +69,8 @@ export async function uploadBlob(client: RegistryClient, repo: OciRepo, src: Blo
   let chunk = opts.chunkSize && opts.chunkSize > 0 ? opts.chunkSize : 0
   const key = `${repo.registry}/${repo.repository}@${digest}`
   let saved = opts.sessions?.get(key)
+  // O12: a session from the file is resumed only on the registry's origin, under this repository's upload path
+  if (saved !== undefined && !isUploadLocation(client, repo, saved)) saved = undefined
   start: for (;;) {
     let loc: string
     let offset = 0
@@ -133,6 +135,16 @@ export async function uploadBlob(client: RegistryClient, repo: OciRepo, src: Blo
     const got = put.headers['docker-content-digest']
     if (typeof got === 'string' && got !== '' && got !== digest) throw new VmgitError('OCI_DIGEST_MISMATCH', `${what}: the registry stored ${got.slice(0, 80)}; refused`)
     return true
+  }
+}
+
+/** Is `loc` an upload session of `repo` on the registry's own origin (`/v2/<repository>/blobs/uploads/…`)? */
+function isUploadLocation(client: RegistryClient, repo: OciRepo, loc: string): boolean {
+  try {
+    const u = new URL(loc, client.base)
+    return u.origin === client.base.origin && u.username === '' && u.password === '' && u.pathname.startsWith(`/v2/${repo.repository}/blobs/uploads/`) && !/\/\.\.?(?:\/|$)|%2e|%2f|\\/i.test(u.pathname)
+  } catch {
+    return false
   }
 }
 
