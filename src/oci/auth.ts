@@ -14,6 +14,7 @@
  */
 import { type Fetcher, type FetchLimits, readCapped } from '../net/http.js'
 import { redactText } from '../net/redact.js'
+import { rangeOfUrl } from '../net/ssrf.js'
 import { networkError, VmgitError } from '../util/errors.js'
 import type { RegistryCredentials } from './credentials.js'
 
@@ -56,7 +57,7 @@ export class TokenCache {
   }
 
   /** An Authorization value for `challenge`, asking for `scope` (merged with the challenge's own). */
-  async bearer(challenge: Challenge, registryUrl: URL, scope: string | undefined, creds: RegistryCredentials | undefined): Promise<string> {
+  async bearer(challenge: Challenge, registryUrl: URL, scope: string | undefined, creds: RegistryCredentials | undefined, registryRule: 'origin' | 'signed' = 'origin'): Promise<string> {
     const realm = challenge.params.realm
     if (!realm) throw networkError('OCI_AUTH_CHALLENGE', `${registryUrl.host} asked for a bearer token but named no realm; the registry is misconfigured`)
     let realmUrl: URL
@@ -84,9 +85,15 @@ export class TokenCache {
     if (challenge.params.service) realmUrl.searchParams.set('service', challenge.params.service)
     for (const s of scopes) realmUrl.searchParams.append('scope', s)
     if (creds) realmUrl.searchParams.set('account', creds.username)
-    // S32: a realm on the registry's own origin may reach where the registry's name resolves (a site's private Harbor); elsewhere only public addresses or the range the realm URL names
-    const addressRule = realmUrl.origin === registryUrl.origin ? 'origin' : 'signed'
-    const r = await this.fetcher.open(realmUrl.href, { limits: this.limits, addressRule, ...(creds ? { originHeaders: { authorization: creds.basic() } } : {}) })
+    // S32: a realm on the registry's own host name may reach where that name resolves when the registry itself may (a site's private Harbor, the operator's registry); elsewhere only public addresses, or the range the registry's own URL names (O08: a registry cannot point the realm request at this host's or network's other services)
+    const sameHost = realmUrl.hostname === registryUrl.hostname
+    const realmRange = rangeOfUrl(realmUrl)
+    if (!sameHost && realmRange !== 'public' && realmRange !== rangeOfUrl(registryUrl)) {
+      throw networkError('OCI_AUTH_CHALLENGE', `${registryUrl.host} named a token realm in another address range (${realmRange}: ${redactText(realmUrl.origin)}); refused without connecting (attack S32)`)
+    }
+    const addressRule = sameHost ? registryRule : 'signed'
+    // never from https to plain http on the way (a realm redirect), as for lists
+    const r = await this.fetcher.open(realmUrl.href, { limits: this.limits, addressRule, noDowngrade: true, ...(creds ? { originHeaders: { authorization: creds.basic() } } : {}) })
     const shown = `the token realm ${redactText(realmUrl.origin + realmUrl.pathname)}`
     if (r.status === 401 || r.status === 403) {
       r.close()

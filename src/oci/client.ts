@@ -129,13 +129,13 @@ export class RegistryClient {
     const creds = this.credsFor(repository)
     if (ch.scheme === 'basic') return creds?.basic()
     const scope = [repository ? `repository:${repository}:${actions}` : '', extraScope ?? ''].filter(Boolean).join(' ')
-    return this.tokens.bearer(ch, this.base, scope, creds)
+    return this.tokens.bearer(ch, this.base, scope, creds, this.addressRule)
   }
 
   /** GET /v2/ once: learn the auth scheme before any body is sent (a stream cannot be sent twice). */
   private async ping(): Promise<void> {
     if (this.pinged) return
-    const r = await this.fetcher.open(new URL('v2/', this.base).href, { limits: this.limits, addressRule: this.addressRule })
+    const r = await this.fetcher.open(new URL('v2/', this.base).href, { limits: this.limits, addressRule: this.addressRule, noDowngrade: true })
     r.close()
     this.pinged = true
     // O08: only the registry's own origin may challenge (a redirect elsewhere could name any realm)
@@ -181,6 +181,8 @@ export class RegistryClient {
         method,
         // reads may be sent to a storage backend (S3 behind the registry); writes go to the registry only
         followRedirects: method === 'GET' || method === 'HEAD',
+        // O08: never from https to plain http on the way (as for lists): what a registry serves stays under TLS
+        noDowngrade: true,
         ...(spec.headers ? { headers: spec.headers } : {}),
         ...(spec.body !== undefined ? { body: spec.body } : {}),
         ...(spec.bodySize !== undefined ? { bodySize: spec.bodySize } : {}),

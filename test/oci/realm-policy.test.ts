@@ -1,0 +1,102 @@
+/**
+ * O08 at the client: where a registry's token realm may take the registry's credentials. A realm
+ * that redirects from https to plain http, or that names another address range than the
+ * registry's own, is refused before anything is sent there.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import http from 'node:http'
+import https from 'node:https'
+import type { AddressInfo } from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Fetcher } from '../../src/net/http.js'
+import { RegistryClient } from '../../src/oci/client.js'
+import { tlsMaterial } from '../helpers/tls.js'
+
+const env = { VMGIT_REGISTRY_USERNAME: 'endorser', VMGIT_REGISTRY_PASSWORD: 'pw-realm-secret' }
+let realm = ''
+const seen: { where: string; url: string; authorization?: string }[] = []
+let registry: http.Server
+let plain: http.Server
+let tlsRealm: https.Server
+let tmp: string
+let ca: Buffer
+const port = (s: http.Server | https.Server): number => (s.address() as AddressInfo).port
+const listen = (s: http.Server | https.Server): Promise<void> => new Promise((r) => s.listen(0, '127.0.0.1', () => r()))
+const record = (where: string) => (q: http.IncomingMessage): void => void seen.push({ where, url: q.url ?? '/', ...(q.headers.authorization ? { authorization: q.headers.authorization } : {}) })
+
+beforeAll(async () => {
+  tmp = mkdtempSync(path.join(os.tmpdir(), 'vmgit-realm-'))
+  const m = tlsMaterial(tmp)
+  ca = readFileSync(m.ca)
+  registry = http.createServer((q, s) => {
+    record('registry')(q)
+    s.writeHead(401, { 'www-authenticate': `Bearer realm="${realm}",service="svc"` }).end()
+  })
+  plain = http.createServer((q, s) => {
+    record('plain')(q)
+    s.writeHead(200, { 'content-type': 'application/json' }).end('{"token":"from-plain-http"}')
+  })
+  tlsRealm = https.createServer({ key: m.key, cert: m.cert }, (q, s) => {
+    record('tls')(q)
+    s.writeHead(302, { location: `http://127.0.0.1:${port(plain)}/token` }).end()
+  })
+  await Promise.all([listen(registry), listen(plain), listen(tlsRealm)])
+})
+afterAll(async () => {
+  for (const s of [registry, plain, tlsRealm]) {
+    s.closeAllConnections()
+    await new Promise<void>((r) => s.close(() => r()))
+  }
+  rmSync(tmp, { recursive: true, force: true })
+})
+
+async function attempt(): Promise<unknown> {
+  const fetcher = new Fetcher({ ca: [ca], env: {} })
+  const c = new RegistryClient(`127.0.0.1:${port(registry)}`, { env, fetcher })
+  try {
+    await c.getManifest({ registry: `127.0.0.1:${port(registry)}`, repository: 'vm/list' }, 'latest')
+    return undefined
+  } catch (e) {
+    return e
+  } finally {
+    fetcher.close()
+  }
+}
+
+describe('O08 token realms', () => {
+  describe('when the https realm redirects to plain http', () => {
+    it('refuses (REDIRECT_DOWNGRADE): the credentials went to the https realm only, nothing reached plain http', async () => {
+      seen.length = 0
+      realm = `https://127.0.0.1:${port(tlsRealm)}/token`
+      expect(await attempt()).toMatchObject({ code: 'REDIRECT_DOWNGRADE' })
+      expect(seen.filter((s) => s.where === 'plain')).toEqual([])
+      expect(seen.filter((s) => s.where === 'tls')).toHaveLength(1)
+    })
+  })
+
+  describe.each([
+    ['a private address', 'https://10.11.12.13/token'],
+    ['the cloud metadata address', 'https://169.254.169.254/latest/token'],
+    ['an IPv6 unique local address', 'https://[fd00::1]/token'],
+  ])('when the loopback registry names a realm at %s', (_n, r) => {
+    it('refuses without connecting (OCI_AUTH_CHALLENGE)', async () => {
+      seen.length = 0
+      realm = r
+      expect(await attempt()).toMatchObject({ code: 'OCI_AUTH_CHALLENGE' })
+      expect(seen.every((s) => s.where === 'registry' && s.authorization === undefined)).toBe(true)
+    })
+  })
+
+  describe('when the realm is plain http on the registry\'s own host (the test and bench registries)', () => {
+    it('asks it with the credentials (the rule refuses only what it must)', async () => {
+      seen.length = 0
+      realm = `http://127.0.0.1:${port(plain)}/token`
+      await attempt()
+      const asked = seen.filter((s) => s.where === 'plain')
+      expect(asked.length).toBeGreaterThan(0)
+      expect(new Set(asked.map((s) => s.authorization))).toEqual(new Set([`Basic ${Buffer.from('endorser:pw-realm-secret').toString('base64')}`]))
+    })
+  })
+})
