@@ -29,6 +29,8 @@ export const MEDIA = {
 export const MANIFEST_SIZE_CAP = 4 * 1024 * 1024
 /** S31-like bound on a tag listing (pages of 1000) */
 export const MAX_TAGS = 100_000
+/** pages of a tag listing (a registry may page fewer than the 1000 asked for, but not forever) */
+export const MAX_TAG_PAGES = 1000
 
 export type Env = Record<string, string | undefined>
 
@@ -291,10 +293,12 @@ export class RegistryClient {
     const tags: string[] = []
     let next: string | undefined = new URL(`v2/${repo.repository}/tags/list?n=1000`, this.base).href
     const what = `${repo.registry}/${repo.repository} tags`
-    while (next) {
+    for (let pages = 0; next; pages++) {
+      // S31: a registry that pages one tag at a time (or the same page again) is bounded in requests too
+      if (pages >= MAX_TAG_PAGES) throw new VmgitError('OCI_TOO_MANY_TAGS', `${what}: more than ${MAX_TAG_PAGES} pages of tags; refused`)
       const r = await this.requestUrl(repo.repository, next)
       if (r.status !== 200) throw await this.failure(r, what)
-      const doc = JSON.parse((await readCapped(r, MANIFEST_SIZE_CAP, what)).toString('utf8')) as { tags?: unknown }
+      const doc = parseJson<{ tags?: unknown }>(await readCapped(r, MANIFEST_SIZE_CAP, what), what)
       const page = Array.isArray(doc.tags) ? doc.tags : []
       for (const t of page) if (typeof t === 'string' && isValidTag(t)) tags.push(t)
       if (tags.length > MAX_TAGS) throw new VmgitError('OCI_TOO_MANY_TAGS', `${what}: more than ${MAX_TAGS} tags; refused`)
@@ -315,7 +319,7 @@ export class RegistryClient {
     const r = await this.request(repo.repository, `referrers/${digest}${artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : ''}`, { headers: { accept: MEDIA.index } })
     const type = String(r.headers['content-type'] ?? '').split(';')[0]!.trim()
     if (r.status === 200 && type === MEDIA.index) {
-      const doc = JSON.parse((await readCapped(r, MANIFEST_SIZE_CAP, 'referrers')).toString('utf8')) as { manifests?: Descriptor[] }
+      const doc = parseJson<{ manifests?: unknown }>(await readCapped(r, MANIFEST_SIZE_CAP, 'referrers'), `${repo.registry}/${repo.repository} referrers of ${digest}`)
       return { descriptors: filter(doc.manifests), via: 'api' }
     }
     if (r.status !== 404 && r.status !== 200) throw await this.failure(r, `${repo.registry}/${repo.repository} referrers of ${digest}`)
@@ -328,6 +332,18 @@ export class RegistryClient {
       throw e
     }
   }
+}
+
+/** A registry's JSON answer (tags, referrers) as an object; anything else is refused with a code, never a crash. */
+function parseJson<T>(bytes: Buffer, what: string): T {
+  let doc: unknown
+  try {
+    doc = JSON.parse(bytes.toString('utf8'))
+  } catch {
+    doc = undefined
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new VmgitError('OCI_MANIFEST_INVALID', `${what}: the registry's answer is not a JSON object; refused`)
+  return doc as T
 }
 
 /** O10: the most referrers read from, or kept in, a referrers index. */

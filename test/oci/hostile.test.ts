@@ -249,3 +249,27 @@ describe('OCI upload resume across runs', () => {
     })
   })
 })
+
+describe('OCI client against registries that answer JSON endpoints with junk', () => {
+  describe('when a tag listing or the referrers API is not a JSON object', () => {
+    it.each([
+      ['tags', 'not json', (c: RegistryClient) => c.listTags(repo())],
+      ['tags', '[1,2]', (c: RegistryClient) => c.listTags(repo())],
+      ['referrers', '<html></html>', (c: RegistryClient) => c.referrers(repo(), `sha256:${'d'.repeat(64)}`)],
+    ])('%s answered %j: refuses with OCI_MANIFEST_INVALID, never a crash', async (_n, body, call) => {
+      handler = serve(Buffer.from(body), { 'content-type': MEDIA.index })
+      expect(await attempt(call)).toMatchObject({ code: 'OCI_MANIFEST_INVALID' })
+    })
+  })
+  describe('when the tag listing pages the same tag forever', () => {
+    it('stops after a bounded number of pages (OCI_TOO_MANY_TAGS)', async () => {
+      let pages = 0
+      handler = (_q, s) => {
+        pages++
+        s.writeHead(200, { 'content-type': 'application/json', link: '</v2/egi/img/tags/list?n=1&last=a>; rel="next"' }).end('{"tags":["a"]}')
+      }
+      expect(await attempt((c) => c.listTags(repo()))).toMatchObject({ code: 'OCI_TOO_MANY_TAGS' })
+      expect(pages).toBe(1000)
+    })
+  })
+})
