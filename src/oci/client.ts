@@ -204,7 +204,7 @@ export class RegistryClient {
         const creds = this.credsFor(repository)
         throw networkError('OCI_UNAUTHORIZED', `${this.base.host} refused ${creds ? `the credentials from ${creds.source}` : 'anonymous access'} for ${repository || 'the registry'} (${actions}); ${creds ? 'check them and their permissions' : 'set VMGIT_REGISTRY_USERNAME/VMGIT_REGISTRY_PASSWORD or log in (skopeo login) to write an auth.json'}`)
       }
-      extra = ch?.params.scope
+      extra = narrowScope(ch?.params.scope, repository, actions)
     }
   }
 
@@ -332,6 +332,22 @@ export class RegistryClient {
       throw e
     }
   }
+}
+
+/**
+ * O08 (least privilege): of the scopes a 401 asks for, keep only this repository's, with the
+ * actions this request needs: a registry cannot make a sync ask its realm for push or delete
+ * rights, or for another repository, with the operator's credentials.
+ */
+function narrowScope(scope: string | undefined, repository: string, actions: string): string | undefined {
+  const wanted = new Set(actions.split(','))
+  const kept = (scope ?? '').split(' ').flatMap((sc) => {
+    const m = /^repository:([^:]+):([a-z*,]+)$/.exec(sc)
+    if (!m || m[1] !== repository) return []
+    const acts = m[2]!.split(',').filter((a) => wanted.has(a))
+    return acts.length ? [`repository:${repository}:${acts.join(',')}`] : []
+  })
+  return kept.length ? kept.join(' ') : undefined
 }
 
 /** A registry's JSON answer (tags, referrers) as an object; anything else is refused with a code, never a crash. */

@@ -252,7 +252,7 @@ describe('OCI upload resume across runs', () => {
 
 describe('OCI client against registries that answer JSON endpoints with junk', () => {
   describe('when a tag listing or the referrers API is not a JSON object', () => {
-    it.each([
+    it.each<[string, string, (c: RegistryClient) => Promise<unknown>]>([
       ['tags', 'not json', (c: RegistryClient) => c.listTags(repo())],
       ['tags', '[1,2]', (c: RegistryClient) => c.listTags(repo())],
       ['referrers', '<html></html>', (c: RegistryClient) => c.referrers(repo(), `sha256:${'d'.repeat(64)}`)],

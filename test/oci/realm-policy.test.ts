@@ -16,6 +16,7 @@ import { tlsMaterial } from '../helpers/tls.js'
 
 const env = { VMGIT_REGISTRY_USERNAME: 'endorser', VMGIT_REGISTRY_PASSWORD: 'pw-realm-secret' }
 let realm = ''
+let scope = ''
 const seen: { where: string; url: string; authorization?: string }[] = []
 let registry: http.Server
 let plain: http.Server
@@ -32,7 +33,7 @@ beforeAll(async () => {
   ca = readFileSync(m.ca)
   registry = http.createServer((q, s) => {
     record('registry')(q)
-    s.writeHead(401, { 'www-authenticate': `Bearer realm="${realm}",service="svc"` }).end()
+    s.writeHead(401, { 'www-authenticate': `Bearer realm="${realm}",service="svc"${scope ? `,scope="${scope}"` : ''}` }).end()
   })
   plain = http.createServer((q, s) => {
     record('plain')(q)
@@ -97,6 +98,19 @@ describe('O08 token realms', () => {
       const asked = seen.filter((s) => s.where === 'plain')
       expect(asked.length).toBeGreaterThan(0)
       expect(new Set(asked.map((s) => s.authorization))).toEqual(new Set([`Basic ${Buffer.from('endorser:pw-realm-secret').toString('base64')}`]))
+    })
+  })
+
+  describe('when the registry\'s 401 asks for push, delete, another repository or the catalog', () => {
+    it('asks the realm for this repository\'s pull only (least privilege)', async () => {
+      seen.length = 0
+      realm = `http://127.0.0.1:${port(plain)}/token`
+      scope = 'repository:vm/list:pull,push,delete repository:vm/other:pull registry:catalog:* repository:vm/list:*'
+      await attempt()
+      scope = ''
+      const asked = seen.filter((s) => s.where === 'plain').map((s) => new URL(s.url, 'http://x').searchParams.getAll('scope'))
+      expect(asked.length).toBeGreaterThan(0)
+      for (const scopes of asked) expect(scopes).toEqual(['repository:vm/list:pull'])
     })
   })
 })
