@@ -127,6 +127,6 @@ describe.skipIf(skip.skip)(`O09 pins that name another host, or are not what the
       expect(ow.proxied.filter((p) => !p.path.startsWith('/v2/vm/prod-list/') && p.path !== '/v2/')).toEqual([])
       expect(seen).toEqual([])
       expect(snapshot(w)).toEqual(before)
-    })
+    }, 240_000)
   })
 })

@@ -273,3 +273,56 @@ describe('OCI client against registries that answer JSON endpoints with junk', (
     })
   })
 })
+
+describe('OCI client against a registry whose Content-Length lies', () => {
+  let raw: import('node:net').Server
+  let rawHost: string
+  let reply: (path: string) => string = () => 'HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n'
+  beforeAll(async () => {
+    const net = await import('node:net')
+    raw = net.createServer((sock) => {
+      let buf = ''
+      sock.on('data', (d: Buffer) => {
+        buf += d.toString('latin1')
+        while (buf.includes('\r\n\r\n')) {
+          const head = buf.slice(0, buf.indexOf('\r\n\r\n'))
+          buf = buf.slice(buf.indexOf('\r\n\r\n') + 4)
+          const p = head.split(' ')[1] ?? '/'
+          if (p === '/v2/') sock.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}')
+          else sock.end(reply(p))
+        }
+      })
+      sock.on('error', () => {})
+    })
+    await new Promise<void>((r) => raw.listen(0, '127.0.0.1', () => r()))
+    rawHost = `127.0.0.1:${(raw.address() as AddressInfo).port}`
+  })
+  afterAll(async () => {
+    await new Promise<void>((r) => raw.close(() => r()))
+  })
+
+  async function get(reference: string): Promise<unknown> {
+    const c = new RegistryClient(rawHost, { env: {} })
+    try {
+      return await c.getManifest({ registry: rawHost, repository: 'egi/img' }, reference)
+    } catch (e) {
+      return e
+    } finally {
+      c.close()
+    }
+  }
+
+  describe('when it announces more bytes than it sends and closes', () => {
+    it('fails as an interrupted transfer (exit 3), nothing accepted', async () => {
+      reply = () => `HTTP/1.1 200 OK\r\ncontent-type: ${MEDIA.manifest}\r\ncontent-length: ${manifest.length + 100}\r\n\r\n${manifest.toString('latin1')}`
+      expect(await get(sha256(manifest))).toMatchObject({ exit: 3 })
+    })
+  })
+  describe('when it announces fewer bytes than the manifest has', () => {
+    it('never accepts the bytes: what it announced is not the digest asked for, and the rest breaks the connection', async () => {
+      reply = () => `HTTP/1.1 200 OK\r\ncontent-type: ${MEDIA.manifest}\r\ncontent-length: ${manifest.length - 5}\r\n\r\n${manifest.toString('latin1')}`
+      const e = (await get(sha256(manifest))) as { code?: string }
+      expect(['OCI_DIGEST_MISMATCH', 'DOWNLOAD_INTERRUPTED']).toContain(e.code)
+    })
+  })
+})

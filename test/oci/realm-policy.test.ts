@@ -114,3 +114,51 @@ describe('O08 token realms', () => {
     })
   })
 })
+
+describe('O08 an https registry that redirects to plain http', () => {
+  let dir: string
+  let tlsRegistry: https.Server
+  let clear: http.Server
+  let regCa: Buffer
+  const hits: { where: string; url: string; authorization?: string }[] = []
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'vmgit-https-reg-'))
+    const m = tlsMaterial(dir, 'DNS:registry.example.org')
+    clear = http.createServer((q, s) => {
+      hits.push({ where: 'clear', url: q.url ?? '/', ...(q.headers.authorization ? { authorization: q.headers.authorization } : {}) })
+      s.writeHead(200).end('{}')
+    })
+    await listen(clear)
+    tlsRegistry = https.createServer({ key: m.key, cert: m.cert }, (q, s) => {
+      hits.push({ where: 'tls', url: q.url ?? '/', ...(q.headers.authorization ? { authorization: q.headers.authorization } : {}) })
+      if (q.url === '/v2/') return void s.writeHead(401, { 'www-authenticate': 'Basic realm="r"' }).end()
+      if (!q.headers.authorization) return void s.writeHead(401, { 'www-authenticate': 'Basic realm="r"' }).end()
+      s.writeHead(307, { location: `http://registry.example.org:${port(clear)}${q.url}` }).end()
+    })
+    await listen(tlsRegistry)
+    regCa = readFileSync(m.ca)
+  })
+  afterAll(async () => {
+    for (const s of [tlsRegistry, clear]) {
+      s.closeAllConnections()
+      await new Promise<void>((r) => s.close(() => r()))
+    }
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it.each(['manifest', 'blob'] as const)('refuses to follow a %s GET to http (REDIRECT_DOWNGRADE): nothing reaches plain http', async (what) => {
+    hits.length = 0
+    const fetcher = new Fetcher({ ca: [regCa], env: {}, resolve: (_h, _o, cb) => cb(null, [{ address: '127.0.0.1', family: 4 }]) })
+    const host = `registry.example.org:${port(tlsRegistry)}`
+    const c = new RegistryClient(host, { env, fetcher })
+    const repo = { registry: host, repository: 'vm/list' }
+    try {
+      const e = await (what === 'manifest' ? c.getManifest(repo, 'latest') : c.openBlob(repo, `sha256:${'e'.repeat(64)}`)).then(() => undefined, (x: unknown) => x)
+      expect(e).toMatchObject({ code: 'REDIRECT_DOWNGRADE' })
+      expect(hits.filter((h) => h.where === 'clear')).toEqual([])
+      expect(hits.filter((h) => h.where === 'tls' && h.authorization).length).toBeGreaterThan(0)
+    } finally {
+      fetcher.close()
+    }
+  })
+})
