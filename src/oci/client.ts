@@ -298,7 +298,7 @@ export class RegistryClient {
       if (pages >= MAX_TAG_PAGES) throw new VmgitError('OCI_TOO_MANY_TAGS', `${what}: more than ${MAX_TAG_PAGES} pages of tags; refused`)
       const r = await this.requestUrl(repo.repository, next)
       if (r.status !== 200) throw await this.failure(r, what)
-      const doc = parseJson<{ tags?: unknown }>(await readCapped(r, MANIFEST_SIZE_CAP, what), what)
+      const doc = parseJson<{ tags?: unknown }>(await readCapped(r, MANIFEST_SIZE_CAP, what, 'RESPONSE_TOO_LARGE'), what)
       const page = Array.isArray(doc.tags) ? doc.tags : []
       for (const t of page) if (typeof t === 'string' && isValidTag(t)) tags.push(t)
       if (tags.length > MAX_TAGS) throw new VmgitError('OCI_TOO_MANY_TAGS', `${what}: more than ${MAX_TAGS} tags; refused`)
@@ -319,7 +319,7 @@ export class RegistryClient {
     const r = await this.request(repo.repository, `referrers/${digest}${artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : ''}`, { headers: { accept: MEDIA.index } })
     const type = String(r.headers['content-type'] ?? '').split(';')[0]!.trim()
     if (r.status === 200 && type === MEDIA.index) {
-      const doc = parseJson<{ manifests?: unknown }>(await readCapped(r, MANIFEST_SIZE_CAP, 'referrers'), `${repo.registry}/${repo.repository} referrers of ${digest}`)
+      const doc = parseJson<{ manifests?: unknown }>(await readCapped(r, MANIFEST_SIZE_CAP, 'referrers', 'RESPONSE_TOO_LARGE'), `${repo.registry}/${repo.repository} referrers of ${digest}`)
       return { descriptors: filter(doc.manifests), via: 'api' }
     }
     if (r.status !== 404 && r.status !== 200) throw await this.failure(r, `${repo.registry}/${repo.repository} referrers of ${digest}`)

@@ -326,3 +326,19 @@ describe('OCI client against a registry whose Content-Length lies', () => {
     })
   })
 })
+
+describe('OCI client against a referrers API that answers without end', () => {
+  it('stops at the 4 MiB cap (RESPONSE_TOO_LARGE), never reading it whole', async () => {
+    handler = (_q, s) => {
+      s.writeHead(200, { 'content-type': MEDIA.index })
+      const chunk = Buffer.alloc(1024 * 1024, 0x20)
+      let n = 0
+      const more = (): void => {
+        while (n++ < 64) if (!s.write(chunk)) return void s.once('drain', more)
+        s.end()
+      }
+      more()
+    }
+    expect(await attempt((c) => c.referrers(repo(), `sha256:${'d'.repeat(64)}`))).toMatchObject({ code: 'RESPONSE_TOO_LARGE' })
+  })
+})
