@@ -6,11 +6,15 @@
  * `Authorization: Bearer <token>`). Tokens are cached per scope for their lifetime.
  *
  * Rules enforced here: the realm must be http(s), and never plain http when the registry is https
- * (credentials are not downgraded); a token is refused unless it is a header-safe string; the token
+ * (credentials are not downgraded); a plain-http realm only on the (loopback, plain-http)
+ * registry's own host name; never a realm with user info (O08). An https realm on another host is
+ * followed, as docker and containerd do (Docker Hub, GitLab and Quay name one): TLS protects the
+ * credentials on the way, and they are only ever this registry's own (credentials.ts, O09); a token is refused unless it is a header-safe string; the token
  * and the credentials never appear in a message (the realm URL is shown without user info).
  */
 import { type Fetcher, type FetchLimits, readCapped } from '../net/http.js'
 import { redactText } from '../net/redact.js'
+import { rangeOfUrl } from '../net/ssrf.js'
 import { networkError, VmgitError } from '../util/errors.js'
 import type { RegistryCredentials } from './credentials.js'
 
@@ -53,7 +57,7 @@ export class TokenCache {
   }
 
   /** An Authorization value for `challenge`, asking for `scope` (merged with the challenge's own). */
-  async bearer(challenge: Challenge, registryUrl: URL, scope: string | undefined, creds: RegistryCredentials | undefined): Promise<string> {
+  async bearer(challenge: Challenge, registryUrl: URL, scope: string | undefined, creds: RegistryCredentials | undefined, registryRule: 'origin' | 'signed' = 'origin'): Promise<string> {
     const realm = challenge.params.realm
     if (!realm) throw networkError('OCI_AUTH_CHALLENGE', `${registryUrl.host} asked for a bearer token but named no realm; the registry is misconfigured`)
     let realmUrl: URL
@@ -66,6 +70,14 @@ export class TokenCache {
     if (registryUrl.protocol === 'https:' && realmUrl.protocol !== 'https:') {
       throw networkError('OCI_AUTH_CHALLENGE', `${registryUrl.host} sent its token realm over plain http (${redactText(realmUrl.origin)}); refused, credentials are never sent without TLS`)
     }
+    // O08: a plain-http realm only beside a plain-http (loopback) registry, on the registry's own host name: the credentials never cross a network in the clear
+    if (realmUrl.protocol === 'http:' && realmUrl.hostname !== registryUrl.hostname) {
+      throw networkError('OCI_AUTH_CHALLENGE', `${registryUrl.host} named a plain-http token realm on another host (${redactText(realmUrl.origin)}); refused, credentials go over plain http only to the registry's own host (serve the realm over https)`)
+    }
+    // O08: a realm carrying user info is not where a registry sends clients (and would smuggle a second set of credentials)
+    if (realmUrl.username !== '' || realmUrl.password !== '') {
+      throw networkError('OCI_AUTH_CHALLENGE', `${registryUrl.host} named a token realm with user info (${redactText(realmUrl.origin)}); refused`)
+    }
     const scopes = [...new Set([...(challenge.params.scope ?? '').split(' '), ...(scope ?? '').split(' ')].filter(Boolean))].sort()
     const key = `${realmUrl.href} ${challenge.params.service ?? ''} ${scopes.join(' ')} ${creds ? creds.username : ''}`
     const cached = this.tokens.get(key)
@@ -73,9 +85,15 @@ export class TokenCache {
     if (challenge.params.service) realmUrl.searchParams.set('service', challenge.params.service)
     for (const s of scopes) realmUrl.searchParams.append('scope', s)
     if (creds) realmUrl.searchParams.set('account', creds.username)
-    // S32: a realm on the registry's own origin may reach where the registry's name resolves (a site's private Harbor); elsewhere only public addresses or the range the realm URL names
-    const addressRule = realmUrl.origin === registryUrl.origin ? 'origin' : 'signed'
-    const r = await this.fetcher.open(realmUrl.href, { limits: this.limits, addressRule, ...(creds ? { originHeaders: { authorization: creds.basic() } } : {}) })
+    // S32: a realm on the registry's own host name may reach where that name resolves when the registry itself may (a site's private Harbor, the operator's registry); elsewhere only public addresses, or the range the registry's own URL names (O08: a registry cannot point the realm request at this host's or network's other services)
+    const sameHost = realmUrl.hostname === registryUrl.hostname
+    const realmRange = rangeOfUrl(realmUrl)
+    if (!sameHost && realmRange !== 'public' && realmRange !== rangeOfUrl(registryUrl)) {
+      throw networkError('OCI_AUTH_CHALLENGE', `${registryUrl.host} named a token realm in another address range (${realmRange}: ${redactText(realmUrl.origin)}); refused without connecting (attack S32)`)
+    }
+    const addressRule = sameHost ? registryRule : 'signed'
+    // never from https to plain http on the way (a realm redirect), as for lists
+    const r = await this.fetcher.open(realmUrl.href, { limits: this.limits, addressRule, noDowngrade: true, ...(creds ? { originHeaders: { authorization: creds.basic() } } : {}) })
     const shown = `the token realm ${redactText(realmUrl.origin + realmUrl.pathname)}`
     if (r.status === 401 || r.status === 403) {
       r.close()

@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import { DEFAULT_LIMITS, Fetcher, type FetchLimits, type OpenResponse, readCapped } from '../net/http.js'
+import { redactText } from '../net/redact.js'
 import { networkError, VmgitError } from '../util/errors.js'
 import { type Challenge, parseChallenge, TokenCache } from './auth.js'
 import { credentialsFor, type RegistryCredentials } from './credentials.js'
@@ -28,6 +29,8 @@ export const MEDIA = {
 export const MANIFEST_SIZE_CAP = 4 * 1024 * 1024
 /** S31-like bound on a tag listing (pages of 1000) */
 export const MAX_TAGS = 100_000
+/** pages of a tag listing (a registry may page fewer than the 1000 asked for, but not forever) */
+export const MAX_TAG_PAGES = 1000
 
 export type Env = Record<string, string | undefined>
 
@@ -43,6 +46,12 @@ export interface ClientOptions {
    * addresses and the range the host itself names, like an image's hv:uri.
    */
   addressRule?: 'origin' | 'signed'
+  /**
+   * O09: false for a registry the operator did not name (a pin a signed list names on another
+   * host): VMGIT_REGISTRY_USERNAME/PASSWORD are never sent there, only an auth.json entry keyed
+   * for that host. Default true (a subscription's or a publish destination's registry).
+   */
+  envCredentials?: boolean
 }
 
 export interface RequestSpec {
@@ -101,7 +110,8 @@ export class RegistryClient {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits }
     this.ownFetcher = !opts.fetcher
     this.fetcher = opts.fetcher ?? new Fetcher({ env: opts.env ?? process.env })
-    this.env = opts.env ?? process.env
+    const env = opts.env ?? process.env
+    this.env = opts.envCredentials === false ? { ...env, VMGIT_REGISTRY_USERNAME: undefined, VMGIT_REGISTRY_PASSWORD: undefined } : env
     this.addressRule = opts.addressRule ?? 'origin'
     this.tokens = new TokenCache(this.fetcher, this.limits, opts.now ?? Date.now)
   }
@@ -121,15 +131,19 @@ export class RegistryClient {
     const creds = this.credsFor(repository)
     if (ch.scheme === 'basic') return creds?.basic()
     const scope = [repository ? `repository:${repository}:${actions}` : '', extraScope ?? ''].filter(Boolean).join(' ')
-    return this.tokens.bearer(ch, this.base, scope, creds)
+    return this.tokens.bearer(ch, this.base, scope, creds, this.addressRule)
   }
 
   /** GET /v2/ once: learn the auth scheme before any body is sent (a stream cannot be sent twice). */
   private async ping(): Promise<void> {
     if (this.pinged) return
-    const r = await this.fetcher.open(new URL('v2/', this.base).href, { limits: this.limits, addressRule: this.addressRule })
+    const r = await this.fetcher.open(new URL('v2/', this.base).href, { limits: this.limits, addressRule: this.addressRule, noDowngrade: true })
     r.close()
     this.pinged = true
+    // O08: only the registry's own origin may challenge (a redirect elsewhere could name any realm)
+    if (r.status === 401 && answeredBy(r) !== this.base.origin) {
+      throw networkError('OCI_FOREIGN_CHALLENGE', `${this.base.host} redirected GET /v2/ to ${redactText(answeredBy(r))}, which asked for credentials (HTTP 401); refused: the registry's credentials go to its own origin and token realm only`)
+    }
     if (r.status === 401) this.takeChallenge(r)
     else if (r.status !== 200) throw networkError('OCI_NOT_A_REGISTRY', `${this.base.host} answered HTTP ${r.status} to GET /v2/; it is not an OCI registry (check the host and port)`)
   }
@@ -169,6 +183,8 @@ export class RegistryClient {
         method,
         // reads may be sent to a storage backend (S3 behind the registry); writes go to the registry only
         followRedirects: method === 'GET' || method === 'HEAD',
+        // O08: never from https to plain http on the way (as for lists): what a registry serves stays under TLS
+        noDowngrade: true,
         ...(spec.headers ? { headers: spec.headers } : {}),
         ...(spec.body !== undefined ? { body: spec.body } : {}),
         ...(spec.bodySize !== undefined ? { bodySize: spec.bodySize } : {}),
@@ -176,6 +192,11 @@ export class RegistryClient {
         ...(authorization ? { originHeaders: { authorization } } : {}),
       })
       if (r.status !== 401) return r
+      // O08: a 401 from where a redirect led (a storage backend, another host) is no challenge of this registry's: answering it would hand the credentials to whoever sent it
+      if (answeredBy(r) !== this.base.origin) {
+        r.close()
+        throw networkError('OCI_FOREIGN_CHALLENGE', `${this.base.host} redirected ${repository || 'a request'} to ${redactText(answeredBy(r))}, which asked for credentials (HTTP 401); refused: the registry's credentials go to its own origin and token realm only`)
+      }
       if (authorization?.startsWith('Bearer ')) this.tokens.forget(authorization)
       const ch = this.takeChallenge(r)
       r.close()
@@ -183,7 +204,7 @@ export class RegistryClient {
         const creds = this.credsFor(repository)
         throw networkError('OCI_UNAUTHORIZED', `${this.base.host} refused ${creds ? `the credentials from ${creds.source}` : 'anonymous access'} for ${repository || 'the registry'} (${actions}); ${creds ? 'check them and their permissions' : 'set VMGIT_REGISTRY_USERNAME/VMGIT_REGISTRY_PASSWORD or log in (skopeo login) to write an auth.json'}`)
       }
-      extra = ch?.params.scope
+      extra = narrowScope(ch?.params.scope, repository, actions)
     }
   }
 
@@ -272,10 +293,12 @@ export class RegistryClient {
     const tags: string[] = []
     let next: string | undefined = new URL(`v2/${repo.repository}/tags/list?n=1000`, this.base).href
     const what = `${repo.registry}/${repo.repository} tags`
-    while (next) {
+    for (let pages = 0; next; pages++) {
+      // S31: a registry that pages one tag at a time (or the same page again) is bounded in requests too
+      if (pages >= MAX_TAG_PAGES) throw new VmgitError('OCI_TOO_MANY_TAGS', `${what}: more than ${MAX_TAG_PAGES} pages of tags; refused`)
       const r = await this.requestUrl(repo.repository, next)
       if (r.status !== 200) throw await this.failure(r, what)
-      const doc = JSON.parse((await readCapped(r, MANIFEST_SIZE_CAP, what)).toString('utf8')) as { tags?: unknown }
+      const doc = parseJson<{ tags?: unknown }>(await readCapped(r, MANIFEST_SIZE_CAP, what, 'RESPONSE_TOO_LARGE'), what)
       const page = Array.isArray(doc.tags) ? doc.tags : []
       for (const t of page) if (typeof t === 'string' && isValidTag(t)) tags.push(t)
       if (tags.length > MAX_TAGS) throw new VmgitError('OCI_TOO_MANY_TAGS', `${what}: more than ${MAX_TAGS} tags; refused`)
@@ -292,11 +315,11 @@ export class RegistryClient {
    */
   async referrers(repo: OciRepo, digest: string, artifactType?: string): Promise<{ descriptors: Descriptor[]; via: 'api' | 'tag' }> {
     if (!DIGEST.test(digest)) throw new VmgitError('OCI_REFERENCE_INVALID', `${JSON.stringify(digest.slice(0, 80))} is not a sha256 digest; refused`)
-    const filter = (ds: Descriptor[] | undefined) => (ds ?? []).filter((d) => d && typeof d.digest === 'string' && DIGEST.test(d.digest) && (!artifactType || d.artifactType === artifactType))
+    const filter = (ds: unknown) => referrerDescriptors(ds, artifactType)
     const r = await this.request(repo.repository, `referrers/${digest}${artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : ''}`, { headers: { accept: MEDIA.index } })
     const type = String(r.headers['content-type'] ?? '').split(';')[0]!.trim()
     if (r.status === 200 && type === MEDIA.index) {
-      const doc = JSON.parse((await readCapped(r, MANIFEST_SIZE_CAP, 'referrers')).toString('utf8')) as { manifests?: Descriptor[] }
+      const doc = parseJson<{ manifests?: unknown }>(await readCapped(r, MANIFEST_SIZE_CAP, 'referrers', 'RESPONSE_TOO_LARGE'), `${repo.registry}/${repo.repository} referrers of ${digest}`)
       return { descriptors: filter(doc.manifests), via: 'api' }
     }
     if (r.status !== 404 && r.status !== 200) throw await this.failure(r, `${repo.registry}/${repo.repository} referrers of ${digest}`)
@@ -308,6 +331,70 @@ export class RegistryClient {
       if (e instanceof VmgitError && e.code === 'OCI_NOT_FOUND') return { descriptors: [], via: 'tag' }
       throw e
     }
+  }
+}
+
+/**
+ * O08 (least privilege): of the scopes a 401 asks for, keep only this repository's, with the
+ * actions this request needs: a registry cannot make a sync ask its realm for push or delete
+ * rights, or for another repository, with the operator's credentials.
+ */
+function narrowScope(scope: string | undefined, repository: string, actions: string): string | undefined {
+  const wanted = new Set(actions.split(','))
+  const kept = (scope ?? '').split(' ').flatMap((sc) => {
+    const m = /^repository:([^:]+):([a-z*,]+)$/.exec(sc)
+    if (!m || m[1] !== repository) return []
+    const acts = m[2]!.split(',').filter((a) => wanted.has(a))
+    return acts.length ? [`repository:${repository}:${acts.join(',')}`] : []
+  })
+  return kept.length ? kept.join(' ') : undefined
+}
+
+/** A registry's JSON answer (tags, referrers) as an object; anything else is refused with a code, never a crash. */
+function parseJson<T>(bytes: Buffer, what: string): T {
+  let doc: unknown
+  try {
+    doc = JSON.parse(bytes.toString('utf8'))
+  } catch {
+    doc = undefined
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new VmgitError('OCI_MANIFEST_INVALID', `${what}: the registry's answer is not a JSON object; refused`)
+  return doc as T
+}
+
+/** O10: the most referrers read from, or kept in, a referrers index. */
+export const MAX_REFERRERS = 1024
+
+/**
+ * O10: the well-formed descriptors of a referrers index, each digest once, at most MAX_REFERRERS:
+ * a poisoned index's junk is dropped and its length bounded (a referrer never chooses a list: only
+ * the signed list names what is used).
+ */
+export function referrerDescriptors(manifests: unknown, artifactType?: string): Descriptor[] {
+  const out: Descriptor[] = []
+  const seen = new Set<string>()
+  for (const d of Array.isArray(manifests) ? (manifests as unknown[]) : []) {
+    if (!isDescriptor(d) || seen.has(d.digest) || (artifactType !== undefined && d.artifactType !== artifactType)) continue
+    seen.add(d.digest)
+    out.push(d)
+    if (out.length >= MAX_REFERRERS) break
+  }
+  return out
+}
+
+function isDescriptor(d: unknown): d is Descriptor {
+  if (typeof d !== 'object' || d === null || Array.isArray(d)) return false
+  const o = d as Record<string, unknown>
+  return typeof o.mediaType === 'string' && typeof o.digest === 'string' && DIGEST.test(o.digest) && typeof o.size === 'number' && Number.isSafeInteger(o.size) && o.size >= 0 &&
+    (o.artifactType === undefined || typeof o.artifactType === 'string') && (o.annotations === undefined || (typeof o.annotations === 'object' && o.annotations !== null && !Array.isArray(o.annotations)))
+}
+
+/** The origin that answered (after redirects); the network client shows non-GET URLs as `METHOD url`. */
+function answeredBy(r: OpenResponse): string {
+  try {
+    return new URL(r.url.replace(/^[A-Z]+ /, '')).origin
+  } catch {
+    return 'an unknown origin'
   }
 }
 

@@ -15,7 +15,7 @@ import { createReadStream } from 'node:fs'
 import type { Readable } from 'node:stream'
 import type { OpenResponse } from '../net/http.js'
 import { networkError, VmgitError } from '../util/errors.js'
-import { type Descriptor, MEDIA, type RegistryClient, referrersTag, sha256 } from './client.js'
+import { type Descriptor, MAX_REFERRERS, MEDIA, type RegistryClient, referrerDescriptors, referrersTag, sha256 } from './client.js'
 import type { OciRepo } from './reference.js'
 
 export type BlobSource = { file: string } | { bytes: Buffer }
@@ -69,6 +69,8 @@ export async function uploadBlob(client: RegistryClient, repo: OciRepo, src: Blo
   let chunk = opts.chunkSize && opts.chunkSize > 0 ? opts.chunkSize : 0
   const key = `${repo.registry}/${repo.repository}@${digest}`
   let saved = opts.sessions?.get(key)
+  // O12: a session from the file is resumed only on the registry's origin, under this repository's upload path
+  if (saved !== undefined && !isUploadLocation(client, repo, saved)) saved = undefined
   start: for (;;) {
     let loc: string
     let offset = 0
@@ -136,6 +138,16 @@ export async function uploadBlob(client: RegistryClient, repo: OciRepo, src: Blo
   }
 }
 
+/** Is `loc` an upload session of `repo` on the registry's own origin (`/v2/<repository>/blobs/uploads/…`)? */
+function isUploadLocation(client: RegistryClient, repo: OciRepo, loc: string): boolean {
+  try {
+    const u = new URL(loc, client.base)
+    return u.origin === client.base.origin && u.username === '' && u.password === '' && u.pathname.startsWith(`/v2/${repo.repository}/blobs/uploads/`) && !/\/\.\.?(?:\/|$)|%2e|%2f|\\/i.test(u.pathname)
+  } catch {
+    return false
+  }
+}
+
 /** Where an upload session stands: its Location and the next offset (`Range: 0-<last>`). */
 async function status(client: RegistryClient, repo: OciRepo, loc: string, what: string): Promise<{ loc: string; offset: number }> {
   const r = await client.requestUrl(repo.repository, loc, { actions: 'pull,push' })
@@ -157,20 +169,51 @@ export async function putManifest(client: RegistryClient, repo: OciRepo, referen
   return { digest, subjectTaken: typeof r.headers['oci-subject'] === 'string' }
 }
 
-/**
- * Add `referrer` to the referrers tag schema index of `subject` (read, add if missing, write back).
- * Registries with the referrers API do this themselves (putManifest's subjectTaken).
- */
-export async function addReferrerByTag(client: RegistryClient, repo: OciRepo, subject: string, referrer: Descriptor): Promise<void> {
-  const tag = referrersTag(subject)
-  let manifests: Descriptor[] = []
+/** O10: the referrers tag-schema index is kept to MAX_REFERRERS descriptors and this many bytes (the oldest go first). */
+const MAX_INDEX_BYTES = 1024 * 1024
+/** O10: how many times a lost write to the index is merged and written again before giving up. */
+const REFERRER_ATTEMPTS = 8
+
+/** The index as it stands: its well-formed descriptors; a missing tag, or junk under this reserved tag, is an empty index. */
+async function readReferrers(client: RegistryClient, repo: OciRepo, tag: string): Promise<Descriptor[]> {
   try {
-    const index = await client.getManifest(repo, tag, [MEDIA.index])
-    manifests = Array.isArray(index.json.manifests) ? index.json.manifests : []
+    return referrerDescriptors((await client.getManifest(repo, tag, [MEDIA.index])).json.manifests)
   } catch (e) {
-    if (!(e instanceof VmgitError && e.code === 'OCI_NOT_FOUND')) throw e
+    // the tag schema reserves `sha256-<hex>` for the index: what else sits there (another media type, not JSON, too large) is replaced
+    if (e instanceof VmgitError && ['OCI_NOT_FOUND', 'OCI_MEDIA_TYPE', 'OCI_MANIFEST_INVALID', 'OCI_MANIFEST_TOO_LARGE'].includes(e.code)) return []
+    throw e
   }
-  if (manifests.some((m) => m.digest === referrer.digest)) return
-  const index = { schemaVersion: 2, mediaType: MEDIA.index, manifests: [...manifests, referrer] }
-  await putManifest(client, repo, tag, Buffer.from(JSON.stringify(index)), MEDIA.index)
 }
+
+/**
+ * Add `referrer` to the referrers tag schema index of `subject`. Registries with the referrers API
+ * do this themselves (putManifest's subjectTaken).
+ *
+ * O10: the registry offers no compare-and-swap on a tag, so two publishes that read the index
+ * before either writes would lose one entry (read-modify-write race). After writing, wait a
+ * moment (jittered: a writer that read before our write has time to write), read again, and when
+ * our entry is gone merge it into what is there now and write again (at most REFERRER_ATTEMPTS
+ * writes). The window left is a writer whose read and write straddle our write and the re-read
+ * after the wait. A poisoned index is never carried forward whole: malformed and duplicate
+ * descriptors are dropped, and the oldest go beyond MAX_REFERRERS entries or 1 MiB.
+ */
+export async function addReferrerByTag(client: RegistryClient, repo: OciRepo, subject: string, referrer: Descriptor, opts: { settleMs?: number } = {}): Promise<void> {
+  const tag = referrersTag(subject)
+  const settle = opts.settleMs ?? 200
+  for (let attempt = 0; ; attempt++) {
+    const manifests = await readReferrers(client, repo, tag)
+    if (manifests.some((m) => m.digest === referrer.digest)) return
+    if (attempt === REFERRER_ATTEMPTS) break
+    const next = [...manifests, referrer]
+    let bytes = indexBytes(next)
+    while (next.length > 1 && (next.length > MAX_REFERRERS || bytes.length > MAX_INDEX_BYTES)) {
+      next.shift()
+      bytes = indexBytes(next)
+    }
+    await putManifest(client, repo, tag, bytes, MEDIA.index)
+    await new Promise((r) => setTimeout(r, settle + Math.floor(Math.random() * settle)))
+  }
+  throw networkError('OCI_REFERRERS_CONFLICT', `${repo.registry}/${repo.repository}:${tag}: other writers kept replacing the referrers index ${REFERRER_ATTEMPTS} times; publish again (the list itself is published)`)
+}
+
+const indexBytes = (manifests: Descriptor[]): Buffer => Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.index, manifests }))

@@ -7,6 +7,7 @@
  * digests are accepted (the one algorithm the lists pin); a tag and a digest together are refused
  * (which one would win is the ambiguity an attacker wants).
  */
+import { isIPv6 } from 'node:net'
 import { usageError } from '../util/errors.js'
 
 export interface OciRepo {
@@ -48,9 +49,20 @@ export function parseRegistryHost(hostPort: string, input = hostPort): string {
   if (!m) throw bad(input, `the host "${hostPort}" is not HOST or HOST:PORT`)
   const [, host = '', port] = m
   if (host !== host.toLowerCase()) throw bad(input, 'the host must be lowercase')
-  if (!(HOSTNAME.test(host) || IPV4.test(host) || IPV6.test(host))) throw bad(input, `"${host}" is not a host name or IP address`)
+  if (!(HOSTNAME.test(host) || IPV4.test(host) || (IPV6.test(host) && isIPv6(host.slice(1, -1))))) throw bad(input, `"${host}" is not a host name or IP address`)
+  // one reading only: a name a URL parser turns into another host (127.1, 0x7f.1, 2130706433 are 127.0.0.1) is refused
+  if (!IPV6.test(host) && urlHostname(host) !== host) throw bad(input, `"${host}" is read as ${urlHostname(host) ?? 'an invalid address'} by URL parsers (a numeric last label is an IPv4 address); write the address itself`)
   if (port !== undefined && !(/^[1-9]\d{0,4}$/.test(port) && Number(port) <= 65535)) throw bad(input, `"${port}" is not a port (1-65535)`)
   return hostPort
+}
+
+/** How a WHATWG URL parser reads `host` (undefined: it refuses it). */
+function urlHostname(host: string): string | undefined {
+  try {
+    return new URL(`http://${host}/`).hostname
+  } catch {
+    return undefined
+  }
 }
 
 function splitScheme(input: string): string {

@@ -44,6 +44,13 @@ export interface OciPin extends OciRepo {
   digest: string
   /** the reference as signed: registry/repository@digest */
   reference: string
+  /**
+   * O09: the pin's registry is one the operator named (the host of an oci:// location of the
+   * image's subscription): reached like a list URL (`origin`), with VMGIT_REGISTRY_* credentials.
+   * Otherwise (another host a signed list names) like an hv:uri (`signed`), with only the
+   * credentials an auth.json keys for that host. Set by sources.ts; absent means not named.
+   */
+  named?: boolean
 }
 
 /**

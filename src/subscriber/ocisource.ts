@@ -32,14 +32,16 @@ const hex256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex
 /**
  * One registry client per registry host, address rule and run (its token cache), on the run's fetcher
  * (trust, proxies). S32: the registry of a subscription the operator named is reached like a list URL
- * (`origin`); one a signed list names (a pinned image) like an image's hv:uri (`signed`).
+ * (`origin`); one a signed list names on another host (a pinned image) like an image's hv:uri
+ * (`signed`), and without the VMGIT_REGISTRY_* credentials (O09: they are the operator's
+ * registry's, never a list's to send elsewhere).
  */
 const clients = new WeakMap<Fetcher, Map<string, RegistryClient>>()
 function clientFor(fetcher: Fetcher, registry: string, limits: FetchLimits, addressRule: 'origin' | 'signed'): RegistryClient {
   let m = clients.get(fetcher)
   if (!m) clients.set(fetcher, (m = new Map()))
   let c = m.get(`${addressRule} ${registry}`)
-  if (!c) m.set(`${addressRule} ${registry}`, (c = new RegistryClient(registry, { fetcher, limits, addressRule })))
+  if (!c) m.set(`${addressRule} ${registry}`, (c = new RegistryClient(registry, { fetcher, limits, addressRule, envCredentials: addressRule === 'origin' })))
   return c
 }
 
@@ -78,7 +80,8 @@ export async function fetchOciList(fetcher: Fetcher, src: ListSource, opts: { li
 
 /** An image's registry source (2. above): the pinned manifest checked, its layer as a BlobSource. */
 export async function pinnedBlob(fetcher: Fetcher, pin: OciPin, size: number, limits: FetchLimits): Promise<BlobSource> {
-  const client = clientFor(fetcher, pin.registry, limits, 'signed')
+  // O09: the operator's own registry like a list URL, with its credentials; any other host a signed list names like an hv:uri, without them
+  const client = clientFor(fetcher, pin.registry, limits, pin.named === true ? 'origin' : 'signed')
   const shown = `oci://${pin.reference}`
   // by digest: the client refuses bytes whose sha256 is not the pin, whatever the registry's headers say
   const m = await client.getManifest(pin, pin.digest, [MEDIA.manifest])

@@ -1,5 +1,5 @@
 import type { Wanted } from './desired.js'
-import { type OciPin, pinOf } from './ociref.js'
+import { type OciPin, parseOciLocation, pinOf } from './ociref.js'
 import { hasRegistryLocation, type DB } from './store.js'
 
 /**
@@ -32,10 +32,12 @@ export function imageSources(db: DB, ws: Wanted[], preferRegistry: boolean): Sou
     seen.add(key)
     to.push(s)
   }
+  const named = namedRegistries(db, ws)
   for (const w of ws) {
     const http = /^https?:\/\//i.test(w.uri)
     const registryFirst = preferRegistry || hasRegistryLocation(db, w.subscriptionId)
-    const pin = pinOf(w.image)
+    const parsed = pinOf(w.image)
+    const pin = parsed !== undefined && !('problem' in parsed) ? { ...parsed, named: named.has(parsed.registry) } : parsed
     if (pin !== undefined && 'problem' in pin) {
       if (registryFirst || !http) invalid.push({ w, message: `image ${w.identifier} (list ${w.subscriptionId}) cannot be fetched from a registry: ${pin.problem}` })
     } else if (pin !== undefined && (registryFirst || !http)) {
@@ -44,4 +46,24 @@ export function imageSources(db: DB, ws: Wanted[], preferRegistry: boolean): Sou
     if (http) add(last, `uri ${w.uri}`, { kind: 'uri', uri: w.uri })
   }
   return { sources: [...first, ...last], invalid }
+}
+
+/**
+ * O09: the registry hosts the operator named for these images' subscriptions (their oci://
+ * locations). A pin on one of them is the operator's registry; a pin on any other host is only
+ * what a signed list says, and gets neither the operator's DNS trust nor VMGIT_REGISTRY_* credentials.
+ */
+function namedRegistries(db: DB, ws: Wanted[]): Set<string> {
+  const hosts = new Set<string>()
+  const q = db.prepare("SELECT url FROM subscription_url WHERE subscription_id = ? AND url LIKE 'oci://%'")
+  for (const id of new Set(ws.map((w) => w.subscriptionId))) {
+    for (const row of q.all(id) as { url: string }[]) {
+      try {
+        hosts.add(parseOciLocation(row.url).registry)
+      } catch {
+        // a stored location that no longer parses names nothing
+      }
+    }
+  }
+  return hosts
 }

@@ -249,3 +249,96 @@ describe('OCI upload resume across runs', () => {
     })
   })
 })
+
+describe('OCI client against registries that answer JSON endpoints with junk', () => {
+  describe('when a tag listing or the referrers API is not a JSON object', () => {
+    it.each<[string, string, (c: RegistryClient) => Promise<unknown>]>([
+      ['tags', 'not json', (c: RegistryClient) => c.listTags(repo())],
+      ['tags', '[1,2]', (c: RegistryClient) => c.listTags(repo())],
+      ['referrers', '<html></html>', (c: RegistryClient) => c.referrers(repo(), `sha256:${'d'.repeat(64)}`)],
+    ])('%s answered %j: refuses with OCI_MANIFEST_INVALID, never a crash', async (_n, body, call) => {
+      handler = serve(Buffer.from(body), { 'content-type': MEDIA.index })
+      expect(await attempt(call)).toMatchObject({ code: 'OCI_MANIFEST_INVALID' })
+    })
+  })
+  describe('when the tag listing pages the same tag forever', () => {
+    it('stops after a bounded number of pages (OCI_TOO_MANY_TAGS)', async () => {
+      let pages = 0
+      handler = (_q, s) => {
+        pages++
+        s.writeHead(200, { 'content-type': 'application/json', link: '</v2/egi/img/tags/list?n=1&last=a>; rel="next"' }).end('{"tags":["a"]}')
+      }
+      expect(await attempt((c) => c.listTags(repo()))).toMatchObject({ code: 'OCI_TOO_MANY_TAGS' })
+      expect(pages).toBe(1000)
+    })
+  })
+})
+
+describe('OCI client against a registry whose Content-Length lies', () => {
+  let raw: import('node:net').Server
+  let rawHost: string
+  let reply: (path: string) => string = () => 'HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n'
+  beforeAll(async () => {
+    const net = await import('node:net')
+    raw = net.createServer((sock) => {
+      let buf = ''
+      sock.on('data', (d: Buffer) => {
+        buf += d.toString('latin1')
+        while (buf.includes('\r\n\r\n')) {
+          const head = buf.slice(0, buf.indexOf('\r\n\r\n'))
+          buf = buf.slice(buf.indexOf('\r\n\r\n') + 4)
+          const p = head.split(' ')[1] ?? '/'
+          if (p === '/v2/') sock.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}')
+          else sock.end(reply(p))
+        }
+      })
+      sock.on('error', () => {})
+    })
+    await new Promise<void>((r) => raw.listen(0, '127.0.0.1', () => r()))
+    rawHost = `127.0.0.1:${(raw.address() as AddressInfo).port}`
+  })
+  afterAll(async () => {
+    await new Promise<void>((r) => raw.close(() => r()))
+  })
+
+  async function get(reference: string): Promise<unknown> {
+    const c = new RegistryClient(rawHost, { env: {} })
+    try {
+      return await c.getManifest({ registry: rawHost, repository: 'egi/img' }, reference)
+    } catch (e) {
+      return e
+    } finally {
+      c.close()
+    }
+  }
+
+  describe('when it announces more bytes than it sends and closes', () => {
+    it('fails as an interrupted transfer (exit 3), nothing accepted', async () => {
+      reply = () => `HTTP/1.1 200 OK\r\ncontent-type: ${MEDIA.manifest}\r\ncontent-length: ${manifest.length + 100}\r\n\r\n${manifest.toString('latin1')}`
+      expect(await get(sha256(manifest))).toMatchObject({ exit: 3 })
+    })
+  })
+  describe('when it announces fewer bytes than the manifest has', () => {
+    it('never accepts the bytes: what it announced is not the digest asked for, and the rest breaks the connection', async () => {
+      reply = () => `HTTP/1.1 200 OK\r\ncontent-type: ${MEDIA.manifest}\r\ncontent-length: ${manifest.length - 5}\r\n\r\n${manifest.toString('latin1')}`
+      const e = (await get(sha256(manifest))) as { code?: string }
+      expect(['OCI_DIGEST_MISMATCH', 'DOWNLOAD_INTERRUPTED']).toContain(e.code)
+    })
+  })
+})
+
+describe('OCI client against a referrers API that answers without end', () => {
+  it('stops at the 4 MiB cap (RESPONSE_TOO_LARGE), never reading it whole', async () => {
+    handler = (_q, s) => {
+      s.writeHead(200, { 'content-type': MEDIA.index })
+      const chunk = Buffer.alloc(1024 * 1024, 0x20)
+      let n = 0
+      const more = (): void => {
+        while (n++ < 64) if (!s.write(chunk)) return void s.once('drain', more)
+        s.end()
+      }
+      more()
+    }
+    expect(await attempt((c) => c.referrers(repo(), `sha256:${'d'.repeat(64)}`))).toMatchObject({ code: 'RESPONSE_TOO_LARGE' })
+  })
+})

@@ -47,3 +47,15 @@ describe('OCI references', () => {
     })
   })
 })
+
+describe('O09 registry hosts read one way only', () => {
+  it.each([
+    'oci://127.1:5000/a', 'oci://2130706433:5000/a', 'oci://0x7f.0.0.1:5000/a', 'oci://127.0.0.01:5000/a', 'oci://a.1/a',
+    'oci://[:::1::]:5000/a', 'oci://[1.2.3.4]:5000/a', 'oci://[::1%25lo]:5000/a', 'oci://[]/a', 'oci://[::g]/a',
+  ])('refuses %j with OCI_REFERENCE_INVALID', (input) => {
+    expect(() => parseReference(input)).toThrow(expect.objectContaining({ code: 'OCI_REFERENCE_INVALID' }))
+  })
+  it.each(['oci://[::1]:5000/a', 'oci://[::ffff:127.0.0.1]:5000/a', 'oci://[2001:db8::1]/a', 'oci://1.2.3.4/a', 'oci://xn--bcher-kva.example/a', 'oci://localhost:5000/a'])('accepts %j', (input) => {
+    expect(parseReference(input).repository).toBe('a')
+  })
+})
