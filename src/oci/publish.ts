@@ -38,9 +38,9 @@ export function registrySettings(raw: unknown): RegistrySettings | undefined {
   if (r === undefined || r === null) return undefined
   const obj = typeof r === 'string' ? { url: r } : (r as Record<string, unknown>)
   if (typeof obj !== 'object' || Array.isArray(obj)) throw usageError('CONFIG_INVALID', 'vmgit.yaml registry: write oci://HOST[:PORT]/PREFIX, or a map with url, moving_tag and chunk_size')
-  for (const k of SECRET_KEYS) {
-    if (k in obj) throw usageError('TARGET_SECRET_IN_CONFIG', `vmgit.yaml registry: "${k}" must not be stored in vmgit.yaml (it is committed to git); set VMGIT_REGISTRY_USERNAME and VMGIT_REGISTRY_PASSWORD, or log in (skopeo login) to write an auth.json`)
-  }
+  // secrets: matched whatever the case (`Password:` is as much a committed password as `password:`)
+  const k = Object.keys(obj).find((key) => SECRET_KEYS.includes(key.toLowerCase()))
+  if (k) throw usageError('TARGET_SECRET_IN_CONFIG', `vmgit.yaml registry: "${k}" must not be stored in vmgit.yaml (it is committed to git); set VMGIT_REGISTRY_USERNAME and VMGIT_REGISTRY_PASSWORD, or log in (skopeo login) to write an auth.json`)
   const url = obj.url
   if (typeof url !== 'string') throw usageError('CONFIG_INVALID', 'vmgit.yaml registry: url must be oci://HOST[:PORT]/PREFIX')
   const movingTag = obj.moving_tag === undefined ? 'latest' : obj.moving_tag

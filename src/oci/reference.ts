@@ -8,6 +8,7 @@
  * (which one would win is the ambiguity an attacker wants).
  */
 import { isIPv6 } from 'node:net'
+import { redactText } from '../net/redact.js'
 import { usageError } from '../util/errors.js'
 
 export interface OciRepo {
@@ -32,8 +33,9 @@ const IPV6 = /^\[[0-9a-f:.]+\]$/
 /** distribution's limit on a repository name (host excluded) */
 const MAX_REPOSITORY = 255
 
+// redaction: the refused text is echoed without the user info a mistaken `oci://user:password@host` carries
 const bad = (input: string, why: string) =>
-  usageError('OCI_REFERENCE_INVALID', `${JSON.stringify(input.slice(0, 300))} is not a valid OCI reference: ${why}; write oci://HOST[:PORT]/PREFIX/NAME[:TAG|@sha256:HEX]`)
+  usageError('OCI_REFERENCE_INVALID', `${JSON.stringify(redactText(input.slice(0, 300)))} is not a valid OCI reference: ${why}; write oci://HOST[:PORT]/PREFIX/NAME[:TAG|@sha256:HEX]`)
 
 export function isValidTag(tag: string): boolean {
   return TAG.test(tag)

@@ -153,6 +153,7 @@ describe('vmgit validate: vmgit.yaml registry: (the same checks as plan and publ
     ['a tag on the destination', 'registry: oci://registry.example.org/egi:latest\n', 'OCI_REFERENCE_INVALID', '3:11'],
     ['a ".." prefix component', 'registry:\n  url: oci://registry.example.org/egi/../x\n', 'OCI_REFERENCE_INVALID', '4:8'],
     ['a password in the map', 'registry:\n  url: oci://registry.example.org/egi\n  password: hunter2\n', 'TARGET_SECRET_IN_CONFIG', '5:3'],
+    ['a capitalised Password in the map', 'registry:\n  url: oci://registry.example.org/egi\n  Password: hunter2\n', 'TARGET_SECRET_IN_CONFIG', '5:3'],
     ['a token in the map', 'registry:\n  url: oci://registry.example.org/egi\n  token: abc\n', 'TARGET_SECRET_IN_CONFIG', '5:3'],
     ['an empty moving_tag', 'registry:\n  url: oci://registry.example.org/egi\n  moving_tag: ""\n', 'CONFIG_INVALID', '5:15'],
     ['a negative chunk_size', 'registry:\n  url: oci://registry.example.org/egi\n  chunk_size: -1\n', 'CONFIG_INVALID', '5:15'],
@@ -179,8 +180,9 @@ describe('vmgit validate: vmgit.yaml registry: (the same checks as plan and publ
       })()
       expect(thrown?.code).toBe(code)
       expect(out.problems.find((p) => p.code === code)?.message).toBe(thrown?.message)
-      // a secret key's value is never echoed
+      // a secret key's value, or the password of a URL, is never echoed
       expect(r.stdout).not.toContain('hunter2')
+      expect(r.stdout).not.toContain('s3cret')
     })
   })
 
