@@ -34,7 +34,8 @@ s3://). Credentials as for vmgit sign (--key/--cert, --p12, VMGIT_SIGNING_KEY/VM
 transfer secrets only from the environment (see vmgit.yaml targets: token_env, password_env, ...).
 
 Exit codes: 0 published or nothing to do, 1 a list was refused (validation, signing checks),
-2 usage or configuration error, 3 a transfer failed.`
+2 usage or configuration error, or a target's file system refused (read-only, full, permission:
+FS_* codes), 3 a transfer failed.`
   static override examples = [
     '<%= config.bin %> publish --dry-run',
     '<%= config.bin %> publish --key ~/.globus/userkey.pem --cert ~/.globus/usercert.pem',
