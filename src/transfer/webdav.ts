@@ -11,10 +11,9 @@ import { stat as fsStat } from 'node:fs/promises'
 import path from 'node:path'
 import { Readable } from 'node:stream'
 import { type FetchLimits, Fetcher, guardedBody, type OpenResponse } from '../net/http.js'
-import { redactText, redactUrl, revealSecret } from '../net/redact.js'
+import { redactUrl, revealSecret } from '../net/redact.js'
 import { caDirFromEnv } from '../net/trust.js'
-import { isVmgitError, networkError } from '../util/errors.js'
-import { configError, transferError, type TransferErrorCode } from './errors.js'
+import { configError, fromNetError, transferError, type TransferErrorCode } from './errors.js'
 import { tempName, trackTemp } from './temps.js'
 import type { PutOptions, PutResult, RemoteEntry, RemoteStat, Transfer, TransferOptions } from './types.js'
 import { CAP, checkRegularFile } from '../util/envfs.js'
@@ -123,9 +122,7 @@ export class WebDavTransfer implements Transfer {
     } catch (e) {
       // a publish backend speaks the transfer contract (file, sftp, s3 and WebDAV alike): the
       // network code of src/net becomes TRANSFER_CONNECT_FAILED / TRANSFER_FAILED, and stays in details.net
-      if (!isVmgitError(e) || e.exit !== 3) throw e
-      const code = ['DOWNLOAD_INTERRUPTED', 'FETCH_IDLE_TIMEOUT', 'FETCH_DEADLINE', 'TOO_MANY_REDIRECTS', 'REQUEST_ABORTED'].includes(e.code) ? 'TRANSFER_FAILED' : 'TRANSFER_CONNECT_FAILED'
-      throw networkError(code, redactText(`[${e.code}] ${e.message}`, this.secrets), { details: { ...e.details, net: e.code } })
+      throw fromNetError(e, this.secrets)
     }
   }
 
