@@ -29,7 +29,7 @@ import {
 } from '@aws-sdk/client-s3'
 import { configError, fromNetError, transferError, type TransferErrorCode } from './errors.js'
 import { DEFAULT_LIMITS, type FetchLimits, Fetcher } from '../net/http.js'
-import { revealSecret } from '../net/redact.js'
+import { redactUrl, revealSecret } from '../net/redact.js'
 import { SdkHttpHandler } from '../net/sdk-handler.js'
 import { envSeconds } from '../net/source.js'
 import { caDirFromEnv } from '../net/trust.js'
@@ -65,10 +65,12 @@ export class S3Transfer implements Transfer {
   constructor(url: URL, opts: TransferOptions = {}) {
     this.bucket = url.hostname
     const endpoint = opts.endpoint
-    this.location = `s3://${this.bucket}${endpoint ? ` at ${endpoint}` : ''}`
     const secret = revealSecret(opts.secretAccessKey)
     const session = revealSecret(opts.sessionToken)
-    this.secrets = [secret, session, process.env.AWS_SECRET_ACCESS_KEY, process.env.AWS_SESSION_TOKEN]
+    // the access key id is masked too: an error body may repeat it, and it names the account
+    this.secrets = [secret, session, opts.accessKeyId, process.env.AWS_SECRET_ACCESS_KEY, process.env.AWS_SESSION_TOKEN, process.env.AWS_ACCESS_KEY_ID]
+    if (endpoint !== undefined) checkEndpoint(endpoint, this.secrets)
+    this.location = `s3://${this.bucket}${endpoint ? ` at ${redactUrl(endpoint)}` : ''}`
     this.threshold = opts.multipartThreshold ?? 64 * MiB
     this.partSize = Math.max(opts.partSize ?? 16 * MiB, 5 * MiB)
     // the SDK warns on every run that its 2027 releases need node 22; vmgit pins a version that supports 20
@@ -268,4 +270,22 @@ function s3Fetcher(endpoint: string | undefined, opts: TransferOptions): Fetcher
     }
   }
   return new Fetcher({ caDir: caDirFromEnv(undefined), ...(ca ? { ca: [ca] } : {}) })
+}
+
+/**
+ * An endpoint is an http(s) URL without credentials: S3 signs with AWS_ACCESS_KEY_ID /
+ * AWS_SECRET_ACCESS_KEY, and a user or password in the endpoint (vmgit.yaml is committed,
+ * VMGIT_S3_ENDPOINT is printed in messages) would only be a secret in the wrong place.
+ */
+function checkEndpoint(endpoint: string, secrets: (string | undefined)[]): void {
+  let u: URL
+  try {
+    u = new URL(endpoint)
+  } catch {
+    throw configError('TRANSFER_CONFIG', `the S3 endpoint ${redactUrl(endpoint)} is not a URL; give e.g. https://s3.example.org`, secrets)
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw configError('TRANSFER_CONFIG', `the S3 endpoint ${redactUrl(endpoint)} is not an http(s) URL; give e.g. https://s3.example.org`, secrets)
+  if (u.username || u.password) {
+    throw configError('TRANSFER_CONFIG', `the S3 endpoint ${redactUrl(endpoint)} carries credentials; remove them from the URL and set AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY`, [...secrets, decodeURIComponent(u.username), decodeURIComponent(u.password)])
+  }
 }
