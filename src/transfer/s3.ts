@@ -28,10 +28,10 @@ import {
   type CompletedPart,
 } from '@aws-sdk/client-s3'
 import { configError, fromNetError, transferError, type TransferErrorCode } from './errors.js'
-import { DEFAULT_LIMITS, type FetchLimits, Fetcher } from '../net/http.js'
+import { Fetcher } from '../net/http.js'
 import { redactUrl, revealSecret } from '../net/redact.js'
 import { SdkHttpHandler } from '../net/sdk-handler.js'
-import { envSeconds } from '../net/source.js'
+import { transferLimits } from '../net/source.js'
 import { caDirFromEnv } from '../net/trust.js'
 import { CAP, checkRegularFile } from '../util/envfs.js'
 import { isVmgitError } from '../util/errors.js'
@@ -77,7 +77,9 @@ export class S3Transfer implements Transfer {
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
     this.client = new S3Client({
       // issue 14: proxies, trust, timeouts and error codes of the one network client
-      requestHandler: new SdkHttpHandler(s3Fetcher(endpoint, opts), s3Limits(opts)),
+      // VMGIT_DEADLINE bounds each request: an object up to the multipart threshold, or one part;
+      // the SDK follows S3's redirects itself (the handler hands 3xx back)
+      requestHandler: new SdkHttpHandler(s3Fetcher(endpoint, opts), { ...transferLimits(opts.timeoutMs, { connectMs: 30_000, idleMs: 60_000 }), maxRedirects: 0 }),
       region: opts.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
       ...(endpoint ? { endpoint } : {}),
       forcePathStyle: opts.forcePathStyle ?? endpoint !== undefined,
@@ -236,24 +238,6 @@ export class S3Transfer implements Transfer {
 
   async close(): Promise<void> {
     this.client.destroy()
-  }
-}
-
-/**
- * The timeouts every command shares (issue 14): an explicit `timeoutMs` (connect and idle), else
- * VMGIT_CONNECT_TIMEOUT / VMGIT_IDLE_TIMEOUT, else 30 s / 60 s. VMGIT_DEADLINE, when set, bounds each
- * S3 request (an object up to the multipart threshold, or one part); unset, there is none, as an
- * upload may take long, and a stall is caught by the idle timeout.
- */
-function s3Limits(opts: TransferOptions, env: Record<string, string | undefined> = process.env): FetchLimits {
-  return {
-    ...DEFAULT_LIMITS,
-    connectTimeoutMs: opts.timeoutMs ?? envSeconds(env, 'VMGIT_CONNECT_TIMEOUT') ?? 30_000,
-    idleTimeoutMs: opts.timeoutMs ?? envSeconds(env, 'VMGIT_IDLE_TIMEOUT') ?? 60_000,
-    deadlineMs: envSeconds(env, 'VMGIT_DEADLINE') ?? Infinity,
-    // the SDK follows S3's redirects itself (the handler hands 3xx back)
-    maxRedirects: 0,
-    maxImages: 0,
   }
 }
 

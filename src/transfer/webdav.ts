@@ -12,6 +12,7 @@ import path from 'node:path'
 import { Readable } from 'node:stream'
 import { type FetchLimits, Fetcher, guardedBody, type OpenResponse } from '../net/http.js'
 import { redactUrl, revealSecret } from '../net/redact.js'
+import { transferLimits } from '../net/source.js'
 import { caDirFromEnv } from '../net/trust.js'
 import { configError, fromNetError, transferError, type TransferErrorCode } from './errors.js'
 import { tempName, trackTemp } from './temps.js'
@@ -56,9 +57,9 @@ export class WebDavTransfer implements Transfer {
     this.scheme = url.protocol === 'https:' ? 'https' : 'http'
     this.origin = new URL(`${url.protocol}//${url.host}`)
     this.location = redactUrl(this.origin.href).replace(/\/$/, '')
-    const timeoutMs = opts.timeoutMs ?? 30_000
-    // an upload may take hours: no overall deadline, but no connection and no byte for timeoutMs fails
-    this.limits = { connectTimeoutMs: timeoutMs, idleTimeoutMs: timeoutMs, deadlineMs: Infinity, maxRedirects: 5, maxImages: 0 }
+    // an upload may take hours: no overall deadline unless VMGIT_DEADLINE says so, but no connection and
+    // no byte for the timeout fails (timeoutMs, else VMGIT_CONNECT_TIMEOUT / VMGIT_IDLE_TIMEOUT, else 30 s)
+    this.limits = { ...transferLimits(opts.timeoutMs, { connectMs: 30_000, idleMs: 30_000 }), maxRedirects: 5 }
     const username = decodeURIComponent(url.username) || opts.username
     const password = (url.password ? decodeURIComponent(url.password) : undefined) ?? revealSecret(opts.password)
     const token = revealSecret(opts.token)

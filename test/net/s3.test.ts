@@ -186,6 +186,50 @@ describe.skipIf(need.skip)(`the S3 publish backend on the one network client${ne
     })
   })
 
+  describe('one failure, one code: the S3 and WebDAV backends side by side (in-process)', () => {
+    const withEnv = async <T>(vars: Record<string, string>, fn: () => Promise<T>): Promise<T> => {
+      const saved = { ...process.env }
+      for (const k of Object.keys(CLEAN)) delete process.env[k]
+      Object.assign(process.env, vars)
+      try {
+        return await fn()
+      } finally {
+        process.env = saved
+      }
+    }
+    /** [transfer code, network code] of a small put to `origin` through each backend */
+    const codes = async (origin: string, env: Record<string, string>): Promise<[string, string][]> =>
+      withEnv(env, async () => {
+        const out: [string, string][] = []
+        for (const target of [`${origin}/dav/`, 's3://vmgit-test/']) {
+          const t = await openTransfer(target, target.startsWith('s3') ? { endpoint: origin, forcePathStyle: true, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', region: 'us-east-1' } : {})
+          const e = (await t.put(Buffer.from('x'), target.startsWith('s3') ? '/a' : '/dav/a').catch((x: unknown) => x)) as { code: string; exit: number; details?: { net?: string } }
+          await t.close()
+          expect(e.exit).toBe(3)
+          out.push([e.code, e.details?.net ?? ''])
+        }
+        return out
+      })
+
+    it('an untrusted certificate is TRANSFER_CONNECT_FAILED with TLS_VERIFY from both', async () => {
+      expect(await codes(secure.endpoint, { VMGIT_CA_DIR: otherDir })).toEqual(Array(2).fill(['TRANSFER_CONNECT_FAILED', 'TLS_VERIFY']))
+    })
+    it('a closed port is TRANSFER_CONNECT_FAILED with FETCH_CONNECTION_REFUSED from both', async () => {
+      expect(await codes(`http://127.0.0.1:${await closedPort()}`, {})).toEqual(Array(2).fill(['TRANSFER_CONNECT_FAILED', 'FETCH_CONNECTION_REFUSED']))
+    })
+    it('a stall is TRANSFER_FAILED with FETCH_IDLE_TIMEOUT after VMGIT_IDLE_TIMEOUT from both', async () => {
+      const mute = await muteServer()
+      try {
+        const started = Date.now()
+        expect(await codes(mute.url, { VMGIT_IDLE_TIMEOUT: '1' })).toEqual(Array(2).fill(['TRANSFER_FAILED', 'FETCH_IDLE_TIMEOUT']))
+        // 1 s each, not the backends' own 30 s / 60 s defaults
+        expect(Date.now() - started).toBeLessThan(15_000)
+      } finally {
+        await mute.stop()
+      }
+    })
+  })
+
   describe('secrets', () => {
     const S = { key: 'AKIA-SECRETKEYID-4e1f', secret: 'aws-SECRETACCESS-8d2c', session: 'sts-SECRETSESSION-6b0a', amz: 'amz-SECRETAMZ-19fe', puser: 'pu-SECRETPROXYUSER-22', ppass: 'pp-SECRETPROXYPASS-33' }
     const clean = (r: CliResult): void => {
