@@ -45,7 +45,7 @@ export class SdkHttpHandler {
       }
       headers[name] = v
     }
-    const body = await bodyOf(request.body, length)
+    const body = await this.bodyOf(request.body, length)
     const signal = options.abortSignal as AbortSignal | undefined
     const r = await this.fetcher.open(url.href, {
       limits: this.limits,
@@ -60,6 +60,13 @@ export class SdkHttpHandler {
     const out: HeaderBag = {}
     for (const [k, v] of Object.entries(r.headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(',') : v
     return { response: { statusCode: r.status, headers: out, body: r.body } }
+  }
+
+  /** streams handed to a request already (see bodyOf) */
+  private readonly sent = new WeakSet<Readable>()
+
+  private bodyOf(body: unknown, length: number | undefined): ReturnType<typeof bodyOf> {
+    return bodyOf(body, length, this.sent)
   }
 
   updateHttpClientConfig(): void {
@@ -101,13 +108,20 @@ export function requestUrl(request: HttpRequest): URL {
 }
 
 /** The body as src/net sends it: bytes, or a stream factory that may be called once (a second call fails the request). */
-async function bodyOf(body: unknown, length: number | undefined): Promise<{ send: Buffer | (() => Readable | Buffer); size: number } | undefined> {
+async function bodyOf(body: unknown, length: number | undefined, sent: WeakSet<Readable>): Promise<{ send: Buffer | (() => Readable | Buffer); size: number } | undefined> {
   if (body === undefined || body === null) return undefined
   if (typeof body === 'string') return { send: Buffer.from(body), size: Buffer.byteLength(body) }
   if (Buffer.isBuffer(body)) return { send: body, size: body.length }
   if (body instanceof Uint8Array) return { send: Buffer.from(body.buffer, body.byteOffset, body.byteLength), size: body.byteLength }
   if (body instanceof ArrayBuffer) return { send: Buffer.from(body), size: body.byteLength }
   if (body instanceof Readable) {
+    // the SDK repeats a request after a 5xx or a dropped connection with the same body object: a
+    // stream already sent cannot be sent again, and piping it would send nothing and stall until
+    // the idle timeout; fail this attempt at once (the caller reports it, publish can run again)
+    if (sent.has(body) || body.readableDidRead || body.destroyed) {
+      throw Object.assign(new Error('the S3 request had to be repeated (a server error or a dropped connection), but its body is a stream that was already sent; run the command again'), { name: 'RequestBodyConsumed' })
+    }
+    sent.add(body)
     if (length === undefined || !Number.isFinite(length)) {
       // no declared length: read it into memory (only small SDK-made bodies are streams without one)
       const parts: Buffer[] = []
