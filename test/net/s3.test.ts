@@ -137,6 +137,13 @@ describe.skipIf(need.skip)(`the S3 publish backend on the one network client${ne
       }
     })
 
+    it('publishes with the target\'s own ca: file (vmgit.yaml) beside an unrelated trust directory', async () => {
+      const { dir, prefix } = repo(secure, { ca: caFile })
+      const r = await publish(dir, { VMGIT_CA_DIR: otherDir })
+      expect([r.code, r.stderr]).toEqual([0, expect.not.stringMatching(/error/i)])
+      expect(await published(secure, prefix)).toEqual(ALL)
+    })
+
     it('takes VMGIT_CA_DIR before X509_CERT_DIR (flag > VMGIT_CA_DIR > X509_CERT_DIR > VMCATCHER_DIR_CERT > IGTF default)', async () => {
       const { dir } = repo(secure)
       const r = await publish(dir, { VMGIT_CA_DIR: otherDir, X509_CERT_DIR: caDir })
