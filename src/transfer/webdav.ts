@@ -29,9 +29,14 @@ interface Req {
 const readAll = async (res: OpenResponse, limit = Infinity): Promise<Buffer> => {
   const parts: Buffer[] = []
   let n = 0
-  for await (const c of guardedBody(res)) {
-    if (n < limit) parts.push(c)
-    n += c.length
+  try {
+    for await (const c of guardedBody(res)) {
+      if (n < limit) parts.push(c)
+      n += c.length
+    }
+  } catch (e) {
+    // an answer that stalls, trickles past VMGIT_DEADLINE or breaks off: the transfer code, as for a failed request
+    throw fromNetError(e)
   }
   return Buffer.concat(parts)
 }

@@ -235,6 +235,16 @@ describe.skipIf(need.skip)(`the S3 publish backend on the one network client${ne
         await mute.stop()
       }
     })
+    it('a trickling answer is TRANSFER_FAILED with FETCH_DEADLINE after VMGIT_DEADLINE from both (the idle timeout never fires)', async () => {
+      const slow = await trickleServer()
+      try {
+        const started = Date.now()
+        expect(await codes(slow.url, { VMGIT_DEADLINE: '2', VMGIT_IDLE_TIMEOUT: '30' })).toEqual(Array(2).fill(['TRANSFER_FAILED', 'FETCH_DEADLINE']))
+        expect(Date.now() - started).toBeLessThan(20_000)
+      } finally {
+        await slow.stop()
+      }
+    })
   })
 
   describe('secrets', () => {
@@ -317,4 +327,30 @@ async function echoServer(): Promise<{ url: string; stop(): Promise<void> }> {
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, stop: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()) }) }
+}
+
+/** Answers every request with 200 and a body of 10,000 bytes sent one byte every 200 ms (never idle, never done). */
+async function trickleServer(): Promise<{ url: string; stop(): Promise<void> }> {
+  const timers = new Set<NodeJS.Timeout>()
+  const server = http.createServer((req, res) => {
+    req.resume()
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/xml', 'content-length': '10000' })
+      const t = setInterval(() => res.write(' '), 200)
+      timers.add(t)
+      res.on('close', () => {
+        clearInterval(t)
+        timers.delete(t)
+      })
+    })
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    stop: () => new Promise((r) => {
+      for (const t of timers) clearInterval(t)
+      server.closeAllConnections()
+      server.close(() => r())
+    }),
+  }
 }
