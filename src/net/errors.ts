@@ -2,7 +2,7 @@ import { networkError, type VmgitError } from '../util/errors.js'
 
 /**
  * One failure = one code (issue 14): every HTTP(S) caller (verify, import, sub add, sync, image
- * add, the WebDAV backend, Glance) reports the same transport failure with the same code, all
+ * add, the WebDAV and S3 backends, Glance) reports the same transport failure with the same code, all
  * exit 3 (network: retry later or fix the server):
  * - FETCH_CONNECTION_REFUSED  nothing listens at the host and port
  * - FETCH_HOST_NOT_FOUND      the host name does not resolve

@@ -15,7 +15,7 @@ export { loadCaDirPems } from './trust.js'
 
 /**
  * The only network seam of vmgit (issue 14: every HTTP(S) read and write — verify, import,
- * sub add, sync, image add, --checksums, the WebDAV backend, Glance — goes through it; a lint
+ * sub add, sync, image add, --checksums, the WebDAV and S3 backends (sdk-handler.ts), Glance — goes through it; a lint
  * rule forbids node:http, node:https and node:tls elsewhere): node's http/https with hard limits. Every request has
  * a connect timeout, an idle timeout and an overall deadline (attack S13), follows at most
  * `maxRedirects` redirects to http(s) only (S14), verifies TLS always (the site's CA directory is

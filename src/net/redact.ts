@@ -59,6 +59,9 @@ export function redactText(text: string, secrets: Iterable<string | undefined | 
   // Authorization-style headers echoed by libraries or servers
   out = out.replace(/\b((?:proxy-)?authorization["']?\s*[:=]\s*["']?)(?:(bearer|basic|negotiate|digest|token|aws4-hmac-sha256)\s+)?[^\s"',}]+/gi,
     (_m, head: string, scheme?: string) => `${head}${scheme ? `${scheme} ` : ''}${MASK}`)
+  // a SigV4 request signature an S3 gateway repeats from the Authorization header (`…, Signature=<hex>`):
+  // replayable for its request until it expires, masked like the X-Amz-Signature query value
+  out = out.replace(/\b(Signature=)[0-9a-f]{16,}/gi, `$1${MASK}`)
   return out.replace(/\b(x-(?:auth|subject)-token["']?\s*[:=]\s*["']?)[^\s"',}]+/gi, `$1${MASK}`)
 }
 

@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { usageError, VmgitError } from '../util/errors.js'
-import { DEFAULT_LIMITS, Fetcher, guardedBody, httpStatusError, readCapped } from './http.js'
+import { DEFAULT_LIMITS, type FetchLimits, Fetcher, guardedBody, httpStatusError, readCapped } from './http.js'
 import { redactUrl, splitCredentials } from './redact.js'
 import { caDirFromEnv } from './trust.js'
 
@@ -95,4 +95,20 @@ export function envSeconds(env: Record<string, string | undefined>, name: string
   if (v === undefined || v === '') return undefined
   if (!/^\d+$/.test(v) || Number(v) < 1) throw usageError('BAD_TIMEOUT', `${name}=${JSON.stringify(v)} is not a whole number of seconds (1 or more)`)
   return Number(v) * 1000
+}
+
+/**
+ * The limits of a publish backend's requests (WebDAV, S3), from the same variables every command
+ * reads: an explicit `timeoutMs` (connect and idle) wins, else VMGIT_CONNECT_TIMEOUT /
+ * VMGIT_IDLE_TIMEOUT, else the backend's defaults. VMGIT_DEADLINE, when set, bounds each request;
+ * unset there is none (an upload may take hours; a stall is caught by the idle timeout).
+ */
+export function transferLimits(timeoutMs: number | undefined, defaults: { connectMs: number; idleMs: number }, env: Record<string, string | undefined> = process.env): FetchLimits {
+  return {
+    ...DEFAULT_LIMITS,
+    connectTimeoutMs: timeoutMs ?? envSeconds(env, 'VMGIT_CONNECT_TIMEOUT') ?? defaults.connectMs,
+    idleTimeoutMs: timeoutMs ?? envSeconds(env, 'VMGIT_IDLE_TIMEOUT') ?? defaults.idleMs,
+    deadlineMs: envSeconds(env, 'VMGIT_DEADLINE') ?? Infinity,
+    maxImages: 0,
+  }
 }

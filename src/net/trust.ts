@@ -4,7 +4,7 @@ import tls from 'node:tls'
 
 /**
  * Trust for every https connection vmgit makes (issue 14: the same for verify, import, sub add,
- * sync, image add, WebDAV and Glance): node's system roots, plus the PEM files of the site CA
+ * sync, image add, WebDAV, S3 and Glance): node's system roots, plus the PEM files of the site CA
  * directory (IGTF `<hash>.0`; --ca-dir, VMGIT_CA_DIR, X509_CERT_DIR, VMCATCHER_DIR_CERT), plus
  * any CA file a backend is configured with (clouds.yaml `cacert`, VMGIT_DAV_CA).
  */

@@ -1,4 +1,4 @@
-import { networkError, usageError, VmgitError } from '../util/errors.js'
+import { isVmgitError, networkError, usageError, VmgitError } from '../util/errors.js'
 import { redactText } from '../net/redact.js'
 
 /**
@@ -32,3 +32,16 @@ export function configError(code: 'TRANSFER_SCHEME_UNSUPPORTED' | 'TRANSFER_URL_
 }
 
 export const isVmgit = (e: unknown): e is VmgitError => e instanceof VmgitError
+
+/**
+ * A failure of the one network client (src/net) seen by a publish backend (WebDAV, S3): the
+ * transfer contract's code (TRANSFER_CONNECT_FAILED when the target cannot be reached or trusted,
+ * TRANSFER_FAILED when a transfer broke off or stalled), the network code kept in the message
+ * (`[TLS_VERIFY] …`) and in details.net, so every backend reports one failure one way. Anything
+ * else (not a network error) is returned as it is. `context` prefixes the message (what failed where).
+ */
+export function fromNetError(e: unknown, secrets: Iterable<string | undefined> = [], context = ''): unknown {
+  if (!isVmgitError(e) || e.exit !== 3) return e
+  const code = ['DOWNLOAD_INTERRUPTED', 'FETCH_IDLE_TIMEOUT', 'FETCH_DEADLINE', 'TOO_MANY_REDIRECTS', 'REQUEST_ABORTED'].includes(e.code) ? 'TRANSFER_FAILED' : 'TRANSFER_CONNECT_FAILED'
+  return networkError(code, redactText(`${context}[${e.code}] ${e.message}`, secrets), { details: { ...e.details, net: e.code } })
+}

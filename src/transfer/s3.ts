@@ -4,6 +4,12 @@
  * (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, profiles). An S3 PUT is atomic
  * (readers see the old or the new object); files above the multipart threshold go up in parts
  * (CreateMultipartUpload / UploadPart / CompleteMultipartUpload, aborted on failure).
+ *
+ * Issue 14, one network client: every request goes through src/net (SdkHttpHandler over Fetcher),
+ * not the SDK's own NodeHttpHandler, so an S3 endpoint honours https_proxy/http_proxy/no_proxy, the
+ * CA directory (VMGIT_CA_DIR, X509_CERT_DIR, VMCATCHER_DIR_CERT, IGTF default; plus the target's
+ * `ca:` file) and VMGIT_CONNECT_TIMEOUT / VMGIT_IDLE_TIMEOUT / VMGIT_DEADLINE like every other caller,
+ * and its network failures carry the same codes as the WebDAV backend's (fromNetError).
  */
 import { createReadStream } from 'node:fs'
 import { stat as fsStat } from 'node:fs/promises'
@@ -21,8 +27,15 @@ import {
   UploadPartCommand,
   type CompletedPart,
 } from '@aws-sdk/client-s3'
-import { transferError, type TransferErrorCode } from './errors.js'
-import { revealSecret } from '../net/redact.js'
+import { configError, fromNetError, transferError, type TransferErrorCode } from './errors.js'
+import { Fetcher } from '../net/http.js'
+import { redactUrl, revealSecret } from '../net/redact.js'
+import { SdkHttpHandler } from '../net/sdk-handler.js'
+import { transferLimits } from '../net/source.js'
+import { caDirFromEnv } from '../net/trust.js'
+import { CAP, checkRegularFile } from '../util/envfs.js'
+import { isVmgitError } from '../util/errors.js'
+import { readFileSync } from 'node:fs'
 import { trackTemp } from './temps.js'
 import type { PutOptions, PutResult, RemoteEntry, RemoteStat, Transfer, TransferOptions } from './types.js'
 
@@ -52,15 +65,21 @@ export class S3Transfer implements Transfer {
   constructor(url: URL, opts: TransferOptions = {}) {
     this.bucket = url.hostname
     const endpoint = opts.endpoint
-    this.location = `s3://${this.bucket}${endpoint ? ` at ${endpoint}` : ''}`
     const secret = revealSecret(opts.secretAccessKey)
     const session = revealSecret(opts.sessionToken)
-    this.secrets = [secret, session, process.env.AWS_SECRET_ACCESS_KEY, process.env.AWS_SESSION_TOKEN]
+    // the access key id is masked too: an error body may repeat it, and it names the account
+    this.secrets = [secret, session, opts.accessKeyId, process.env.AWS_SECRET_ACCESS_KEY, process.env.AWS_SESSION_TOKEN, process.env.AWS_ACCESS_KEY_ID]
+    if (endpoint !== undefined) checkEndpoint(endpoint, this.secrets)
+    this.location = `s3://${this.bucket}${endpoint ? ` at ${redactUrl(endpoint)}` : ''}`
     this.threshold = opts.multipartThreshold ?? 64 * MiB
     this.partSize = Math.max(opts.partSize ?? 16 * MiB, 5 * MiB)
     // the SDK warns on every run that its 2027 releases need node 22; vmgit pins a version that supports 20
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
     this.client = new S3Client({
+      // issue 14: proxies, trust, timeouts and error codes of the one network client
+      // VMGIT_DEADLINE bounds each request: an object up to the multipart threshold, or one part;
+      // the SDK follows S3's redirects itself (the handler hands 3xx back)
+      requestHandler: new SdkHttpHandler(s3Fetcher(endpoint, opts), { ...transferLimits(opts.timeoutMs, { connectMs: 30_000, idleMs: 60_000 }), maxRedirects: 0 }),
       region: opts.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
       ...(endpoint ? { endpoint } : {}),
       forcePathStyle: opts.forcePathStyle ?? endpoint !== undefined,
@@ -77,6 +96,9 @@ export class S3Transfer implements Transfer {
   }
 
   private fail(what: string, e: unknown): never {
+    // a network failure of src/net (TLS_VERIFY, FETCH_CONNECTION_REFUSED, FETCH_*_TIMEOUT, …): the
+    // transfer code WebDAV gives it, the network code in the message and details.net; a usage error as it is
+    if (isVmgitError(e)) throw fromNetError(e, this.secrets, `${what} on ${this.location}: `)
     const err = e as AwsError
     const status = err.$metadata?.httpStatusCode
     let code: TransferErrorCode = 'TRANSFER_FAILED'
@@ -216,5 +238,38 @@ export class S3Transfer implements Transfer {
 
   async close(): Promise<void> {
     this.client.destroy()
+  }
+}
+
+/** The one network client for an S3 endpoint: system roots + the site CA directory (+ the target's `ca:` bundle for https). */
+function s3Fetcher(endpoint: string | undefined, opts: TransferOptions): Fetcher {
+  const https = endpoint === undefined || /^https:/i.test(endpoint)
+  let ca: Buffer | undefined
+  if (https && opts.ca) {
+    checkRegularFile(opts.ca, 'CA bundle', CAP.credential)
+    try {
+      ca = readFileSync(opts.ca)
+    } catch {
+      throw configError('TRANSFER_CONFIG', `cannot read the CA bundle ${opts.ca}`)
+    }
+  }
+  return new Fetcher({ caDir: caDirFromEnv(undefined), ...(ca ? { ca: [ca] } : {}) })
+}
+
+/**
+ * An endpoint is an http(s) URL without credentials: S3 signs with AWS_ACCESS_KEY_ID /
+ * AWS_SECRET_ACCESS_KEY, and a user or password in the endpoint (vmgit.yaml is committed,
+ * VMGIT_S3_ENDPOINT is printed in messages) would only be a secret in the wrong place.
+ */
+function checkEndpoint(endpoint: string, secrets: (string | undefined)[]): void {
+  let u: URL
+  try {
+    u = new URL(endpoint)
+  } catch {
+    throw configError('TRANSFER_CONFIG', `the S3 endpoint ${redactUrl(endpoint)} is not a URL; give e.g. https://s3.example.org`, secrets)
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw configError('TRANSFER_CONFIG', `the S3 endpoint ${redactUrl(endpoint)} is not an http(s) URL; give e.g. https://s3.example.org`, secrets)
+  if (u.username || u.password) {
+    throw configError('TRANSFER_CONFIG', `the S3 endpoint ${redactUrl(endpoint)} carries credentials; remove them from the URL and set AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY`, [...secrets, decodeURIComponent(u.username), decodeURIComponent(u.password)])
   }
 }

@@ -11,10 +11,10 @@ import { stat as fsStat } from 'node:fs/promises'
 import path from 'node:path'
 import { Readable } from 'node:stream'
 import { type FetchLimits, Fetcher, guardedBody, type OpenResponse } from '../net/http.js'
-import { redactText, redactUrl, revealSecret } from '../net/redact.js'
+import { redactUrl, revealSecret } from '../net/redact.js'
+import { transferLimits } from '../net/source.js'
 import { caDirFromEnv } from '../net/trust.js'
-import { isVmgitError, networkError } from '../util/errors.js'
-import { configError, transferError, type TransferErrorCode } from './errors.js'
+import { configError, fromNetError, transferError, type TransferErrorCode } from './errors.js'
 import { tempName, trackTemp } from './temps.js'
 import type { PutOptions, PutResult, RemoteEntry, RemoteStat, Transfer, TransferOptions } from './types.js'
 import { CAP, checkRegularFile } from '../util/envfs.js'
@@ -29,9 +29,14 @@ interface Req {
 const readAll = async (res: OpenResponse, limit = Infinity): Promise<Buffer> => {
   const parts: Buffer[] = []
   let n = 0
-  for await (const c of guardedBody(res)) {
-    if (n < limit) parts.push(c)
-    n += c.length
+  try {
+    for await (const c of guardedBody(res)) {
+      if (n < limit) parts.push(c)
+      n += c.length
+    }
+  } catch (e) {
+    // an answer that stalls, trickles past VMGIT_DEADLINE or breaks off: the transfer code, as for a failed request
+    throw fromNetError(e)
   }
   return Buffer.concat(parts)
 }
@@ -57,9 +62,9 @@ export class WebDavTransfer implements Transfer {
     this.scheme = url.protocol === 'https:' ? 'https' : 'http'
     this.origin = new URL(`${url.protocol}//${url.host}`)
     this.location = redactUrl(this.origin.href).replace(/\/$/, '')
-    const timeoutMs = opts.timeoutMs ?? 30_000
-    // an upload may take hours: no overall deadline, but no connection and no byte for timeoutMs fails
-    this.limits = { connectTimeoutMs: timeoutMs, idleTimeoutMs: timeoutMs, deadlineMs: Infinity, maxRedirects: 5, maxImages: 0 }
+    // an upload may take hours: no overall deadline unless VMGIT_DEADLINE says so, but no connection and
+    // no byte for the timeout fails (timeoutMs, else VMGIT_CONNECT_TIMEOUT / VMGIT_IDLE_TIMEOUT, else 30 s)
+    this.limits = { ...transferLimits(opts.timeoutMs, { connectMs: 30_000, idleMs: 30_000 }), maxRedirects: 5 }
     const username = decodeURIComponent(url.username) || opts.username
     const password = (url.password ? decodeURIComponent(url.password) : undefined) ?? revealSecret(opts.password)
     const token = revealSecret(opts.token)
@@ -123,9 +128,7 @@ export class WebDavTransfer implements Transfer {
     } catch (e) {
       // a publish backend speaks the transfer contract (file, sftp, s3 and WebDAV alike): the
       // network code of src/net becomes TRANSFER_CONNECT_FAILED / TRANSFER_FAILED, and stays in details.net
-      if (!isVmgitError(e) || e.exit !== 3) throw e
-      const code = ['DOWNLOAD_INTERRUPTED', 'FETCH_IDLE_TIMEOUT', 'FETCH_DEADLINE', 'TOO_MANY_REDIRECTS', 'REQUEST_ABORTED'].includes(e.code) ? 'TRANSFER_FAILED' : 'TRANSFER_CONNECT_FAILED'
-      throw networkError(code, redactText(`[${e.code}] ${e.message}`, this.secrets), { details: { ...e.details, net: e.code } })
+      throw fromNetError(e, this.secrets)
     }
   }
 

@@ -259,12 +259,24 @@ export interface S3 extends RunningServer {
   secretAccessKey: string
 }
 
-/** `reuse` restarts on the data dir and port of a stopped server (stop({keep: true})). */
-export async function startS3rver(bucket = 'vmgit-test', reuse?: { dir: string; port: number }, opts: { atomicPut?: boolean } = {}): Promise<S3> {
+/** `reuse` restarts on the data dir and port of a stopped server (stop({keep: true})); `tls` (PEM key and certificate, e.g. tlsMaterial) serves https. */
+export async function startS3rver(bucket = 'vmgit-test', reuse?: { dir: string; port: number }, opts: { atomicPut?: boolean; tls?: { key: string; cert: string } } = {}): Promise<S3> {
   const dir = reuse?.dir ?? mkdtempSync(path.join(os.tmpdir(), 'vmgit-s3-'))
   const port = reuse?.port ?? (await freePort())
   // atomicPut: PUT as real S3 does it (s3rver-atomic-put.mjs); s3rver alone writes objects in place
   const preload = opts.atomicPut ? ['--import', pathToFileURL(path.join(ROOT, 'test/helpers/s3rver-atomic-put.mjs')).href] : []
-  const server = await launch(process.execPath, [...preload, S3RVER, '-d', dir, '-a', '127.0.0.1', '-p', String(port), '--silent', '--configure-bucket', bucket], port, dir)
-  return { ...server, endpoint: `http://127.0.0.1:${port}`, bucket, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }
+  // the TLS files live beside the data dir (s3rver takes every entry of its data dir for a bucket)
+  const tlsDir = opts.tls ? mkdtempSync(path.join(os.tmpdir(), 'vmgit-s3tls-')) : undefined
+  if (opts.tls && tlsDir) {
+    writeFileSync(path.join(tlsDir, 'key.pem'), opts.tls.key)
+    writeFileSync(path.join(tlsDir, 'cert.pem'), opts.tls.cert)
+  }
+  const tlsArgs = tlsDir ? ['--key', path.join(tlsDir, 'key.pem'), '--cert', path.join(tlsDir, 'cert.pem')] : []
+  const server = await launch(process.execPath, [...preload, S3RVER, '-d', dir, '-a', '127.0.0.1', '-p', String(port), '--silent', ...tlsArgs, '--configure-bucket', bucket], port, dir)
+  const stop = server.stop
+  server.stop = async (o = {}) => {
+    await stop(o)
+    if (tlsDir) rmSync(tlsDir, { recursive: true, force: true })
+  }
+  return { ...server, endpoint: `${tlsDir ? 'https' : 'http'}://127.0.0.1:${port}`, bucket, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }
 }

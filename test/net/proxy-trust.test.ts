@@ -1,7 +1,7 @@
 /**
  * Issue 14, one network client: proxies (https_proxy, http_proxy, no_proxy), trust (the CA
  * directory, X509_CERT_DIR) and caps behave the same for verify, import, sub add, sync, image
- * add, WebDAV and Glance. A real forward proxy (CONNECT + absolute URI) and real https servers
+ * add, WebDAV, S3 and Glance (publish to S3 through the CLI: test/net/s3.test.ts). A real forward proxy (CONNECT + absolute URI) and real https servers
  * on 127.0.0.1.
  */
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs'
@@ -13,6 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { GlanceClient } from '../../src/glance/client.js'
 import { openTransfer } from '../../src/transfer/index.js'
 import { startServer, type TestServer } from '../helpers/http-server.js'
+import { needs, S3RVER, startS3rver } from '../helpers/servers.js'
 import { makeWorld, sharedPki, type World } from '../subscriber/world.js'
 import { type ForwardProxy, startForwardProxy, tlsMaterial } from '../helpers/tls.js'
 
@@ -22,9 +23,10 @@ describe('one network client: proxies, trust and caps for every command', { time
   let proxy: ForwardProxy
   let caWithTls: string
   let repo: () => string
+  let t: ReturnType<typeof tlsMaterial>
   beforeAll(async () => {
     w = await makeWorld({ pki: await sharedPki() })
-    const t = tlsMaterial(path.join(w.dir, 'tls'))
+    t = tlsMaterial(path.join(w.dir, 'tls'))
     good = await startServer({ tls: t })
     proxy = await startForwardProxy()
     // an IGTF-style directory: the signing CA (with CRL) plus the TLS server's CA
@@ -121,6 +123,60 @@ describe('one network client: proxies, trust and caps for every command', { time
       const methods = proxy.seen.map((s) => s.split(' ')[0])
       expect(methods).toEqual(expect.arrayContaining(['PROPFIND', 'PUT', 'MOVE', 'GET']))
       expect(proxy.seen.every((s) => s.includes(`${api.url}/`))).toBe(true)
+    })
+  })
+
+  describe.skipIf(needs(S3RVER).skip)('the S3 backend (in-process, s3rver; the AWS SDK sends through src/net)', () => {
+    /** process.env as the S3 transfer reads it, restored after */
+    const withEnv = async (vars: Record<string, string | undefined>, fn: () => Promise<void>): Promise<void> => {
+      const keys = [...Object.keys(viaHttps), 'VMGIT_CA_DIR', 'X509_CERT_DIR', 'VMCATCHER_DIR_CERT', ...Object.keys(vars)]
+      const saved = Object.fromEntries(keys.map((k) => [k, process.env[k]]))
+      for (const k of keys) delete process.env[k]
+      for (const [k, v] of Object.entries(vars)) if (v !== undefined) process.env[k] = v
+      try {
+        await fn()
+      } finally {
+        for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]
+        else process.env[k] = v
+      }
+    }
+    const roundTrip = async (endpoint: string): Promise<void> => {
+      const s3 = await openTransfer('s3://vmgit-test/', { endpoint, forcePathStyle: true, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', region: 'us-east-1' })
+      try {
+        await s3.put(Buffer.from('list'), '/lists/a.smime')
+        expect(await s3.get('/lists/a.smime')).toEqual(Buffer.from('list'))
+      } finally {
+        await s3.close()
+      }
+    }
+
+    it('http_proxy carries an http endpoint (absolute-URI PUT and GET); no_proxy bypasses it', async () => {
+      const s3 = await startS3rver()
+      try {
+        await withEnv({ http_proxy: proxy.url }, () => roundTrip(s3.endpoint))
+        expect(proxy.seen.map((s) => s.split(' ')[0])).toEqual(['PUT', 'GET'])
+        expect(proxy.seen.every((s) => s.includes(`${s3.endpoint}/vmgit-test/lists/a.smime`))).toBe(true)
+        proxy.seen.splice(0)
+        await withEnv({ http_proxy: proxy.url, no_proxy: '127.0.0.1' }, () => roundTrip(s3.endpoint))
+        expect(proxy.seen).toEqual([])
+      } finally {
+        await s3.stop()
+      }
+    })
+
+    it('https_proxy carries an https endpoint (CONNECT), trusting it through X509_CERT_DIR; outside the trust it is TLS_VERIFY', async () => {
+      const s3 = await startS3rver('vmgit-test', undefined, { tls: t })
+      try {
+        await withEnv({ https_proxy: proxy.url, X509_CERT_DIR: caWithTls }, () => roundTrip(s3.endpoint))
+        expect(new Set(proxy.seen)).toEqual(new Set([`CONNECT 127.0.0.1:${s3.port}`]))
+        await withEnv({ https_proxy: proxy.url, X509_CERT_DIR: w.pki.caDir }, async () => {
+          const err = await roundTrip(s3.endpoint).catch((e: unknown) => e)
+          expect(err).toMatchObject({ code: 'TRANSFER_CONNECT_FAILED', exit: 3, details: { net: 'TLS_VERIFY' } })
+          expect((err as Error).message).toContain('[TLS_VERIFY]')
+        })
+      } finally {
+        await s3.stop()
+      }
     })
   })
 

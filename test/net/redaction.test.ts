@@ -54,6 +54,15 @@ describe('one redaction policy', () => {
     })
   })
 
+  describe('a SigV4 signature repeated from an Authorization header', () => {
+    it('is masked like the X-Amz-Signature query value', () => {
+      const sig = 'a'.repeat(24) + '0123456789abcdef'.repeat(2)
+      const t = redactText(`authorization: AWS4-HMAC-SHA256 Credential=AKIAEXAMPLE/20261130/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=${sig}`)
+      expect(t).not.toContain(sig)
+      expect(t).toContain('Signature=***')
+    })
+  })
+
   describe('every command failing on a URL full of secrets', { timeout: 180_000 }, () => {
     let w: World
     let repo: string
@@ -131,6 +140,20 @@ describe('one redaction policy', () => {
         clean(e2.message)
       })
 
+      it('S3: a 403 whose body repeats the signed request (access key id, session token, signature) shows none of them', async () => {
+        const t = await openTransfer(`s3://s3echo/p/?X-Amz-Signature=${S.amz}`, { endpoint: echo.url, forcePathStyle: true, region: 'us-east-1', accessKeyId: S.user, secretAccessKey: S.env, sessionToken: S.token })
+        for (const op of [() => t.put(Buffer.from('x'), '/p/a.smime'), () => t.get('/p/b'), () => t.list('/p/')]) {
+          const err = (await op().catch((e: unknown) => e)) as Error & { code: string }
+          expect(err.code).toBe('TRANSFER_AUTH_FAILED')
+          clean(err.message)
+          clean(JSON.stringify(err))
+          // the gateway's message did reach the user, with the request's SigV4 signature masked
+          expect(err.message).toContain('AccessDenied')
+          expect(err.message).not.toMatch(/Signature=[0-9a-f]{16}/)
+        }
+        await t.close()
+      })
+
       it('sftp and s3: connection failures with secrets in the URL and the options show none', async () => {
         const sftp = await openTransfer(`sftp://${S.user}:${S.pass}@127.0.0.1:1/x?token=${S.token}`).catch((e: unknown) => e)
         const e1 = sftp instanceof Error ? sftp : await (sftp as Awaited<ReturnType<typeof openTransfer>>).put(Buffer.from('x'), '/x/a').catch((e: unknown) => e)
@@ -178,11 +201,16 @@ describe('one redaction policy', () => {
   })
 })
 
-/** Answers every request with 403 (401 for Glance paths) and a body repeating its method, URL and headers. */
+/** Answers every request with 403 (401 for Glance paths) and a body repeating its method, URL and headers (an S3 error document for the bucket s3echo). */
 async function startEcho(): Promise<{ url: string; stop(): Promise<void> }> {
   const server = http.createServer((req, res) => {
     req.resume()
     const text = `${req.method} ${req.url}\n${Object.entries(req.headers).map(([k, v]) => `${k}: ${String(v)}`).join('\n')}`
+    // the S3 bucket "s3echo" answers an S3 error document whose Message repeats the request (as a chatty gateway might)
+    if (req.url!.startsWith('/s3echo')) {
+      const xml = text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+      return void res.writeHead(403, { 'content-type': 'application/xml' }).end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>${xml}</Message></Error>`)
+    }
     res.writeHead(req.url!.startsWith('/v2') ? 401 : 403, { 'content-type': 'text/plain' }).end(text)
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))

@@ -1,6 +1,8 @@
 /** s3 backend against a real s3rver: multipart, credentials, errors without secrets. */
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -82,5 +84,62 @@ describe.skipIf(need.skip)(`s3 transfer${need.reason ? ` (${need.reason})` : ''}
       await t.put(Buffer.from('sp'), '/dir/with%20space.txt')
       expect(await t.stat('/dir/with%20space.txt')).toMatchObject({ size: 2 })
     })
+  })
+})
+
+describe('a request S3 asks to repeat (a 5xx answer: the SDK retries it through src/net)', () => {
+  let server: http.Server
+  let endpoint = ''
+  const puts: number[] = []
+  /** answers 500 InternalError to the first `failures` PUTs, then 200 */
+  let failures = Infinity
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      let n = 0
+      req.on('data', (c: Buffer) => (n += c.length))
+      req.on('end', () => {
+        if (req.method === 'PUT') puts.push(n)
+        if (req.method === 'PUT' && puts.length <= failures) {
+          res.writeHead(500, { 'content-type': 'application/xml' }).end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>try again</Message></Error>')
+        } else res.writeHead(200, { etag: '"x"' }).end()
+      })
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  })
+  afterAll(async () => {
+    server.closeAllConnections()
+    await new Promise((r) => server.close(r))
+  })
+  const open = () => openTransfer('s3://b/', { endpoint, forcePathStyle: true, accessKeyId: 'AKIAEXAMPLE', secretAccessKey: 'not-a-secret', region: 'us-east-1' })
+
+  it('sends a byte body again, and the retry succeeds', async () => {
+    puts.splice(0)
+    failures = 1
+    const t = await open()
+    await t.put(Buffer.from('hello'), '/a')
+    await t.close()
+    expect(puts).toEqual([5, 5])
+  })
+
+  // the SDK does not repeat a streamed body; the handler also refuses to re-send a stream (sdk-handler.ts)
+  it('fails a file body (a stream sent once) at once with the server\'s error, never re-sending it empty', async () => {
+    puts.splice(0)
+    failures = Infinity
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'vmgit-s3r-'))
+    try {
+      const file = path.join(dir, 'f.img')
+      writeFileSync(file, randomBytes(1000))
+      const t = await open()
+      const started = Date.now()
+      const err = await t.put(file, '/f.img').catch((e: unknown) => e)
+      await t.close()
+      expect(err).toMatchObject({ code: 'TRANSFER_FAILED', exit: 3 })
+      expect((err as Error).message).toContain('InternalError')
+      expect(Date.now() - started).toBeLessThan(10_000)
+      expect(puts).toEqual([1000])
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
