@@ -8,6 +8,7 @@ import type { Digest, SigningCredentials } from '../smime/sign.js'
 import { VmgitError } from '../util/errors.js'
 import { diffObjects, listTimeIssues } from './plan.js'
 import { refuse } from '../rules/list.js'
+import { versionOrderVerdicts } from '../rules/version.js'
 import { keyOf, type ImageUploader } from './images.js'
 import { dirOf, markUnreferenced, prune, removeStaleTemps, type PruneReport } from './prune.js'
 import { readPublished, type PublishedList } from './published.js'
@@ -160,9 +161,9 @@ async function publishOne(name: string, o: PublishOptions, report: PublishReport
     if (Number.isFinite(next)) head.list['hv:version'] = versionStamp(new Date(next))
   }
   const newVersion = String(head.list['hv:version'])
-  if (oldVersion && compareVersions(newVersion, oldVersion) <= 0) {
-    throw new VmgitError('LIST_VERSION_NOT_INCREASED', `list ${name}: hv:version ${newVersion} is not higher than the published ${oldVersion}; subscribers would reject it: remove the explicit version from imagelists/${name}.yaml or raise it`)
-  }
+  // the rulebook's version order (S06 ROLLBACK, S07 EQUAL_VERSION), as plan and sync judge it: publish
+  // gets here only to write new signed bytes (changed, or re-signed with new dates), so an equal version never passes
+  if (oldVersion) refuse(versionOrderVerdicts({ before: oldVersion, now: newVersion, sameContent: false }, compareVersions, 'publisher', `imagelists/${name}.yaml`), { prefix: `list ${name}: ` })
 
   // freeze: never replace a current list with one subscribers reject as expired
   refuse(listTimeIssues(head, name, o.now), { prefix: `list ${name}: ` })

@@ -58,11 +58,11 @@ describe('plan', () => {
   })
 
   describe('when versions go down', () => {
-    it('reports IMAGE_VERSION_DECREASED and LIST_VERSION_DECREASED', () => {
+    it('reports IMAGE_VERSION_DECREASED and ROLLBACK (the rulebook code sync reports for the same list)', () => {
       const a = list([img({ 'hv:version': '0.0.10' })], { 'hv:version': '3.3.0' })
       const b = list([img({ 'hv:version': '0.0.9', 'hv:size': 1 })], { 'hv:version': '3.2.9' })
       const codes = computePlan(side('b', { prod: a }), side('h', { prod: b })).issues.map((i) => i.code).sort()
-      expect(codes).toEqual(['IMAGE_VERSION_DECREASED', 'LIST_VERSION_DECREASED'])
+      expect(codes).toEqual(['IMAGE_VERSION_DECREASED', 'ROLLBACK'])
     })
   })
 
@@ -98,9 +98,9 @@ describe('plan', () => {
 
   describe('when the list YAML fixes its version (an imported list) and the list changes', () => {
     const fixed = (l: HepixList): ListSide => ({ label: 'h', lists: new Map([['list-1', { name: 'prod', list: l, fixedVersion: true }]]) })
-    it('reports LIST_VERSION_NOT_INCREASED, since subscribers reject an equal version with other bytes', () => {
+    it('reports EQUAL_VERSION, since subscribers reject an equal version with other bytes', () => {
       const plan = computePlan(side('b', { prod: list([img()]) }), fixed(list([img({ 'dc:identifier': 'img-2' })])))
-      expect(plan.issues.map((i) => i.code)).toEqual(['LIST_VERSION_NOT_INCREASED'])
+      expect(plan.issues.map((i) => i.code)).toEqual(['EQUAL_VERSION'])
       expect(plan.issues[0]!.message).toContain('imagelists/prod.yaml')
     })
     it('accepts the same fixed version when nothing but the signing keys changed', () => {
