@@ -144,6 +144,12 @@ async function publishOne(name: string, o: PublishOptions, report: PublishReport
     r.expires = String(published.list.list['dc:date:expires'] ?? '')
     if (o.refreshBeforeMs !== undefined && !(expires - o.now.getTime() > o.refreshBeforeMs)) why = 'refresh'
   }
+  const entry = findList(o.repo, name)
+  // the rulebook's ROLLBACK as plan judges it: a fixed `version:` below the published one is refused
+  // even when nothing else changed (else plan refuses what publish calls current, until the refresh)
+  if (!why && entry.ok && entry.hepix['hv:version'] !== undefined && published?.list) {
+    refuse(versionOrderVerdicts({ before: String(published.list.list['hv:version'] ?? ''), now: String(head.list['hv:version']), sameContent: true }, compareVersions, 'publisher', `imagelists/${name}.yaml`), { prefix: `list ${name}: ` })
+  }
   if (!why) {
     r.reason = 'published copy is current'
     log(`${name}: unchanged (version ${r.version}, expires ${r.expires})`)
@@ -154,7 +160,6 @@ async function publishOne(name: string, o: PublishOptions, report: PublishReport
   const oldVersion = published?.list ? String(published.list.list['hv:version'] ?? '') : ''
   // rollback: a stamped version (no `version:` in the YAML) that is not above the published stamp
   // (two publishes within one second, or a published clock ahead) moves one second past it
-  const entry = findList(o.repo, name)
   if (entry.ok && entry.hepix['hv:version'] === undefined && /^\d{14}$/.test(oldVersion) && compareVersions(String(head.list['hv:version']), oldVersion) <= 0) {
     const old = oldVersion.replace(/^(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)$/, '$1-$2-$3T$4:$5:$6Z')
     const next = Date.parse(old) + 1000
