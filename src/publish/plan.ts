@@ -1,6 +1,6 @@
 import type { HepixList, HepixObject, HepixScalar } from '../imagelist/types.js'
 import { compareVersions } from '../imagelist/version.js'
-import { versionOrderVerdicts } from '../rules/version.js'
+import { imageVersionVerdicts, versionOrderVerdicts } from '../rules/version.js'
 import { certLifetimeVerdicts, endorserVerdicts, listTimeVerdicts, signingCertVerdicts, type CertFacts, type Verdict } from '../rules/list.js'
 import { Exit, type ErrorCode } from '../util/errors.js'
 import type { SettingChange } from './plan-settings.js'
@@ -153,24 +153,17 @@ function planImages(base: HepixList | undefined, head: HepixList | undefined, li
     const changes = diffObjects(from, to)
     out.push({ identifier: id, title, action: changes.length ? 'change' : 'same', changes, version })
     if (!changes.length) continue
-    const contentChanged = changes.some((c) => CONTENT_KEYS.includes(c.key))
     const order = compareVersions(version.from ?? '', version.to ?? '')
-    // versions: an image's hv:version must not go down
-    if (order > 0) {
+    // the rulebook's IMAGE_VERSION_NOT_RAISED (as sync judges it): new content comes with a higher hv:version
+    const changed = changes.filter((c) => CONTENT_KEYS.includes(c.key)).map((c) => c.key)
+    const raised = imageVersionVerdicts({ before: version.from ?? null, now: version.to ?? null, changed }, compareVersions, 'publisher', title)
+    for (const v of raised) issues.push({ severity: v.severity, code: v.code, message: v.message, list: listId, image: id })
+    // versions: an image's hv:version must not go down (even with the same content)
+    if (raised.length === 0 && order > 0) {
       issues.push({
         severity: 'error',
         code: 'IMAGE_VERSION_DECREASED',
         message: `image "${title}" hv:version goes down from ${version.from} to ${version.to}; set a version higher than ${version.from}`,
-        list: listId,
-        image: id,
-      })
-    } else if (contentChanged && order === 0) {
-      // content: a new file (sha512/size/uri) must come with a new hv:version
-      const keys = changes.filter((c) => CONTENT_KEYS.includes(c.key)).map((c) => c.key)
-      issues.push({
-        severity: 'error',
-        code: 'IMAGE_VERSION_NOT_BUMPED',
-        message: `image "${title}" changed ${keys.join(', ')} but kept hv:version ${version.to ?? '(none)'}; run \`vmgit bump ${title}\` or set a higher version`,
         list: listId,
         image: id,
       })

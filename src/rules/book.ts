@@ -100,6 +100,12 @@ export const RULES = {
     rule: 'a list that keeps the hv:version of the one before it but whose signed content changed (plan: a fixed `version:` on a changed list; publish: re-signing at the published version; sync: the stored list is kept)',
     commands: ['plan', 'publish', 'sync'],
   },
+  IMAGE_VERSION_NOT_RAISED: {
+    code: 'IMAGE_VERSION_NOT_RAISED', cite: 'issue 15 (the subscriber keeps the good copy); format §1.2 image hv:version, §3.6; docs/subscriber.md',
+    rule: 'an image that keeps its dc:identifier but changes its content without a higher image hv:version (plan compares sl:checksum:sha512, hv:size and hv:uri with the base or published list; sync compares sl:checksum:sha512 and hv:size with the stored list). plan refuses it; sync warns and accepts the list (a refusal would freeze every other image of it; consumers do not compare image versions) and keeps the cached copy until the new file verifies',
+    commands: ['plan', 'sync'],
+    outcome: { sync: 'warns' },
+  },
   // ---- image values (format §1.2 image level; attacks S05, S18) ----
   BAD_SHA512: {
     code: 'BAD_SHA512', cite: 'format §1.2 sl:checksum:sha512; attacks S05',

@@ -52,3 +52,21 @@ export function versionOrderVerdicts(f: VersionFacts, compare: (a: string, b: st
   }
   return []
 }
+
+/**
+ * issue 15 / format §1.2 image hv:version: an image whose content keys changed (`changed`: the
+ * publisher compares sl:checksum:sha512, hv:size and hv:uri, since vmgit names an upload after the
+ * version; a subscriber the bytes, sl:checksum:sha512 and hv:size) must come with a higher image
+ * hv:version. plan refuses it; sync warns and keeps the good copy (book.ts outcome).
+ */
+export function imageVersionVerdicts(f: { before: string | null; now: string | null; changed: readonly string[] }, compare: (a: string, b: string) => -1 | 0 | 1, side: 'publisher' | 'subscriber', what: string): Verdict[] {
+  if (f.changed.length === 0) return []
+  if (f.before !== null && f.now !== null && compare(f.now, f.before) > 0) return []
+  const fix = side === 'publisher'
+    ? `run \`vmgit bump ${what}\` or set a version higher than ${f.before ?? '(none)'}`
+    : 'the publisher should raise it. The cached copy stays until the new file is verified'
+  const message = side === 'publisher'
+    ? `image "${what}" changed ${f.changed.join(', ')} but its hv:version ${f.now ?? '(none)'} is not higher than ${f.before ?? '(none)'}; ${fix}`
+    : `image ${what} changes its ${f.changed[0]} but its hv:version ${f.now ?? '(none)'} is not higher than the previous ${f.before ?? '(none)'}; ${fix}`
+  return [{ rule: 'IMAGE_VERSION_NOT_RAISED', code: RULES.IMAGE_VERSION_NOT_RAISED.code, severity: 'error', key: 'hv:version', message }]
+}

@@ -4,7 +4,7 @@ import { checkEndorser } from '../smime/credentials.js'
 import { credentialMatches } from './endorsers.js'
 import { judgeAs, listTimeVerdicts, refuse, verdictError, type Verdict } from '../rules/list.js'
 import { identifierVerdicts, imageValueVerdicts, sizeOf } from '../rules/image.js'
-import { versionOrderVerdicts } from '../rules/version.js'
+import { imageVersionVerdicts, versionOrderVerdicts } from '../rules/version.js'
 import { isVmgitError, VmgitError, type ErrorCode } from '../util/errors.js'
 import type { EndorserRow, ImageRow, SubscriptionMeta } from './store.js'
 import { isOciLocation, pinOf } from './ociref.js'
@@ -314,12 +314,9 @@ export function checkImageVersions(c: Candidate, stored: Pick<ImageRow, 'identif
     if (!o || o.sha512 === null || im.sha512 === null) continue
     const changed = o.sha512 !== im.sha512 || (o.size !== null && im.size !== null && o.size !== im.size)
     if (!changed) continue
-    if (o.version !== null && im.version !== null && compareVersions(im.version, o.version) > 0) continue
-    const what = o.sha512 !== im.sha512 ? 'sl:checksum:sha512' : 'hv:size'
-    out.push({
-      code: 'IMAGE_VERSION_NOT_RAISED',
-      message: `image ${im.identifier} changes its ${what} but its hv:version ${im.version ?? '(none)'} is not higher than the previous ${o.version ?? '(none)'}; the publisher should raise it. The cached copy stays until the new file is verified`,
-    })
+    // the rulebook's IMAGE_VERSION_NOT_RAISED, as plan judges it (sync's outcome: a warning)
+    const what = o.sha512 !== im.sha512 ? ['sl:checksum:sha512'] : ['hv:size']
+    for (const v of judgeAs('sync', imageVersionVerdicts({ before: o.version, now: im.version, changed: what }, compareVersions, 'subscriber', im.identifier))) out.push({ code: v.code, message: v.message })
   }
   return out
 }

@@ -50,9 +50,9 @@ describe('plan', () => {
   })
 
   describe('when an image file changes without a version increase', () => {
-    it('reports IMAGE_VERSION_NOT_BUMPED as an error and exits 1', () => {
+    it('reports IMAGE_VERSION_NOT_RAISED (the rulebook code sync warns with) as an error and exits 1', () => {
       const plan = computePlan(side('b', { prod: list([img()]) }), side('h', { prod: list([img({ 'hv:size': 11 })]) }))
-      expect(plan.issues.map((i) => i.code)).toEqual(['IMAGE_VERSION_NOT_BUMPED'])
+      expect(plan.issues.map((i) => i.code)).toEqual(['IMAGE_VERSION_NOT_RAISED'])
       expect(planExitCode(plan)).toBe(1)
     })
   })
@@ -60,9 +60,14 @@ describe('plan', () => {
   describe('when versions go down', () => {
     it('reports IMAGE_VERSION_DECREASED and ROLLBACK (the rulebook code sync reports for the same list)', () => {
       const a = list([img({ 'hv:version': '0.0.10' })], { 'hv:version': '3.3.0' })
-      const b = list([img({ 'hv:version': '0.0.9', 'hv:size': 1 })], { 'hv:version': '3.2.9' })
+      const b = list([img({ 'hv:version': '0.0.9', 'dc:title': 'renamed' })], { 'hv:version': '3.2.9' })
       const codes = computePlan(side('b', { prod: a }), side('h', { prod: b })).issues.map((i) => i.code).sort()
       expect(codes).toEqual(['IMAGE_VERSION_DECREASED', 'ROLLBACK'])
+    })
+    it('reports one IMAGE_VERSION_NOT_RAISED for an image whose content changed while its version went down', () => {
+      const a = list([img({ 'hv:version': '0.0.10' })])
+      const b = list([img({ 'hv:version': '0.0.9', 'hv:size': 1 })])
+      expect(computePlan(side('b', { prod: a }), side('h', { prod: b })).issues.map((i) => i.code)).toEqual(['IMAGE_VERSION_NOT_RAISED'])
     })
   })
 

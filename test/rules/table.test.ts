@@ -320,6 +320,25 @@ add('EQUAL_VERSION', {
   ...republishRuns((r) => edit(r, 'imagelists/production.yaml', /title: "[^"]*"/, 'title: "Production, retitled"')),
   sync: syncAfter({ version: '2' }, { version: '2', extra: { 'dc:description': 'other content, same version' } }),
 })
+// issue 15: an image's bytes change under the same image hv:version
+add('IMAGE_VERSION_NOT_RAISED', {
+  plan: async () => {
+    const { repo } = publisherRepo()
+    edit(repo, 'images/alma.yaml', /sha512: "[0-9a-f]+"/, `sha512: "${'e'.repeat(128)}"`)
+    return runCli(['plan', '--repo', repo.dir, '--base', 'HEAD', '--now', NOW_ISO, '--cert', pki.signer.cert])
+  },
+  sync: async () => {
+    const w = await world()
+    const first = w.image('first.qcow2', 1000)
+    await w.publish({ id: w.listId, version: '1', images: [first] })
+    expect((await w.trust()).code).toBe(0)
+    expect((await w.cli(['sub', 'add', w.listUrl, '--now', NOW_ISO])).code).toBe(0)
+    await w.publish({ id: w.listId, version: '2', images: [w.image('second.qcow2', 1200, first.id)] }) // both at image hv:version 1
+    const r = await w.cli(['sync', '--now', NOW_ISO])
+    expect((w.dump().subscription as { version: string }[]).map((x) => x.version), r.stderr).toEqual(['2'])
+    return r
+  },
+})
 // format §1.2: a checksum in uppercase (consumers compare the text)
 const upperSha = (y: string): string => y.replace(/sha512: "([0-9a-f]+)"/, (_m, h: string) => `sha512: "${h.toUpperCase()}"`)
 add('BAD_SHA512', {
