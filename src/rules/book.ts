@@ -109,20 +109,20 @@ export const RULES = {
   // ---- image values (format §1.2 image level; attacks S05, S18) ----
   BAD_SHA512: {
     code: 'BAD_SHA512', cite: 'format §1.2 sl:checksum:sha512; attacks S05',
-    rule: 'an image whose sl:checksum:sha512 is not 128 lowercase hex digits (consumers compare it to hexdigest() as text). The publisher refuses to sign it; import writes it as it is and reports it (the YAML is to be fixed: validate then refuses it); a subscriber keeps the list and marks that one image unusable (vmcatcher drops the image, not the list); verify reports it as sync would judge it',
-    commands: ['validate', 'plan', 'publish', 'verify', 'import', 'sub add', 'sync'],
+    rule: 'an image whose sl:checksum:sha512 is not 128 lowercase hex digits (consumers compare it to hexdigest() as text). The publisher (validate, plan, sign, publish) refuses to sign it; import writes it as it is and reports it (the YAML is to be fixed: validate then refuses it); a subscriber keeps the list and marks that one image unusable (vmcatcher drops the image, not the list); verify reports it as sync would judge it',
+    commands: ['validate', 'plan', 'sign', 'publish', 'verify', 'import', 'sub add', 'sync'],
     outcome: { verify: 'warns', import: 'warns', 'sub add': 'marks the image', sync: 'marks the image' },
   },
   BAD_SIZE: {
     code: 'BAD_SIZE', cite: 'format §1.2 hv:size; attacks S12 (the download is capped at hv:size)',
-    rule: 'an image whose hv:size is not a whole number of bytes from 0 to 2^53-1 (a JSON integer, or a string of digits as AppDB writes it). The publisher refuses to sign it; import writes it as it is and reports it; a subscriber keeps the list and marks that one image unusable; verify reports it as sync would judge it',
-    commands: ['validate', 'plan', 'publish', 'verify', 'import', 'sub add', 'sync'],
+    rule: 'an image whose hv:size is not a whole number of bytes from 0 to 2^53-1 (a JSON integer, or a string of digits as AppDB writes it). The publisher (validate, plan, sign, publish) refuses to sign it; import writes it as it is and reports it; a subscriber keeps the list and marks that one image unusable; verify reports it as sync would judge it',
+    commands: ['validate', 'plan', 'sign', 'publish', 'verify', 'import', 'sub add', 'sync'],
     outcome: { verify: 'warns', import: 'warns', 'sub add': 'marks the image', sync: 'marks the image' },
   },
   UNSAFE_IDENTIFIER: {
     code: 'UNSAFE_IDENTIFIER', cite: 'attacks S18; format §1.2 dc:identifier',
     rule: 'a list or image dc:identifier outside [A-Za-z0-9._-]{1,128}, or `.` / `..` (consumers use it in file names): refused everywhere, the whole list (sync keeps the stored one)',
-    commands: ['validate', 'plan', 'publish', 'verify', 'import', 'sub add', 'sync'],
+    commands: ['validate', 'plan', 'sign', 'publish', 'verify', 'import', 'sub add', 'sync'],
   },
   NOT_UUID: {
     code: 'NOT_UUID', cite: 'format §1.2 dc:identifier (RFC 4122 UUID; "format unchecked" by vmcatcher)',
