@@ -20,7 +20,10 @@ time), a current CRL from the issuer of every certificate below the trust anchor
 the JSON (NOT_JSON, NOT_AN_IMAGELIST), the endorser: hv:dn/hv:ca must equal the signer's subject
 and issuer (ENDORSER_MISMATCH; reported but accepted with --allow-endorser-mismatch), and the list's
 dates at --at, as sync judges them (LIST_EXPIRED when dc:date:expires <= --at, CREATED_IN_FUTURE;
-reported but accepted with --allow-expired).
+reported but accepted with --allow-expired), then the identifiers and image values as sync judges
+them (docs/rules.md): an unsafe dc:identifier is refused (UNSAFE_IDENTIFIER); a bad checksum or
+size (BAD_SHA512, BAD_SIZE: sync keeps the list and marks that image) and a dc:identifier that is
+not a UUID (NOT_UUID) are reported.
 
 The trust directory is --ca-dir, else $VMGIT_CA_DIR, $X509_CERT_DIR, $VMCATCHER_DIR_CERT, else
 /etc/grid-security/certificates (IGTF layout: <hash>.0 CA files, <hash>.r0 CRLs from fetch-crl).
@@ -47,7 +50,7 @@ SOURCE is a file or an http(s) URL (16 MiB cap, 5 redirects at most). Exit 0 ver
     const bytes = await readSource(this.args.source, { caDir: dir })
     const r = await verifyImageList(bytes, {
       trust, at, crlCheck: this.flags['crl-check'], allowEndorserMismatch: this.flags['allow-endorser-mismatch'],
-      timeRules: this.flags['allow-expired'] ? 'report' : 'refuse',
+      timeRules: this.flags['allow-expired'] ? 'report' : 'refuse', valueRules: true,
     })
     const l = r.list.list
     // issue 15: where the list came from, as signed (the signature covers these keys)

@@ -7,7 +7,7 @@
  */
 import type { ErrorCode } from '../util/catalogue.js'
 import { listTimeVerdicts } from '../rules/list.js'
-import { isRfc4122, SAFE_ID } from './identifiers.js'
+import { identifierVerdicts, imageValueVerdicts } from '../rules/image.js'
 import type { HepixList, HepixObject, HepixScalar } from './types.js'
 
 export interface Problem {
@@ -44,7 +44,6 @@ export const APPDB_IMAGE_KEYS: Readonly<Record<string, string>> = {
   'ad:user:uri': 'atrope',
 }
 
-const SHA512_LOWER = /^[0-9a-f]{128}$/
 const DATE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z$/
 
 /** `%Y-%m-%dT%H:%M:%SZ` (vmcatcher strptime, cloudkeeper utils/date.rb) with a real calendar date. */
@@ -58,7 +57,6 @@ export function parseHepixDate(v: HepixScalar | undefined): Date | undefined {
   return ok ? t : undefined
 }
 
-const isSize = (v: HepixScalar): boolean => (typeof v === 'number' ? Number.isSafeInteger(v) && v >= 0 : /^[0-9]+$/.test(v))
 const show = (v: HepixScalar): string => JSON.stringify(v)
 const at = (prefix: string, key: string): string => (prefix === '' ? key : `${prefix}/${key}`)
 
@@ -78,14 +76,10 @@ class Collector implements ConsumerReport {
         this.error('MISSING_KEY', at(prefix, key), `${key} is missing; ${consequence}. Add it (an empty string is accepted)`)
   }
 
+  /** the rulebook's UNSAFE_IDENTIFIER / NOT_UUID (src/rules/image.ts), as every command judges them */
   identifier(obj: HepixObject, prefix: string, what: string): void {
-    const v = obj['dc:identifier']
-    if (v === undefined) return
-    const path = at(prefix, 'dc:identifier')
-    if (typeof v !== 'string' || !SAFE_ID.test(v))
-      this.error('UNSAFE_ID', path, `${what} dc:identifier ${show(v)} must be 1-128 characters of A-Z a-z 0-9 . _ - (consumers use it in file names); use a UUID`)
-    else if (!isRfc4122(v))
-      this.warn('NOT_UUID', path, `${what} dc:identifier ${show(v)} is not an RFC 4122 UUID; the format expects one (generate it once with uuidgen and keep it)`)
+    for (const v of identifierVerdicts(obj['dc:identifier'], what, 'publisher'))
+      (v.severity === 'error' ? this.errors : this.warnings).push({ code: v.code, path: at(prefix, 'dc:identifier'), message: v.message })
   }
 
   date(obj: HepixObject, key: string, prefix: string): Date | undefined {
@@ -128,14 +122,8 @@ export function checkConsumers(list: HepixList, opts: { now?: Date } = {}): Cons
         c.error('DUPLICATE_IMAGE_ID', at(prefix, 'dc:identifier'), `image dc:identifier ${show(id)} is also used by hv:images/${first}; every image needs its own identifier`)
       else seen.set(String(id), i)
     }
-    const sha = img['sl:checksum:sha512']
-    if (sha !== undefined && (typeof sha !== 'string' || !SHA512_LOWER.test(sha))) {
-      const hint = typeof sha === 'string' && SHA512_LOWER.test(sha.toLowerCase()) ? ' write it in lowercase:' : ''
-      c.error('BAD_SHA512', at(prefix, 'sl:checksum:sha512'), `sl:checksum:sha512 must be 128 lowercase hex characters (consumers compare it to hexdigest() as a string);${hint} recompute it with sha512sum`)
-    }
-    const size = img['hv:size']
-    if (size !== undefined && !isSize(size))
-      c.error('BAD_SIZE', at(prefix, 'hv:size'), `hv:size ${show(size)} must be a non-negative whole number of bytes (vmcatcher compares int(hv:size) with the download); use the file's size in bytes`)
+    // the rulebook's BAD_SHA512 / BAD_SIZE (src/rules/image.ts), as validate, verify, import and sync judge them
+    for (const v of imageValueVerdicts(img, 'the image', 'publisher')) c.error(v.code, at(prefix, v.key ?? ''), v.message)
     c.date(img, 'dc:date:expires', prefix)
     for (const [key, who] of Object.entries(APPDB_IMAGE_KEYS))
       if (!Object.prototype.hasOwnProperty.call(img, key))

@@ -1,5 +1,5 @@
-import { isRfc4122, SAFE_ID } from '../imagelist/identifiers.js'
-import { SHA512_HEX } from '../util/hash.js'
+import { identifierVerdicts, imageValueVerdicts } from '../rules/image.js'
+import type { Verdict } from '../rules/list.js'
 import { FIELDS, NAMESPACED_KEY, RESERVED_KEYS, yamlKeyFor, type Kind } from './friendly.js'
 import type { Problem } from './problems.js'
 import { isHepixDate } from './time.js'
@@ -40,15 +40,12 @@ function valueProblems(kind: FileKind, src: SourceFile, data: Record<string, unk
     if (p) out.push(p)
   }
   const shown = (yk: string) => scalarSource(src, [yk]) ?? JSON.stringify(data[yk])
+  // a rulebook verdict at the YAML key it is about (the message names the key as written)
+  const first = (vs: Verdict[], yk: string): Problem | undefined => vs[0] && problemAt(src, [yk], vs[0].severity, vs[0].code, vs[0].message)
 
   if (kind === 'image' || kind === 'imagelist') {
-    // identifiers: vmgit uses them in file names and cache paths (spec attacks: path traversal)
-    check('dc:identifier', (v, yk) => {
-      if (typeof v !== 'string' || !SAFE_ID.test(v))
-        return problemAt(src, [yk], 'error', 'UNSAFE_ID', `${yk} ${shown(yk)} must be 1 to 128 of A-Z a-z 0-9 . _ -; use a UUID (uuidgen)`)
-      if (!isRfc4122(v)) return problemAt(src, [yk], 'warning', 'NOT_UUID', `${yk} ${v} is not an RFC 4122 UUID; HEPiX expects one (uuidgen)`)
-      return undefined
-    })
+    // identifiers: the rulebook's UNSAFE_IDENTIFIER (S18) and NOT_UUID, as verify, import and sync judge them
+    check('dc:identifier', (v, yk) => first(identifierVerdicts(v, () => yk, 'publisher'), yk))
     check('hv:version', (v, yk) =>
       typeof v === 'string'
         ? undefined
@@ -62,16 +59,13 @@ function valueProblems(kind: FileKind, src: SourceFile, data: Record<string, unk
       )
   }
   if (kind === 'image') {
-    check('sl:checksum:sha512', (v, yk) => {
-      if (typeof v === 'string' && SHA512_HEX.test(v)) return undefined
-      const hint = typeof v === 'string' && /^[0-9a-fA-F]{128}$/.test(v) ? '; write it in lowercase (consumers compare the text)' : ''
-      const len = typeof v === 'string' ? ` (${v.length} characters)` : ''
-      return problemAt(src, [yk], 'error', 'BAD_SHA512', `${yk} must be 128 lowercase hex digits${len}${hint}; compute it with sha512sum`)
-    })
+    // the rulebook's BAD_SHA512 and BAD_SIZE (format §1.2), as verify, import and sync judge them
+    check('sl:checksum:sha512', (v, yk) => first(imageValueVerdicts({ 'sl:checksum:sha512': v }, () => yk, 'publisher'), yk))
     check('hv:size', (v, yk) =>
-      typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
-        ? undefined
-        : problemAt(src, [yk], 'error', 'BAD_SIZE', `${yk} ${shown(yk)} must be a non-negative integer: the byte size of the file as served`),
+      // the YAML holds a number; the layout decides whether it renders as an integer or a string
+      typeof v === 'string'
+        ? problemAt(src, [yk], 'error', 'BAD_SIZE', `${yk} ${shown(yk)} must be a non-negative integer written as a number, not a string (the layout decides how it renders): the byte size of the file as served`)
+        : first(imageValueVerdicts({ 'hv:size': v }, () => yk, 'publisher'), yk),
     )
   }
   return out

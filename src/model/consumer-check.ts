@@ -12,10 +12,10 @@ export const SIGNER_PLACEHOLDER = { dn: '/CN=filled-from-signing-certificate', c
 
 /**
  * Consumer codes the per-file checks already report at the YAML position that causes them
- * (MISSING_KEY, UNSAFE_ID, NOT_UUID, BAD_*) or the cross-file checks (DUPLICATE_IDENTIFIER,
+ * (MISSING_KEY, UNSAFE_IDENTIFIER, NOT_UUID, BAD_*) or the cross-file checks (DUPLICATE_IDENTIFIER,
  * DUPLICATE_IMAGE_REF): reporting them again per list would only repeat them.
  */
-const COVERED = new Set(['MISSING_KEY', 'UNSAFE_ID', 'NOT_UUID', 'BAD_DATE', 'BAD_SHA512', 'BAD_SIZE', 'DUPLICATE_IMAGE_ID'])
+const COVERED = new Set(['MISSING_KEY', 'UNSAFE_IDENTIFIER', 'NOT_UUID', 'BAD_DATE', 'BAD_SHA512', 'BAD_SIZE', 'DUPLICATE_IMAGE_ID'])
 /**
  * Fixed dates (an imported list, `created:`/`expires:` in the YAML) that subscribers would refuse
  * at this time: errors, as sync, plan and publish judge them (rulebook LIST_EXPIRED,

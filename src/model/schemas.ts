@@ -38,7 +38,7 @@ function compiled(): Record<Kind, ValidateFunction> {
 
 /**
  * Fields whose value checks live in checks.ts (with their own codes: BAD_SHA512, BAD_SIZE,
- * BAD_DATE, UNSAFE_ID, BAD_VERSION); the schema keeps them for editors only.
+ * BAD_DATE, UNSAFE_IDENTIFIER, BAD_VERSION; the rulebook's, src/rules/image.ts); the schema keeps them for editors only.
  */
 const SEMANTIC: Partial<Record<Kind, readonly string[]>> = {
   image: ['identifier', 'sha512', 'size', 'expires', 'version'],

@@ -1,5 +1,6 @@
 import type { HepixList, HepixObject, HepixScalar } from '../imagelist/types.js'
 import { compareVersions } from '../imagelist/version.js'
+import { imageVersionVerdicts, versionOrderVerdicts } from '../rules/version.js'
 import { certLifetimeVerdicts, endorserVerdicts, listTimeVerdicts, signingCertVerdicts, type CertFacts, type Verdict } from '../rules/list.js'
 import { Exit, type ErrorCode } from '../util/errors.js'
 import type { SettingChange } from './plan-settings.js'
@@ -152,24 +153,17 @@ function planImages(base: HepixList | undefined, head: HepixList | undefined, li
     const changes = diffObjects(from, to)
     out.push({ identifier: id, title, action: changes.length ? 'change' : 'same', changes, version })
     if (!changes.length) continue
-    const contentChanged = changes.some((c) => CONTENT_KEYS.includes(c.key))
     const order = compareVersions(version.from ?? '', version.to ?? '')
-    // versions: an image's hv:version must not go down
-    if (order > 0) {
+    // the rulebook's IMAGE_VERSION_NOT_RAISED (as sync judges it): new content comes with a higher hv:version
+    const changed = changes.filter((c) => CONTENT_KEYS.includes(c.key)).map((c) => c.key)
+    const raised = imageVersionVerdicts({ before: version.from ?? null, now: version.to ?? null, changed }, compareVersions, 'publisher', title)
+    for (const v of raised) issues.push({ severity: v.severity, code: v.code, message: v.message, list: listId, image: id })
+    // versions: an image's hv:version must not go down (even with the same content)
+    if (raised.length === 0 && order > 0) {
       issues.push({
         severity: 'error',
         code: 'IMAGE_VERSION_DECREASED',
         message: `image "${title}" hv:version goes down from ${version.from} to ${version.to}; set a version higher than ${version.from}`,
-        list: listId,
-        image: id,
-      })
-    } else if (contentChanged && order === 0) {
-      // content: a new file (sha512/size/uri) must come with a new hv:version
-      const keys = changes.filter((c) => CONTENT_KEYS.includes(c.key)).map((c) => c.key)
-      issues.push({
-        severity: 'error',
-        code: 'IMAGE_VERSION_NOT_BUMPED',
-        message: `image "${title}" changed ${keys.join(', ')} but kept hv:version ${version.to ?? '(none)'}; run \`vmgit bump ${title}\` or set a higher version`,
         list: listId,
         image: id,
       })
@@ -207,12 +201,13 @@ export function computePlan(base: ListSide, head: ListSide, ctx: PlanContext = {
         ...diffObjects(a.list.endorser, b.list.endorser).map((c) => ({ ...c, key: `hv:endorser/${c.key}` })),
       ]
       action = changes.length || images.some((i) => i.action !== 'same') ? 'change' : 'same'
-      // rollback: an explicit list hv:version must not decrease (subscribers reject it)
-      if (version.from && version.to && compareVersions(version.from, version.to) > 0)
-        issues.push({ severity: 'error', code: 'LIST_VERSION_DECREASED', list: id, message: `list "${title}" hv:version goes down from ${version.from} to ${version.to}; subscribers will reject it: remove the explicit version or set a higher one` })
-      // replay: an equal version with different bytes is rejected (attacks S07), so a changed list with a fixed version cannot be published
-      else if (action === 'change' && b.fixedVersion && version.from && version.to && compareVersions(version.from, version.to) === 0)
-        issues.push({ severity: 'error', code: 'LIST_VERSION_NOT_INCREASED', list: id, message: `list "${title}" changes but keeps its fixed hv:version ${version.to}; subscribers reject an equal version with different content: remove the \`version:\` line from imagelists/${b.name}.yaml (vmgit then stamps the signing time) or raise it` })
+      // the rulebook's version order (S06 ROLLBACK, S07 EQUAL_VERSION), as publish and sync judge it; a
+      // stamped version (no `version:` in the YAML) is stamped afresh at signing, so only a fixed one can stay equal
+      if (version.from && version.to) {
+        const sameContent = action !== 'change' || !b.fixedVersion
+        for (const v of versionOrderVerdicts({ before: version.from, now: version.to, sameContent }, compareVersions, 'publisher', `imagelists/${b.name}.yaml`))
+          issues.push({ severity: v.severity, code: v.code, list: id, message: `list "${title}": ${v.message}` })
+      }
     }
     // the list time rules; a fixed date the repository check already reported (validate's problem) is not repeated
     for (const v of b && ctx.now ? listTimeIssues(b.list, b.name, ctx.now) : []) {

@@ -8,6 +8,7 @@ import type { Digest, SigningCredentials } from '../smime/sign.js'
 import { VmgitError } from '../util/errors.js'
 import { diffObjects, listTimeIssues } from './plan.js'
 import { refuse } from '../rules/list.js'
+import { versionOrderVerdicts } from '../rules/version.js'
 import { keyOf, type ImageUploader } from './images.js'
 import { dirOf, markUnreferenced, prune, removeStaleTemps, type PruneReport } from './prune.js'
 import { readPublished, type PublishedList } from './published.js'
@@ -143,6 +144,12 @@ async function publishOne(name: string, o: PublishOptions, report: PublishReport
     r.expires = String(published.list.list['dc:date:expires'] ?? '')
     if (o.refreshBeforeMs !== undefined && !(expires - o.now.getTime() > o.refreshBeforeMs)) why = 'refresh'
   }
+  const entry = findList(o.repo, name)
+  // the rulebook's ROLLBACK as plan judges it: a fixed `version:` below the published one is refused
+  // even when nothing else changed (else plan refuses what publish calls current, until the refresh)
+  if (!why && entry.ok && entry.hepix['hv:version'] !== undefined && published?.list) {
+    refuse(versionOrderVerdicts({ before: String(published.list.list['hv:version'] ?? ''), now: String(head.list['hv:version']), sameContent: true }, compareVersions, 'publisher', `imagelists/${name}.yaml`), { prefix: `list ${name}: ` })
+  }
   if (!why) {
     r.reason = 'published copy is current'
     log(`${name}: unchanged (version ${r.version}, expires ${r.expires})`)
@@ -153,16 +160,15 @@ async function publishOne(name: string, o: PublishOptions, report: PublishReport
   const oldVersion = published?.list ? String(published.list.list['hv:version'] ?? '') : ''
   // rollback: a stamped version (no `version:` in the YAML) that is not above the published stamp
   // (two publishes within one second, or a published clock ahead) moves one second past it
-  const entry = findList(o.repo, name)
   if (entry.ok && entry.hepix['hv:version'] === undefined && /^\d{14}$/.test(oldVersion) && compareVersions(String(head.list['hv:version']), oldVersion) <= 0) {
     const old = oldVersion.replace(/^(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)$/, '$1-$2-$3T$4:$5:$6Z')
     const next = Date.parse(old) + 1000
     if (Number.isFinite(next)) head.list['hv:version'] = versionStamp(new Date(next))
   }
   const newVersion = String(head.list['hv:version'])
-  if (oldVersion && compareVersions(newVersion, oldVersion) <= 0) {
-    throw new VmgitError('LIST_VERSION_NOT_INCREASED', `list ${name}: hv:version ${newVersion} is not higher than the published ${oldVersion}; subscribers would reject it: remove the explicit version from imagelists/${name}.yaml or raise it`)
-  }
+  // the rulebook's version order (S06 ROLLBACK, S07 EQUAL_VERSION), as plan and sync judge it: publish
+  // gets here only to write new signed bytes (changed, or re-signed with new dates), so an equal version never passes
+  if (oldVersion) refuse(versionOrderVerdicts({ before: oldVersion, now: newVersion, sameContent: false }, compareVersions, 'publisher', `imagelists/${name}.yaml`), { prefix: `list ${name}: ` })
 
   // freeze: never replace a current list with one subscribers reject as expired
   refuse(listTimeIssues(head, name, o.now), { prefix: `list ${name}: ` })

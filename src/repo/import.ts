@@ -5,6 +5,8 @@ import { detectLayout, parseImageListJson } from '../imagelist/parse.js'
 import { parseSmime } from '../smime/mime.js'
 import type { HepixList, HepixObject, Layout } from '../imagelist/types.js'
 import { compareVersions } from '../imagelist/version.js'
+import { listValueVerdicts } from '../rules/image.js'
+import { judgeAs } from '../rules/list.js'
 import { usageError, VmgitError } from '../util/errors.js'
 import { writeFileAtomic } from '../util/fs.js'
 import { byKey, FIELDS, IMAGE_LOCAL, NAMESPACED_KEY, RESERVED_KEYS, type Kind } from '../model/friendly.js'
@@ -78,9 +80,12 @@ export async function importList(dir: string, source: string, opts: ImportOption
     signature = opts.verify ? 'verified' : 'unverified'
   }
   const hepix = parseImageListJson(content)
+  // the rulebook's identifier and image-value rules with import's outcome (book.ts): an unsafe
+  // identifier is refused before anything is written; a bad checksum or size, or an identifier that
+  // is not a UUID, is imported as it is and reported (validate then refuses what publish would)
+  const notes: string[] = judgeAs('import', listValueVerdicts(hepix, 'publisher')).map((v) => `[${v.code}] ${v.message}`)
   const layout = detectLayout(content.toString('utf8')) ?? guessLayout(hepix)
   const repo = await existingRepo(dir)
-  const notes: string[] = []
   const plan = new Writer(dir)
 
   const listId = str(hepix.list['dc:identifier'])

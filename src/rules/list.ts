@@ -4,7 +4,7 @@
  * signing time). Every command takes its verdict from these functions.
  */
 import { VmgitError, type ErrorCode } from '../util/errors.js'
-import { CLOCK_SKEW_MS, RULES, type RuleId } from './book.js'
+import { CLOCK_SKEW_MS, outcomeOf, RULES, type Command, type RuleId } from './book.js'
 
 export type Severity = 'error' | 'warning'
 
@@ -32,6 +32,16 @@ export function verdictError(v: Verdict, opts: { prefix?: string; details?: Reco
 export function refuse(vs: readonly Verdict[], opts: Parameters<typeof verdictError>[1] = {}): void {
   const first = vs.find((v) => v.severity === 'error')
   if (first) throw verdictError(first, opts)
+}
+
+/**
+ * The book's per-command outcome for each verdict (book.ts `outcome`): throw the first verdict
+ * `command` refuses; return the others, which the command reports (a warning, or the image marked).
+ */
+export function judgeAs(command: Command, vs: readonly Verdict[], opts: Parameters<typeof verdictError>[1] = {}): Verdict[] {
+  const refused = vs.find((v) => outcomeOf(RULES[v.rule], command) === 'refuses')
+  if (refused) throw verdictError(refused, opts)
+  return [...vs]
 }
 
 /**

@@ -5,7 +5,8 @@
  */
 import { parseImageListJson } from '../imagelist/parse.js'
 import type { HepixList } from '../imagelist/types.js'
-import { listTimeVerdicts, refuse } from '../rules/list.js'
+import { judgeAs, listTimeVerdicts, refuse } from '../rules/list.js'
+import { listValueVerdicts } from '../rules/image.js'
 import { isVmgitError, type ErrorCode } from '../util/errors.js'
 import { checkEndorser } from './credentials.js'
 import { verifySmime, type SignerInfo, type VerifyOptions } from './verify.js'
@@ -19,6 +20,12 @@ export interface ImageListVerifyOptions extends VerifyOptions {
    * itself in its own order (the subscriber's decide.ts, after the endorser check).
    */
   timeRules?: 'refuse' | 'report' | 'skip'
+  /**
+   * The rulebook's identifier and image-value rules (UNSAFE_IDENTIFIER, NOT_UUID, BAD_SHA512,
+   * BAD_SIZE), with `vmgit verify`'s outcome for each (book.ts): true for `verify`; import and the
+   * subscriber judge them where they use the values.
+   */
+  valueRules?: boolean
 }
 
 export interface VerifyProblem {
@@ -54,5 +61,8 @@ export async function verifyImageList(bytes: Buffer, opts: ImageListVerifyOption
     if (mode === 'refuse') refuse(times)
     problems.push(...times.map((v) => ({ code: v.code, message: `${v.message} (accepted: --allow-expired)` })))
   }
+  // the book's outcome for verify: an unsafe identifier is refused (sync refuses the list), a bad
+  // checksum or size reported (sync keeps the list and marks that image)
+  if (opts.valueRules) problems.push(...judgeAs('verify', listValueVerdicts(list, 'subscriber')).map((v) => ({ code: v.code, message: v.message })))
   return { list, signer, content, certificate, problems }
 }

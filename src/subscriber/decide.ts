@@ -1,11 +1,11 @@
 import type { HepixList, HepixObject } from '../imagelist/types.js'
 import { compareVersions } from '../imagelist/version.js'
-import { SAFE_ID } from '../imagelist/identifiers.js'
 import { checkEndorser } from '../smime/credentials.js'
 import { credentialMatches } from './endorsers.js'
-import { listTimeVerdicts, refuse } from '../rules/list.js'
+import { judgeAs, listTimeVerdicts, refuse, verdictError, type Verdict } from '../rules/list.js'
+import { identifierVerdicts, imageValueVerdicts, sizeOf } from '../rules/image.js'
+import { imageVersionVerdicts, versionOrderVerdicts } from '../rules/version.js'
 import { isVmgitError, VmgitError, type ErrorCode } from '../util/errors.js'
-import { SHA512_HEX } from '../util/hash.js'
 import type { EndorserRow, ImageRow, SubscriptionMeta } from './store.js'
 import { isOciLocation, pinOf } from './ociref.js'
 import { redactUrl } from '../net/redact.js'
@@ -38,6 +38,8 @@ export interface CandidateImage {
   expires: string | null
   /** Why this image can never be downloaded (bad checksum, size, URL), else null. */
   problem: string | null
+  /** the rulebook's verdicts on its values (BAD_SHA512, BAD_SIZE): the image is marked, the list kept */
+  verdicts?: Verdict[]
   json: HepixObject
 }
 
@@ -88,6 +90,8 @@ export interface DecideInput {
   /** the URL this list was fetched from (hv:uri is compared with it, never followed) */
   fetchedFrom: string
   now: Date
+  /** the command judging (the rulebook's per-command outcome); default sync */
+  command?: 'sub add' | 'sync'
 }
 
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : null)
@@ -101,24 +105,27 @@ export function parseListDate(v: unknown, what: string): Date {
   return d
 }
 
-/** Attack S18: a list-supplied identifier is stored, logged and (as a vetted link name) used in cache/. */
+/**
+ * Attack S18: a list-supplied identifier is stored, logged and (as a vetted link name) used in
+ * cache/: the rulebook's UNSAFE_IDENTIFIER refuses the whole list (book.ts: every command refuses).
+ */
 export function checkSafeId(id: unknown, what: string): string {
-  if (typeof id !== 'string' || !SAFE_ID.test(id) || id === '.' || id === '..') {
-    const shown = typeof id === 'string' ? JSON.stringify(id.length > 80 ? id.slice(0, 80) + '…' : id) : String(id)
-    throw new VmgitError('UNSAFE_IDENTIFIER', `${what} ${shown} is not a safe identifier ([A-Za-z0-9._-], 1-128 characters); the list is refused`)
-  }
-  return id
+  const bad = identifierVerdicts(id === undefined ? null : id, what, 'subscriber').find((v) => v.rule === 'UNSAFE_IDENTIFIER')
+  if (bad) throw verdictError(bad)
+  return id as string
 }
 
 export function parseImage(obj: HepixObject, index: number): CandidateImage {
-  const identifier = checkSafeId(obj['dc:identifier'], `hv:images/${index} dc:identifier`)
+  const identifier = checkSafeId(obj['dc:identifier'], `hv:images/${index}`)
   const problems: string[] = []
-  const sha = str(obj['sl:checksum:sha512'])
-  const sha512 = sha !== null && SHA512_HEX.test(sha) ? sha : null
-  if (sha512 === null) problems.push('sl:checksum:sha512 is not 128 lowercase hex digits')
-  const sz = obj['hv:size']
-  const size = typeof sz === 'number' && Number.isSafeInteger(sz) && sz >= 0 ? sz : typeof sz === 'string' && /^\d{1,15}$/.test(sz) ? Number(sz) : null
-  if (size === null) problems.push('hv:size is not a byte count')
+  // the rulebook's image values (BAD_SHA512, BAD_SIZE): this image is marked, the list is kept
+  const verdicts = imageValueVerdicts(obj, `image ${identifier}`, 'subscriber')
+  const bad = new Set(verdicts.map((v) => v.key))
+  const sha = obj['sl:checksum:sha512']
+  const sha512 = typeof sha === 'string' && !bad.has('sl:checksum:sha512') ? sha : null
+  if (sha512 === null) problems.push(`sl:checksum:sha512 is not 128 lowercase hex digits${bad.has('sl:checksum:sha512') ? ' (BAD_SHA512)' : ' (missing)'}`)
+  const size = sizeOf(obj['hv:size']) ?? null
+  if (size === null) problems.push(`hv:size is not a byte count${bad.has('hv:size') ? ' (BAD_SIZE)' : ' (missing)'}`)
   const uri = str(obj['hv:uri'])
   let okUri: string | null = null
   try {
@@ -148,13 +155,14 @@ export function parseImage(obj: HepixObject, index: number): CandidateImage {
     title: str(obj['dc:title']),
     expires,
     problem: problems.length ? problems.join('; ') : null,
+    ...(verdicts.length ? { verdicts } : {}),
     json: obj,
   }
 }
 
 export function toCandidate(list: HepixList): Candidate {
   const l = list.list
-  const identifier = checkSafeId(l['dc:identifier'], 'the list dc:identifier')
+  const identifier = checkSafeId(l['dc:identifier'], 'the list')
   const version = str(l['hv:version'])
   if (version === null || version === '') throw new VmgitError('NO_VERSION', 'the list has no hv:version; without it rollbacks cannot be detected, so it is refused')
   const images = list.images.map(parseImage)
@@ -215,17 +223,11 @@ export function decide(input: DecideInput): Decision {
     const sameCert = stored.signer_issuer === signer.issuer && stored.signer_serial === signer.serial
     const forget = !sameCert && input.storedSignerRevoked
     if (!forget) {
-      // S06: compared with the stored list even if that one has expired
-      const cmp = compareVersions(c.version, stored.version)
-      if (cmp < 0) throw new VmgitError('ROLLBACK', `the list has hv:version ${c.version}, lower than the stored ${stored.version}; an old list was replayed (if the publisher really went back after a key compromise, run \`vmgit sub reset ${stored.id}\`)`)
-      if (cmp === 0) {
-        if (input.contentSha512 === stored.content_sha512) return { kind: 'unchanged', warnings }
-        // S07 (TUF 5.4.3.1): same version, different bytes
-        throw new VmgitError('EQUAL_VERSION', `the list keeps hv:version ${c.version} but its signed content changed; the stored list is kept (the publisher must raise hv:version)`)
-      }
-      if (c.created.getTime() < new Date(stored.list_created).getTime()) {
-        throw new VmgitError('ROLLBACK', `the list has a higher hv:version but was created ${c.created.toISOString()}, before the stored one (${stored.list_created}); refused`)
-      }
+      // S06 (compared with the stored list even if that one has expired), S07 (TUF 5.4.3.1: same
+      // version, different bytes): the rulebook's version order (ROLLBACK, EQUAL_VERSION)
+      const sameContent = input.contentSha512 === stored.content_sha512
+      refuse(versionOrderVerdicts({ before: stored.version, now: c.version, sameContent, createdBefore: new Date(stored.list_created), createdNow: c.created }, compareVersions, 'subscriber', stored.id))
+      if (sameContent && compareVersions(c.version, stored.version) === 0) return { kind: 'unchanged', warnings }
     } else {
       checkRecovery(c, input.contentSha512, stored, input.recoveryFloor ?? null)
       recovered = true
@@ -233,6 +235,8 @@ export function decide(input: DecideInput): Decision {
     }
   }
   if (stored && input.storedImages && !recovered) warnings.push(...checkImageVersions(c, input.storedImages))
+  // the rulebook's image values: each command's outcome (sub add, sync: the image is marked unusable, the list kept)
+  for (const v of judgeAs(input.command ?? 'sync', c.images.flatMap((i) => i.verdicts ?? []))) warnings.push({ code: v.code, message: v.message })
   const before = new Set(input.storedImageIds ?? [])
   const now_ = new Set(c.images.map((i) => i.identifier))
   const newImages = stored ? c.images.map((i) => i.identifier).filter((id) => !before.has(id)) : []
@@ -310,12 +314,9 @@ export function checkImageVersions(c: Candidate, stored: Pick<ImageRow, 'identif
     if (!o || o.sha512 === null || im.sha512 === null) continue
     const changed = o.sha512 !== im.sha512 || (o.size !== null && im.size !== null && o.size !== im.size)
     if (!changed) continue
-    if (o.version !== null && im.version !== null && compareVersions(im.version, o.version) > 0) continue
-    const what = o.sha512 !== im.sha512 ? 'sl:checksum:sha512' : 'hv:size'
-    out.push({
-      code: 'IMAGE_VERSION_NOT_RAISED',
-      message: `image ${im.identifier} changes its ${what} but its hv:version ${im.version ?? '(none)'} is not higher than the previous ${o.version ?? '(none)'}; the publisher should raise it. The cached copy stays until the new file is verified`,
-    })
+    // the rulebook's IMAGE_VERSION_NOT_RAISED, as plan judges it (sync's outcome: a warning)
+    const what = o.sha512 !== im.sha512 ? ['sl:checksum:sha512'] : ['hv:size']
+    for (const v of judgeAs('sync', imageVersionVerdicts({ before: o.version, now: im.version, changed: what }, compareVersions, 'subscriber', im.identifier))) out.push({ code: v.code, message: v.message })
   }
   return out
 }

@@ -117,7 +117,7 @@ export async function addSubscription(db: DB, o: AddOptions): Promise<AddResult>
     trusted = { name, subject: signer.subject, issuer: signer.issuer }
   }
   const primary = urls[0]!
-  const d = decide({
+  const d = decide({ command: 'sub add',
     list: v.list, content: v.content, contentSha512: v.contentSha512, signer, expectedId: o.id, credentials,
     endorserCheck, newImages: o.newImages, storedSignerRevoked: false, fetchedFrom: urls[fetched.position]!.url, now: o.now,
     ...(requireRepository ? { requireRepository } : {}),

@@ -83,9 +83,9 @@ describe('checkConsumers', () => {
       ['hv:size', 1.5, 'BAD_SIZE'],
       ['hv:size', '12 MB', 'BAD_SIZE'],
       ['dc:date:expires', '2499-12-31 22:00:00', 'BAD_DATE'],
-      ['dc:identifier', 'has space', 'UNSAFE_ID'],
-      ['dc:identifier', '../etc', 'UNSAFE_ID'],
-      ['dc:identifier', '', 'UNSAFE_ID'],
+      ['dc:identifier', 'has space', 'UNSAFE_IDENTIFIER'],
+      ['dc:identifier', '../etc', 'UNSAFE_IDENTIFIER'],
+      ['dc:identifier', '', 'UNSAFE_IDENTIFIER'],
     ])('errors when image %s is %j (%s)', (key, value, code) => {
       const l = goodList()
       ;(l.images[0] as Record<string, string | number>)[key] = value
@@ -116,7 +116,7 @@ describe('checkConsumers', () => {
     it('errors for a list identifier outside the safe alphabet and warns for one that is not a UUID', () => {
       const l = goodList()
       l.list['dc:identifier'] = 'a/b'
-      expect(codes(checkConsumers(l).errors)).toEqual(['UNSAFE_ID dc:identifier'])
+      expect(codes(checkConsumers(l).errors)).toEqual(['UNSAFE_IDENTIFIER dc:identifier'])
       l.list['dc:identifier'] = 'FOOBAR'
       const report = checkConsumers(l)
       expect(report.errors).toEqual([])

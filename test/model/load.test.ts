@@ -111,7 +111,7 @@ describe('loadRepository', () => {
     })
     it('reports an identifier outside [A-Za-z0-9._-]{1,128} as an error', async () => {
       const ps = await problems({ 'images/alma.yaml': imageWith({ identifier: '../../etc/passwd' }) })
-      expect(ps.map(at)).toEqual(['images/alma.yaml:1:13 error UNSAFE_ID'])
+      expect(ps.map(at)).toEqual(['images/alma.yaml:1:13 error UNSAFE_IDENTIFIER'])
     })
     it('warns about an identifier that is not an RFC 4122 UUID', async () => {
       const ps = await problems({ 'images/alma.yaml': imageWith({ identifier: 'FOOBAR' }) })

@@ -87,7 +87,7 @@ describe('vmgit plan', () => {
       edit('images/ubuntu.yaml', /sha512: "[0-9a-f]+"/, `sha512: "${'e'.repeat(128)}"`)
       const r = await plan('--base', 'HEAD', '--format', 'json')
       expect(r.code).toBe(1)
-      expect(JSON.parse(r.stdout).issues.map((i: { code: string }) => i.code)).toContain('IMAGE_VERSION_NOT_BUMPED')
+      expect(JSON.parse(r.stdout).issues.map((i: { code: string }) => i.code)).toContain('IMAGE_VERSION_NOT_RAISED')
     })
     it('refuses a version going down', async () => {
       git('checkout', '-q', '--', '.')

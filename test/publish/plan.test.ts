@@ -50,19 +50,24 @@ describe('plan', () => {
   })
 
   describe('when an image file changes without a version increase', () => {
-    it('reports IMAGE_VERSION_NOT_BUMPED as an error and exits 1', () => {
+    it('reports IMAGE_VERSION_NOT_RAISED (the rulebook code sync warns with) as an error and exits 1', () => {
       const plan = computePlan(side('b', { prod: list([img()]) }), side('h', { prod: list([img({ 'hv:size': 11 })]) }))
-      expect(plan.issues.map((i) => i.code)).toEqual(['IMAGE_VERSION_NOT_BUMPED'])
+      expect(plan.issues.map((i) => i.code)).toEqual(['IMAGE_VERSION_NOT_RAISED'])
       expect(planExitCode(plan)).toBe(1)
     })
   })
 
   describe('when versions go down', () => {
-    it('reports IMAGE_VERSION_DECREASED and LIST_VERSION_DECREASED', () => {
+    it('reports IMAGE_VERSION_DECREASED and ROLLBACK (the rulebook code sync reports for the same list)', () => {
       const a = list([img({ 'hv:version': '0.0.10' })], { 'hv:version': '3.3.0' })
-      const b = list([img({ 'hv:version': '0.0.9', 'hv:size': 1 })], { 'hv:version': '3.2.9' })
+      const b = list([img({ 'hv:version': '0.0.9', 'dc:title': 'renamed' })], { 'hv:version': '3.2.9' })
       const codes = computePlan(side('b', { prod: a }), side('h', { prod: b })).issues.map((i) => i.code).sort()
-      expect(codes).toEqual(['IMAGE_VERSION_DECREASED', 'LIST_VERSION_DECREASED'])
+      expect(codes).toEqual(['IMAGE_VERSION_DECREASED', 'ROLLBACK'])
+    })
+    it('reports one IMAGE_VERSION_NOT_RAISED for an image whose content changed while its version went down', () => {
+      const a = list([img({ 'hv:version': '0.0.10' })])
+      const b = list([img({ 'hv:version': '0.0.9', 'hv:size': 1 })])
+      expect(computePlan(side('b', { prod: a }), side('h', { prod: b })).issues.map((i) => i.code)).toEqual(['IMAGE_VERSION_NOT_RAISED'])
     })
   })
 
@@ -98,9 +103,9 @@ describe('plan', () => {
 
   describe('when the list YAML fixes its version (an imported list) and the list changes', () => {
     const fixed = (l: HepixList): ListSide => ({ label: 'h', lists: new Map([['list-1', { name: 'prod', list: l, fixedVersion: true }]]) })
-    it('reports LIST_VERSION_NOT_INCREASED, since subscribers reject an equal version with other bytes', () => {
+    it('reports EQUAL_VERSION, since subscribers reject an equal version with other bytes', () => {
       const plan = computePlan(side('b', { prod: list([img()]) }), fixed(list([img({ 'dc:identifier': 'img-2' })])))
-      expect(plan.issues.map((i) => i.code)).toEqual(['LIST_VERSION_NOT_INCREASED'])
+      expect(plan.issues.map((i) => i.code)).toEqual(['EQUAL_VERSION'])
       expect(plan.issues[0]!.message).toContain('imagelists/prod.yaml')
     })
     it('accepts the same fixed version when nothing but the signing keys changed', () => {
