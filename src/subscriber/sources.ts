@@ -1,6 +1,6 @@
 import type { Wanted } from './desired.js'
 import { type OciPin, parseOciLocation, pinOf } from './ociref.js'
-import { hasRegistryLocation, type DB } from './store.js'
+import { getUrls, hasRegistryLocation, type DB } from './store.js'
 
 /**
  * Where an image's bytes may come from, in the order they are tried (issue 17). Whatever the
@@ -55,9 +55,8 @@ export function imageSources(db: DB, ws: Wanted[], preferRegistry: boolean): Sou
  */
 function namedRegistries(db: DB, ws: Wanted[]): Set<string> {
   const hosts = new Set<string>()
-  const q = db.prepare("SELECT url FROM subscription_url WHERE subscription_id = ? AND url LIKE 'oci://%'")
   for (const id of new Set(ws.map((w) => w.subscriptionId))) {
-    for (const row of q.all(id) as { url: string }[]) {
+    for (const row of getUrls(db, id).filter((u) => u.url.startsWith('oci://'))) {
       try {
         hosts.add(parseOciLocation(row.url).registry)
       } catch {
