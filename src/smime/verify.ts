@@ -20,9 +20,10 @@ import { isWeakDigest, sigScheme } from './algorithms.js'
 import { checkCmsShape } from './cms-shape.js'
 import { DIGEST_OIDS, hexSerial, parseCert, parseCrl, publicKey, verifySignature, type CertInfo, type CrlInfo } from './cert.js'
 import { buildChain, checkRevocation, checkSignerValidity } from './chain.js'
-import { children, DerError, readBer, readTlv, toDefinite, whole } from './der.js'
+import { children, DerError, int, oid, readBer, readTlv, seq, setOf, tlv, toDefinite, whole } from './der.js'
 import { canonicalName } from './dn.js'
 import './engine.js'
+import { BytesMemo } from './memo.js'
 import { parseSmime } from './mime.js'
 import type { TrustStore } from './trust.js'
 
@@ -204,15 +205,46 @@ function oneContentInfo(raw: Buffer): Buffer {
   return der
 }
 
+// the certificates fields ([0]) pkijs has read as a SignedData's, by their exact bytes (memo.ts)
+const readCertSets = new BytesMemo<true>(64)
+
+function pkijsSignedData(contentInfo: Buffer): pkijs.SignedData {
+  const ci = pkijs.ContentInfo.fromBER(contentInfo)
+  if (ci.contentType !== OID_SIGNED_DATA) throw new Error(`content type ${ci.contentType}`)
+  return new pkijs.SignedData({ schema: ci.content })
+}
+
+/** ContentInfo { contentType, [0] SignedData { fields } } (lengths re-encoded; every field byte for byte) */
+const contentInfoOf = (contentType: Uint8Array, fields: Uint8Array[]): Buffer =>
+  seq(Buffer.from(contentType), tlv(0xa0, seq(...fields.map((f) => Buffer.from(f)))))
+
+/**
+ * pkijs reads the whole SignedData (S22: what it refuses is CMS_MALFORMED), in two parts.
+ * Issue 6: every list of an endorser embeds the same certificates, and reading them is most of
+ * pkijs's work, so the certificates field is read on its own, in an otherwise empty SignedData,
+ * once per distinct bytes; the SignedData without it is read for every list. pkijs's SignedData
+ * schema reads each field on its own, so the two reads refuse exactly what one read would.
+ * (The certificates themselves are then parsed by parseCert, from the exact bytes.)
+ */
+function readSignedData(der: Buffer): pkijs.SignedData {
+  const [contentType, explicit] = children(der, readTlv(der, 0))
+  const fields = explicit ? children(der, readTlv(der, explicit.body)) : []
+  const certsField = fields.find((t) => t.tag === 0xa0)
+  if (!contentType || !certsField) return pkijsSignedData(der)
+  readCertSets.get(whole(der, certsField), () => {
+    pkijsSignedData(contentInfoOf(oid(OID_SIGNED_DATA), [int(1), setOf([]), seq(oid(OID_DATA)), whole(der, certsField), setOf([])]))
+    return true
+  })
+  return pkijsSignedData(contentInfoOf(whole(der, contentType), fields.filter((t) => t !== certsField).map((t) => whole(der, t))))
+}
+
 /** Verify already-separated content (CRLF bytes) and DER or BER signature. */
 export async function verifyDetached(content: Buffer, signatureBer: Buffer, opts: VerifyOptions): Promise<VerifyResult> {
   let sd: pkijs.SignedData
   let certs: CertInfo[]
   const signatureDer = oneContentInfo(signatureBer)
   try {
-    const ci = pkijs.ContentInfo.fromBER(signatureDer)
-    if (ci.contentType !== OID_SIGNED_DATA) throw new Error(`content type ${ci.contentType}`)
-    sd = new pkijs.SignedData({ schema: ci.content })
+    sd = readSignedData(signatureDer)
     certs = embeddedDers(signatureDer, 0xa0).map((d) => parseCert(d))
   } catch (e) {
     if (e instanceof VmgitError) throw e
