@@ -20,7 +20,7 @@ import { isWeakDigest, sigScheme } from './algorithms.js'
 import { checkCmsShape } from './cms-shape.js'
 import { DIGEST_OIDS, hexSerial, parseCert, parseCrl, publicKey, verifySignature, type CertInfo, type CrlInfo } from './cert.js'
 import { buildChain, checkRevocation, checkSignerValidity } from './chain.js'
-import { children, DerError, int, oid, readBer, readTlv, seq, setOf, tlv, toDefinite, whole } from './der.js'
+import { children, content as tlvContent, DerError, oid, oidToString, readBer, readTlv, seq, setOf, tlv, toDefinite, whole } from './der.js'
 import { canonicalName } from './dn.js'
 import './engine.js'
 import { BytesMemo } from './memo.js'
@@ -205,53 +205,56 @@ function oneContentInfo(raw: Buffer): Buffer {
   return der
 }
 
-// the certificates fields ([0]) pkijs has read as a SignedData's, by their exact bytes (memo.ts)
-const readCertSets = new BytesMemo<true>(64)
+// the SignedData fields other than signerInfos that pkijs has read, by their exact bytes (memo.ts)
+const readSignedDataFields = new BytesMemo<true>(64)
 
-function pkijsSignedData(contentInfo: Buffer): pkijs.SignedData {
-  const ci = pkijs.ContentInfo.fromBER(contentInfo)
-  if (ci.contentType !== OID_SIGNED_DATA) throw new Error(`content type ${ci.contentType}`)
-  return new pkijs.SignedData({ schema: ci.content })
-}
+const SIGNED_DATA_TYPE = oid(OID_SIGNED_DATA)
 
-/** ContentInfo { contentType, [0] SignedData { fields } } (lengths re-encoded; every field byte for byte) */
-const contentInfoOf = (contentType: Uint8Array, fields: Uint8Array[]): Buffer =>
-  seq(Buffer.from(contentType), tlv(0xa0, seq(...fields.map((f) => Buffer.from(f)))))
+/** ContentInfo { id-signedData, [0] SignedData { fields } } (lengths re-encoded; every field byte for byte) */
+const contentInfoOf = (fields: Uint8Array[]): Buffer =>
+  seq(SIGNED_DATA_TYPE, tlv(0xa0, seq(...fields.map((f) => Buffer.from(f)))))
 
 /**
- * pkijs reads the whole SignedData (S22: what it refuses is CMS_MALFORMED), in two parts.
- * Issue 6: every list of an endorser embeds the same certificates, and reading them is most of
- * pkijs's work, so the certificates field is read on its own, in an otherwise empty SignedData,
- * once per distinct bytes; the SignedData without it is read for every list. pkijs's SignedData
- * schema reads each field on its own, so the two reads refuse exactly what one read would.
- * (The certificates themselves are then parsed by parseCert, from the exact bytes.)
+ * The SignerInfos, after pkijs has read the whole SignedData (S22: what it refuses is CMS_MALFORMED).
+ * Issue 6: all the fields before signerInfos (version, digestAlgorithms, encapContentInfo, the
+ * certificates and CRLs) are the same bytes in every list an endorser signs, and reading them was
+ * most of pkijs's work; they are read once per distinct bytes, in a SignedData with an empty
+ * signerInfos, and each SignerInfo is read on its own with the same SignerInfo schema. pkijs's
+ * SignedData schema reads each field on its own, so the parts refuse exactly what one read would.
+ * checkCmsShape has checked the outer shape (ContentInfo, SignedData fields, signerInfos a SET).
  */
-function readSignedData(der: Buffer): pkijs.SignedData {
+function readSignerInfos(der: Buffer): pkijs.SignerInfo[] {
   const [contentType, explicit] = children(der, readTlv(der, 0))
-  const fields = explicit ? children(der, readTlv(der, explicit.body)) : []
-  const certsField = fields.find((t) => t.tag === 0xa0)
-  if (!contentType || !certsField) return pkijsSignedData(der)
-  readCertSets.get(whole(der, certsField), () => {
-    pkijsSignedData(contentInfoOf(oid(OID_SIGNED_DATA), [int(1), setOf([]), seq(oid(OID_DATA)), whole(der, certsField), setOf([])]))
+  if (!contentType || !explicit) throw new Error('no content')
+  // the exact DER of id-signedData (a padded encoding of the same number is refused)
+  if (!Buffer.from(whole(der, contentType)).equals(SIGNED_DATA_TYPE)) throw new Error(`content type ${oidToString(tlvContent(der, contentType))}`)
+  const fields = children(der, readTlv(der, explicit.body))
+  const signerInfos = fields[fields.length - 1]
+  if (!signerInfos) throw new Error('an empty SignedData')
+  const before = fields.slice(0, -1).map((t) => whole(der, t))
+  readSignedDataFields.get(Buffer.concat(before), () => {
+    const ci = pkijs.ContentInfo.fromBER(contentInfoOf([...before, setOf([])]))
+    if (ci.contentType !== OID_SIGNED_DATA) throw new Error(`content type ${ci.contentType}`)
+    void new pkijs.SignedData({ schema: ci.content })
     return true
   })
-  return pkijsSignedData(contentInfoOf(whole(der, contentType), fields.filter((t) => t !== certsField).map((t) => whole(der, t))))
+  return children(der, signerInfos).map((t) => pkijs.SignerInfo.fromBER(whole(der, t)))
 }
 
 /** Verify already-separated content (CRLF bytes) and DER or BER signature. */
 export async function verifyDetached(content: Buffer, signatureBer: Buffer, opts: VerifyOptions): Promise<VerifyResult> {
-  let sd: pkijs.SignedData
+  let signerInfos: pkijs.SignerInfo[]
   let certs: CertInfo[]
   const signatureDer = oneContentInfo(signatureBer)
   try {
-    sd = readSignedData(signatureDer)
+    signerInfos = readSignerInfos(signatureDer)
     certs = embeddedDers(signatureDer, 0xa0).map((d) => parseCert(d))
   } catch (e) {
     if (e instanceof VmgitError) throw e
     throw malformed((e as Error).message)
   }
-  if (sd.signerInfos.length === 0) throw new VmgitError('NO_SIGNER', 'the signature has no SignerInfo; re-sign the list')
-  const checked = sd.signerInfos.map((si, i) => checkSignerInfo(si, content, certs, i))
+  if (signerInfos.length === 0) throw new VmgitError('NO_SIGNER', 'the signature has no SignerInfo; re-sign the list')
+  const checked = signerInfos.map((si, i) => checkSignerInfo(si, content, certs, i))
   // one endorser, one signature (smimeX509validation: "To many keys in signature file")
   if (checked.length > 1) {
     throw new VmgitError('MULTIPLE_SIGNERS', `the signature has ${checked.length} signers (${checked.map((c) => c.cert.subject).join('; ')}); ` +
