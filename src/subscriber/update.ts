@@ -7,7 +7,7 @@ import type { EventRunner } from './events.js'
 import type { Fetcher, FetchLimits } from '../net/http.js'
 import { recoveryFloor } from './history.js'
 import { announceNewImages } from './newimages.js'
-import { fetchList } from './listsource.js'
+import { askList, type ListPrefetch } from './prefetch.js'
 import { adoptSignature, recheckStored, storedListProblem } from './recheck.js'
 import type { Report } from './report.js'
 import { credentialsOf, type DB, getImages, getSubscriptionMeta, getUrls, type SubscriptionMeta, type UrlRow } from './store.js'
@@ -40,6 +40,8 @@ export interface UpdateContext {
   limits: FetchLimits
   report: Report
   events: EventRunner
+  /** replies already asked for (issue 6: the next subscriptions' requests overlap this one's verification) */
+  prefetch?: ListPrefetch
 }
 
 interface Validators {
@@ -161,7 +163,7 @@ export async function updateSubscription(ctx: UpdateContext, sub: SubscriptionMe
 /** Fetch, verify and judge one mirror's reply against the stored list; never writes anything. */
 async function askMirror(ctx: UpdateContext, sub: SubscriptionMeta, credentials: ReturnType<typeof credentialsOf>, u: UrlRow, floor: () => ReturnType<typeof recoveryFloor>): Promise<Reply> {
   try {
-    const f = await fetchList(ctx.fetcher, { url: u.url, username: u.username, password: u.password, etag: u.etag, lastModified: u.last_modified }, { limits: ctx.limits, conditional: true })
+    const f = await (ctx.prefetch?.take(sub.id, u) ?? askList(ctx.fetcher, u, ctx.limits))
     if (f.kind === 'unchanged') return { url: u, kind: 'not-modified' }
     const v = await verifyListBytes(f.bytes, { trust: ctx.trust, now: ctx.now, crlCheck: ctx.crlCheck, maxImages: ctx.limits.maxImages })
     toCandidate(v.list) // identifier, version and dates parse (before anything is compared)
