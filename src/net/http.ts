@@ -291,6 +291,15 @@ export class Fetcher {
             r.destroy()
             req.destroy()
           },
+          release: () => {
+            // RFC 9110 §6.4.1: these answers end with their headers; reading that end frees the socket for reuse
+            if (r.statusCode === 304 || r.statusCode === 204 || send.method === 'HEAD') r.resume()
+            else {
+              done()
+              r.destroy()
+              req.destroy()
+            }
+          },
         })
       })
       startBody(req, send, size)

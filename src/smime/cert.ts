@@ -9,6 +9,7 @@ import { sigScheme, unsupported, verifyWith, type SigAlg } from './algorithms.js
 import { certNames, children, content, DerError, oidToString, readTlv, whole, type Tlv } from './der.js'
 import { onelineDNFromDer } from './dn.js'
 import './engine.js'
+import { BytesMemo, PairMemo } from './memo.js'
 
 export interface CertInfo {
   der: Buffer
@@ -89,7 +90,20 @@ function parseEku(ext: Uint8Array): Set<string> {
   return new Set(children(ext, readTlv(ext, 0)).filter((t) => t.tag === 0x06).map((t) => oidToString(content(ext, t))))
 }
 
+/**
+ * Issue 6: a sync meets the same signer certificate in every list it verifies (and again as the
+ * stored signer it looks up in the CRL): it is parsed once per process (memo.ts). Each call gets
+ * its own CertInfo object (chain building compares certificates by identity), sharing the parsed
+ * parts, which nobody mutates.
+ */
+const parsedCerts = new BytesMemo<CertInfo>(256)
+
 export function parseCert(der: Buffer, file?: string): CertInfo {
+  // a private copy of the bytes: a caller that reuses its buffer cannot change a memoised certificate
+  return { ...parsedCerts.get(der, () => parseCertOnce(Buffer.from(der))), file }
+}
+
+function parseCertOnce(der: Buffer): CertInfo {
   const pk = pkijs.Certificate.fromBER(der)
   const { issuer, subject } = certNames(der)
   let isCA: boolean | undefined
@@ -123,7 +137,7 @@ export function parseCert(der: Buffer, file?: string): CertInfo {
     subject: onelineDNFromDer(subject), issuer: onelineDNFromDer(issuer),
     serial: hexSerial(pk.serialNumber), notBefore: pk.notBefore.value, notAfter: pk.notAfter.value,
     isCA, keyUsage, selfIssued: Buffer.compare(Buffer.from(subject), Buffer.from(issuer)) === 0,
-    pathLen: isCA ? pathLen : undefined, eku, nsCertType, nameConstraints, subjectAltName, unknownCritical, sigAlg, file,
+    pathLen: isCA ? pathLen : undefined, eku, nsCertType, nameConstraints, subjectAltName, unknownCritical, sigAlg,
   }
 }
 
@@ -134,29 +148,36 @@ function certSigParams(der: Uint8Array): Uint8Array | undefined {
   return p ? whole(der, p) : undefined
 }
 
-const keys = new WeakMap<CertInfo, KeyObject>()
+// keyed by the parsed certificate, which every CertInfo of the same bytes shares (parseCert)
+const keys = new WeakMap<pkijs.Certificate, KeyObject>()
 /** The certificate's public key as a node KeyObject (cached). */
 export function publicKey(c: CertInfo): KeyObject {
-  let k = keys.get(c)
+  let k = keys.get(c.pk)
   if (!k) {
     try {
       k = createPublicKey({ key: Buffer.from(c.pk.subjectPublicKeyInfo.toSchema().toBER()), format: 'der', type: 'spki' })
     } catch (e) {
       throw unsupported(`the public key of ${c.subject} (${c.pk.subjectPublicKeyInfo.algorithm.algorithmId}: ${(e as Error).message})`)
     }
-    keys.set(c, k)
+    keys.set(c.pk, k)
   }
   return k
 }
 
+// issue 6: a signature over fixed bytes checked with a fixed key has one answer (memo.ts)
+const certSignatures = new PairMemo<pkijs.Certificate, pkijs.Certificate>()
+const crlSignatures = new PairMemo<CrlInfo, pkijs.Certificate>()
+
 /** Is `child`'s signature made by `issuer`'s key? (any algorithm OpenSSL supports) */
 export function signedBy(child: CertInfo, issuer: CertInfo): boolean {
   sigScheme(child.sigAlg) // S22: an algorithm vmgit does not know is UNSUPPORTED_ALGORITHM, not "untrusted"
-  try {
-    return new X509Certificate(child.der).verify(publicKey(issuer))
-  } catch {
-    return false
-  }
+  return certSignatures.get(child.pk, issuer.pk, () => {
+    try {
+      return new X509Certificate(child.der).verify(publicKey(issuer))
+    } catch {
+      return false
+    }
+  })
 }
 
 export { DIGEST_OIDS } from './algorithms.js'
@@ -250,7 +271,7 @@ export function parseCrl(der: Buffer, file?: string): CrlInfo {
 
 /** Is the CRL signed by `ca`? */
 export function crlSignedBy(crl: CrlInfo, ca: CertInfo): boolean {
-  return verifySignature(crl.sigAlg, undefined, crl.tbs, crl.signature, publicKey(ca), crl.sigParams)
+  return crlSignatures.get(crl, ca.pk, () => verifySignature(crl.sigAlg, undefined, crl.tbs, crl.signature, publicKey(ca), crl.sigParams))
 }
 
 /** OIDs of the critical extensions in an Extensions SEQUENCE. */

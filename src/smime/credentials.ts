@@ -9,7 +9,7 @@
  */
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
-import forge from 'node-forge'
+import type Forge from 'node-forge'
 import { certLifetimeVerdicts, endorserVerdicts, refuse, signingCertVerdicts } from '../rules/list.js'
 import { usageError, VmgitError } from '../util/errors.js'
 import { CERT_LABELS, parseCert, pemBlocks, type CertInfo } from './cert.js'
@@ -93,9 +93,11 @@ async function fromPem(keyPem: Buffer, certPem: Buffer, what: { key: string; cer
 
 async function fromP12(file: string, ctx: CredentialContext): Promise<SigningCredentials> {
   const der = await readPath(file, 'PKCS#12 file')
-  const open = (pass: string): forge.pkcs12.Pkcs12Pfx =>
+  // issue 6/16: node-forge (~40 modules) is loaded only to read a .p12, not by every verify and sync that imports this file
+  const forge: typeof Forge = (await import('node-forge')).default
+  const open = (pass: string): Forge.pkcs12.Pkcs12Pfx =>
     forge.pkcs12.pkcs12FromAsn1(forge.asn1.fromDer(forge.util.createBuffer(der.toString('binary'))), false, pass)
-  let p12: forge.pkcs12.Pkcs12Pfx
+  let p12: Forge.pkcs12.Pkcs12Pfx
   try {
     p12 = open('')
   } catch {

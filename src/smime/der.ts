@@ -174,19 +174,26 @@ export function berChildren(buf: Uint8Array, parent: BerTlv, depth = 0): BerTlv[
  * lengths comes back as it is.
  */
 export function toDefinite(buf: Uint8Array, t: BerTlv = readBer(buf, 0), depth = 0): Buffer {
-  if (!hasIndefinite(buf, t, depth)) return Buffer.from(whole(buf, t))
-  const inner = berChildren(buf, t, depth).map((c) => toDefinite(buf, c, depth + 1))
-  return tlv(t.tag, Buffer.concat(inner))
+  return rewritten(buf, t, depth) ?? Buffer.from(whole(buf, t))
 }
 
-function hasIndefinite(buf: Uint8Array, t: BerTlv, depth: number): boolean {
-  if (t.indefinite) return true
-  if (!(t.tag & 0x20)) return false
-  // a definite constructed TLV may still hold indefinite children; a primitive-looking body that
-  // does not parse as TLVs (e.g. an OCTET STRING wrapper) is left alone
+/**
+ * One walk over the tree (issue 6: asking "any indefinite length below?" at every level walked
+ * each subtree once per ancestor): the definite form of `t`, or undefined when `t` has no
+ * indefinite length anywhere and stays as it is. A definite constructed TLV whose body does not
+ * parse as TLVs (e.g. an OCTET STRING wrapper) is left alone.
+ */
+function rewritten(buf: Uint8Array, t: BerTlv, depth: number): Buffer | undefined {
+  if (!(t.tag & 0x20)) return undefined
+  let kids: BerTlv[]
   try {
-    return berChildren(buf, t, depth).some((c) => hasIndefinite(buf, c, depth + 1))
-  } catch {
-    return false
+    kids = berChildren(buf, t, depth)
+  } catch (e) {
+    // an indefinite TLV's children were read by readBer already; only a definite body may be opaque
+    if (t.indefinite) throw e
+    return undefined
   }
+  const inner = kids.map((c) => rewritten(buf, c, depth + 1))
+  if (!t.indefinite && inner.every((x) => x === undefined)) return undefined
+  return tlv(t.tag, Buffer.concat(inner.map((x, i) => x ?? whole(buf, kids[i]!))))
 }

@@ -14,6 +14,7 @@
 import { createHash } from 'node:crypto'
 import type * as pkijs from 'pkijs'
 import { children, content, readTlv, setOf, tlv } from './der.js'
+import { BytesMemo } from './memo.js'
 import { OPENSSL_SHORT_NAMES } from './openssl-names.js'
 
 /** OpenSSL's short name of an attribute type (OBJ_nid2sn), or the dotted OID when it has none (i2t_ASN1_OBJECT). */
@@ -141,9 +142,10 @@ export function canonicalName(der: Uint8Array): Buffer {
 
 /** `X509_NAME_hash_ex` (the `openssl x509 -subject_hash` value): 8 lowercase hex digits. */
 export function nameHash(der: Uint8Array): string {
-  const md = createHash('sha1').update(canonicalName(der)).digest()
-  return md.readUInt32LE(0).toString(16).padStart(8, '0')
+  // issue 6: every list's trust lookups ask for the same few issuer names (memo.ts)
+  return nameHashes.get(der, () => createHash('sha1').update(canonicalName(der)).digest().readUInt32LE(0).toString(16).padStart(8, '0'))
 }
+const nameHashes = new BytesMemo<string>(1024)
 
 /** Do two DER names denote the same entity by OpenSSL's rules (canonical encodings equal)? */
 export const sameName = (a: Uint8Array, b: Uint8Array): boolean =>

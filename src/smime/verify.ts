@@ -20,9 +20,10 @@ import { isWeakDigest, sigScheme } from './algorithms.js'
 import { checkCmsShape } from './cms-shape.js'
 import { DIGEST_OIDS, hexSerial, parseCert, parseCrl, publicKey, verifySignature, type CertInfo, type CrlInfo } from './cert.js'
 import { buildChain, checkRevocation, checkSignerValidity } from './chain.js'
-import { children, DerError, readBer, readTlv, toDefinite, whole } from './der.js'
+import { children, content as tlvContent, DerError, oid, oidToString, readBer, readTlv, seq, setOf, tlv, toDefinite, whole } from './der.js'
 import { canonicalName } from './dn.js'
 import './engine.js'
+import { BytesMemo } from './memo.js'
 import { parseSmime } from './mime.js'
 import type { TrustStore } from './trust.js'
 
@@ -204,22 +205,56 @@ function oneContentInfo(raw: Buffer): Buffer {
   return der
 }
 
+// the SignedData fields other than signerInfos that pkijs has read, by their exact bytes (memo.ts)
+const readSignedDataFields = new BytesMemo<true>(64)
+
+const SIGNED_DATA_TYPE = oid(OID_SIGNED_DATA)
+
+/** ContentInfo { id-signedData, [0] SignedData { fields } } (lengths re-encoded; every field byte for byte) */
+const contentInfoOf = (fields: Uint8Array[]): Buffer =>
+  seq(SIGNED_DATA_TYPE, tlv(0xa0, seq(...fields.map((f) => Buffer.from(f)))))
+
+/**
+ * The SignerInfos, after pkijs has read the whole SignedData (S22: what it refuses is CMS_MALFORMED).
+ * Issue 6: all the fields before signerInfos (version, digestAlgorithms, encapContentInfo, the
+ * certificates and CRLs) are the same bytes in every list an endorser signs, and reading them was
+ * most of pkijs's work; they are read once per distinct bytes, in a SignedData with an empty
+ * signerInfos, and each SignerInfo is read on its own with the same SignerInfo schema. pkijs's
+ * SignedData schema reads each field on its own, so the parts refuse exactly what one read would.
+ * checkCmsShape has checked the outer shape (ContentInfo, SignedData fields, signerInfos a SET).
+ */
+function readSignerInfos(der: Buffer): pkijs.SignerInfo[] {
+  const [contentType, explicit] = children(der, readTlv(der, 0))
+  if (!contentType || !explicit) throw new Error('no content')
+  // the exact DER of id-signedData (a padded encoding of the same number is refused)
+  if (!Buffer.from(whole(der, contentType)).equals(SIGNED_DATA_TYPE)) throw new Error(`content type ${oidToString(tlvContent(der, contentType))}`)
+  const fields = children(der, readTlv(der, explicit.body))
+  const signerInfos = fields[fields.length - 1]
+  if (!signerInfos) throw new Error('an empty SignedData')
+  const before = fields.slice(0, -1).map((t) => whole(der, t))
+  readSignedDataFields.get(Buffer.concat(before), () => {
+    const ci = pkijs.ContentInfo.fromBER(contentInfoOf([...before, setOf([])]))
+    if (ci.contentType !== OID_SIGNED_DATA) throw new Error(`content type ${ci.contentType}`)
+    void new pkijs.SignedData({ schema: ci.content })
+    return true
+  })
+  return children(der, signerInfos).map((t) => pkijs.SignerInfo.fromBER(whole(der, t)))
+}
+
 /** Verify already-separated content (CRLF bytes) and DER or BER signature. */
 export async function verifyDetached(content: Buffer, signatureBer: Buffer, opts: VerifyOptions): Promise<VerifyResult> {
-  let sd: pkijs.SignedData
+  let signerInfos: pkijs.SignerInfo[]
   let certs: CertInfo[]
   const signatureDer = oneContentInfo(signatureBer)
   try {
-    const ci = pkijs.ContentInfo.fromBER(signatureDer)
-    if (ci.contentType !== OID_SIGNED_DATA) throw new Error(`content type ${ci.contentType}`)
-    sd = new pkijs.SignedData({ schema: ci.content })
+    signerInfos = readSignerInfos(signatureDer)
     certs = embeddedDers(signatureDer, 0xa0).map((d) => parseCert(d))
   } catch (e) {
     if (e instanceof VmgitError) throw e
     throw malformed((e as Error).message)
   }
-  if (sd.signerInfos.length === 0) throw new VmgitError('NO_SIGNER', 'the signature has no SignerInfo; re-sign the list')
-  const checked = sd.signerInfos.map((si, i) => checkSignerInfo(si, content, certs, i))
+  if (signerInfos.length === 0) throw new VmgitError('NO_SIGNER', 'the signature has no SignerInfo; re-sign the list')
+  const checked = signerInfos.map((si, i) => checkSignerInfo(si, content, certs, i))
   // one endorser, one signature (smimeX509validation: "To many keys in signature file")
   if (checked.length > 1) {
     throw new VmgitError('MULTIPLE_SIGNERS', `the signature has ${checked.length} signers (${checked.map((c) => c.cert.subject).join('; ')}); ` +

@@ -2,6 +2,7 @@ import { VmgitError } from '../util/errors.js'
 import type { Candidate, Signer } from './decide.js'
 import { recordHistory } from './history.js'
 import { type DB, getSubscription, logAction } from './store.js'
+import { recordStatus, setValidators } from './store-sync.js'
 
 /**
  * Writes an accepted list version. Everything — the list, its images, new selections, the mirror's
@@ -70,20 +71,7 @@ function selectAuto(db: DB, id: string, ids: string[], now: Date): void {
 }
 
 function saveMirror(db: DB, id: string, m: MirrorState | undefined): void {
-  if (!m) return
-  db.prepare('UPDATE subscription_url SET etag = ?, last_modified = ? WHERE subscription_id = ? AND position = ?').run(m.etag ?? null, m.lastModified ?? null, id, m.position)
-}
-
-/** Outcome bookkeeping (subscription_status): written after every attempt, accepted or not. */
-export function recordStatus(db: DB, id: string, now: Date, outcome: { ok: boolean; code?: string; message?: string; mirrors: Record<number, string> }): void {
-  const ts = now.toISOString()
-  db.prepare(
-    `INSERT INTO subscription_status (subscription_id, checked_at, updated_at, last_error_code, last_error_message, mirrors)
-     VALUES (@id, @ts, CASE WHEN @ok THEN @ts END, @code, @message, @mirrors)
-     ON CONFLICT (subscription_id) DO UPDATE SET checked_at = @ts,
-       updated_at = CASE WHEN @ok THEN @ts ELSE subscription_status.updated_at END,
-       last_error_code = @code, last_error_message = @message, mirrors = @mirrors`,
-  ).run({ id, ts, ok: outcome.ok ? 1 : 0, code: outcome.code ?? null, message: outcome.message ?? null, mirrors: JSON.stringify(outcome.mirrors) })
+  if (m) setValidators(db, id, m.position, m.etag ?? null, m.lastModified ?? null)
 }
 
 /** `vmgit sync`: a newer verified version replaces the stored one. */
@@ -120,23 +108,4 @@ export function applyNew(db: DB, v: AcceptedVersion, s: NewSubscription, mirror:
     recordStatus(db, c.identifier, now, { ok: true, mirrors: mirror ? { [mirror.position]: 'ACCEPTED' } : {} })
     logAction(db, now, c.identifier, 'subscribed', `version ${c.version} from ${s.urls.map((u) => u.url).join(' ')} (endorser ${s.endorser}, signer ${v.signer.subject})`)
   }).immediate()
-}
-
-/**
- * S08/S17: a stored list stops being offered when it passes its dc:date:expires, or when the
- * certificate that signed it expires (a list never outlives its signature). Marks the
- * subscription expired; its images are then expired from the cache.
- */
-export function markExpiredIfDue(db: DB, id: string, now: Date): boolean {
-  const t = now.toISOString()
-  const r = db.prepare("UPDATE subscription SET status = 'expired' WHERE id = ? AND status = 'ok' AND (list_expires <= ? OR signer_not_after <= ?)").run(id, t, t)
-  if (r.changes > 0) logAction(db, now, id, 'list-expired', 'the stored list passed its dc:date:expires or its signer certificate expired')
-  return r.changes > 0
-}
-
-/** S10/S17: the certificate that signed the stored list is now in its CA's CRL: stop offering the list. */
-export function markSignerRevoked(db: DB, id: string, now: Date): boolean {
-  const r = db.prepare("UPDATE subscription SET status = 'expired' WHERE id = ? AND status = 'ok'").run(id)
-  if (r.changes > 0) logAction(db, now, id, 'signer-revoked', 'the certificate that signed the stored list is revoked')
-  return r.changes > 0
 }

@@ -17,7 +17,7 @@ export async function fetchList(fetcher: Fetcher, src: ListSource, opts: { limit
   if (opts.conditional && src.lastModified) headers['if-modified-since'] = src.lastModified
   const r = await fetcher.open(src.url, { limits: opts.limits, headers, auth: { username: src.username, password: src.password }, noDowngrade: true, addressRule: 'origin' })
   if (r.status === 304) {
-    r.close()
+    r.release()
     if (!opts.conditional) throw new VmgitError('HTTP_STATUS', `${r.url} answered 304 to an unconditional request`) // exit 3: a server fault
     return { kind: 'unchanged' }
   }

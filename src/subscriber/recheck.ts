@@ -1,10 +1,10 @@
 import { isVmgitError, VmgitError } from '../util/errors.js'
-import { markExpiredIfDue, markSignerRevoked } from './apply.js'
 import { decide } from './decide.js'
 import { recordHistory } from './history.js'
 import type { Problem, Report } from './report.js'
 import type { TrustStore } from '../smime/trust.js'
 import { credentialsOf, type DB, getImages, getSubscription, getSubscriptionMeta, getUrls, logAction, type SubscriptionMeta } from './store.js'
+import { markExpiredIfDue, markSignerRevoked, reinstateList, replaceSignature, setValidators, withdrawList } from './store-sync.js'
 import { isRevoked, type VerifiedList, verifyListBytes } from './verify.js'
 
 /**
@@ -65,8 +65,7 @@ export async function recheckStored(ctx: RecheckContext, id: string, acceptedThi
     ctx.report.problem(p)
     return p
   }
-  const r = db.prepare("UPDATE subscription SET status = 'ok' WHERE id = ? AND status = 'expired'").run(id)
-  if (r.changes > 0) {
+  if (reinstateList(db, id)) {
     logAction(db, now, id, 'stored-list-trusted-again', `stored version ${fresh.version} verifies again against the trust store`)
     report.change({ kind: 'list-updated', subscription: id, message: `list ${id}: the stored version ${fresh.version} verifies again against the trust store; its images are offered again` })
   }
@@ -102,9 +101,9 @@ export async function storedListProblem(ctx: RecheckContext, meta: SubscriptionM
 }
 
 function markUntrusted(db: DB, id: string, now: Date, cause: VmgitError): boolean {
-  const r = db.prepare("UPDATE subscription SET status = 'expired' WHERE id = ? AND status = 'ok'").run(id)
-  if (r.changes > 0) logAction(db, now, id, 'stored-list-untrusted', `the stored list no longer verifies: ${cause.code}: ${cause.message}`)
-  return r.changes > 0
+  const changed = withdrawList(db, id)
+  if (changed) logAction(db, now, id, 'stored-list-untrusted', `the stored list no longer verifies: ${cause.code}: ${cause.message}`)
+  return changed
 }
 
 function reportUntrusted(ctx: RecheckContext, meta: SubscriptionMeta, cause: VmgitError): Problem {
@@ -137,10 +136,8 @@ export function adoptSignature(db: DB, id: string, r: { smime: Buffer; v: Verifi
   db.transaction(() => {
     const meta = getSubscriptionMeta(db, id)
     if (!meta || meta.content_sha512 !== v.contentSha512) throw new VmgitError('INTERNAL', `subscription ${id} changed while its list was being signed again`)
-    db.prepare(
-      `UPDATE subscription SET smime = ?, signer_subject = ?, signer_issuer = ?, signer_serial = ?, signer_not_after = ?, signer_cert = ?, status = 'ok' WHERE id = ?`,
-    ).run(r.smime, v.signer.subject, v.signer.issuer, v.signer.serial, v.signer.notAfter.toISOString(), v.certificate, id)
-    db.prepare('UPDATE subscription_url SET etag = ?, last_modified = ? WHERE subscription_id = ? AND position = ?').run(r.etag ?? null, r.lastModified ?? null, id, r.position)
+    replaceSignature(db, id, { smime: r.smime, subject: v.signer.subject, issuer: v.signer.issuer, serial: v.signer.serial, notAfter: v.signer.notAfter, certificate: v.certificate })
+    setValidators(db, id, r.position, r.etag ?? null, r.lastModified ?? null)
     recordHistory(db, id, { version: meta.version, created: new Date(meta.list_created), contentSha512: v.contentSha512, issuer: v.signer.issuer, serial: v.signer.serial, certificate: v.certificate }, now)
     logAction(db, now, id, 'list-signed-again', `stored version ${meta.version} no longer verified (signer serial ${meta.signer_serial}); the same content signed by ${v.signer.subject} (serial ${v.signer.serial}) replaces its signature`)
   }).immediate()

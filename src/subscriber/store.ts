@@ -218,8 +218,22 @@ function migrate(db: DB): void {
 
 // ---- small typed queries shared by the subscriber modules ----
 
+/**
+ * Issue 6: one prepared statement per SQL text and connection. A no-change sync runs about ten
+ * small queries per list, and preparing each statement again cost more than running it. Only for
+ * plain run/get/all (a statement put in raw, pluck or iterate mode must be prepared on its own).
+ */
+const prepared = new WeakMap<DB, Map<string, Database.Statement>>()
+export function statement(db: DB, sql: string): Database.Statement {
+  let bySql = prepared.get(db)
+  if (!bySql) prepared.set(db, (bySql = new Map()))
+  let s = bySql.get(sql)
+  if (!s) bySql.set(sql, (s = db.prepare(sql)))
+  return s
+}
+
 export const getSubscription = (db: DB, id: string): SubscriptionRow | undefined =>
-  db.prepare('SELECT * FROM subscription WHERE id = ?').get(id) as SubscriptionRow | undefined
+  statement(db, 'SELECT * FROM subscription WHERE id = ?').get(id) as SubscriptionRow | undefined
 
 export const listSubscriptions = (db: DB): SubscriptionRow[] =>
   db.prepare('SELECT * FROM subscription ORDER BY id').all() as SubscriptionRow[]
@@ -228,26 +242,26 @@ export const listSubscriptions = (db: DB): SubscriptionRow[] =>
 export type SubscriptionMeta = Omit<SubscriptionRow, 'smime' | 'content'>
 const META = 'id, endorser, endorser_check, new_images, crl_check, status, created_at, version, list_created, list_expires, imported_at, title, description, list_uri, vo, content_sha512, signer_subject, signer_issuer, signer_serial, signer_not_after, signer_cert, require_repository'
 export const listSubscriptionsMeta = (db: DB): SubscriptionMeta[] =>
-  db.prepare(`SELECT ${META} FROM subscription ORDER BY id`).all() as SubscriptionMeta[]
+  statement(db, `SELECT ${META} FROM subscription ORDER BY id`).all() as SubscriptionMeta[]
 export const getSubscriptionMeta = (db: DB, id: string): SubscriptionMeta | undefined =>
-  db.prepare(`SELECT ${META} FROM subscription WHERE id = ?`).get(id) as SubscriptionMeta | undefined
+  statement(db, `SELECT ${META} FROM subscription WHERE id = ?`).get(id) as SubscriptionMeta | undefined
 
 export const getUrls = (db: DB, id: string): UrlRow[] =>
-  db.prepare('SELECT * FROM subscription_url WHERE subscription_id = ? ORDER BY position').all(id) as UrlRow[]
+  statement(db, 'SELECT * FROM subscription_url WHERE subscription_id = ? ORDER BY position').all(id) as UrlRow[]
 
 export const getImages = (db: DB, id: string): ImageRow[] =>
-  db.prepare('SELECT * FROM image WHERE subscription_id = ? ORDER BY identifier').all(id) as ImageRow[]
+  statement(db, 'SELECT * FROM image WHERE subscription_id = ? ORDER BY identifier').all(id) as ImageRow[]
 
 export const getStatus = (db: DB, id: string): StatusRow | undefined =>
-  db.prepare('SELECT * FROM subscription_status WHERE subscription_id = ?').get(id) as StatusRow | undefined
+  statement(db, 'SELECT * FROM subscription_status WHERE subscription_id = ?').get(id) as StatusRow | undefined
 
 /** The credentials of endorser `name` valid for `subscriptionId` (S20: without it, only those valid for every subscription). */
 export const credentialsOf = (db: DB, name: string, subscriptionId?: string): EndorserRow[] =>
-  db.prepare('SELECT * FROM endorser WHERE name = ? AND (subscription_id IS NULL OR subscription_id = ?) ORDER BY subject, issuer').all(name, subscriptionId ?? null) as EndorserRow[]
+  statement(db, 'SELECT * FROM endorser WHERE name = ? AND (subscription_id IS NULL OR subscription_id = ?) ORDER BY subject, issuer').all(name, subscriptionId ?? null) as EndorserRow[]
 
 export function logAction(db: DB, at: Date, subscriptionId: string | null, action: string, detail: string): void {
   // one redaction policy: the log table never holds a credential (a URL's userinfo or ?token=)
-  db.prepare('INSERT INTO log (at, subscription_id, action, detail) VALUES (?, ?, ?, ?)').run(at.toISOString(), subscriptionId, action, redactText(detail))
+  statement(db, 'INSERT INTO log (at, subscription_id, action, detail) VALUES (?, ?, ?, ?)').run(at.toISOString(), subscriptionId, action, redactText(detail))
 }
 
 /** A registry list location as stored (tag explicit), or as given when it does not parse. */

@@ -8,6 +8,7 @@ import { checkCacheDirs } from './localstate.js'
 import { acquireSyncLock } from './lock.js'
 import type { Progress } from './progress.js'
 import { Report } from './report.js'
+import { ListPrefetch } from './prefetch.js'
 import { listSubscriptionsMeta, openStore } from './store.js'
 import { updateSubscription } from './update.js'
 
@@ -90,9 +91,11 @@ export async function runSync(o: SyncOptions): Promise<SyncResult> {
   try {
     const trust = await loadTrustStore(o.paths.caDir)
     await events.fire('ProcessPrefix')
-    for (const sub of subs) {
+    const prefetch = new ListPrefetch(db, fetcher, limits, subs)
+    for (const [i, sub] of subs.entries()) {
       try {
-        await updateSubscription({ db, fetcher, trust, now: o.now, crlCheck: o.crlCheck ?? sub.crl_check !== 0, limits, report, events }, sub)
+        prefetch.ahead(i)
+        await updateSubscription({ db, fetcher, trust, now: o.now, crlCheck: o.crlCheck ?? sub.crl_check !== 0, limits, report, events, prefetch }, sub)
       } catch (e) {
         report.error(e, { subscription: sub.id })
       }

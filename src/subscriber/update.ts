@@ -1,16 +1,17 @@
 import type { TrustStore } from '../smime/trust.js'
 import { compareVersions } from '../imagelist/version.js'
 import { isVmgitError, VmgitError } from '../util/errors.js'
-import { applyUpdate, recordStatus } from './apply.js'
+import { applyUpdate } from './apply.js'
 import { type Decision, decide, toCandidate } from './decide.js'
 import type { EventRunner } from './events.js'
 import type { Fetcher, FetchLimits } from '../net/http.js'
 import { recoveryFloor } from './history.js'
-import { fetchList } from './listsource.js'
 import { announceNewImages } from './newimages.js'
+import { askList, type ListPrefetch } from './prefetch.js'
 import { adoptSignature, recheckStored, storedListProblem } from './recheck.js'
 import type { Report } from './report.js'
 import { credentialsOf, type DB, getImages, getSubscriptionMeta, getUrls, type SubscriptionMeta, type UrlRow } from './store.js'
+import { dropOtherValidators, recordStatus, setValidators } from './store-sync.js'
 import { isRevoked, verifyListBytes, type VerifiedList } from './verify.js'
 
 /**
@@ -39,6 +40,8 @@ export interface UpdateContext {
   limits: FetchLimits
   report: Report
   events: EventRunner
+  /** replies already asked for (issue 6: the next subscriptions' requests overlap this one's verification) */
+  prefetch?: ListPrefetch
 }
 
 interface Validators {
@@ -87,7 +90,7 @@ export async function updateSubscription(ctx: UpdateContext, sub: SubscriptionMe
 
   const failures: { url: UrlRow; error: unknown }[] = []
   const lagging: { url: UrlRow; what: string }[] = []
-  const keep = db.prepare('UPDATE subscription_url SET etag = ?, last_modified = ? WHERE subscription_id = ? AND position = ?')
+  const keep = (pos: number, v: Validators): void => setValidators(db, sub.id, pos, v.etag ?? null, v.lastModified ?? null)
   for (const r of replies) {
     const pos = r.url.position
     if (r === best) {
@@ -102,13 +105,13 @@ export async function updateSubscription(ctx: UpdateContext, sub: SubscriptionMe
     if (!best) {
       // the stored version stands: an unchanged mirror keeps (or learns) validators naming it
       mirrors[pos] = r.kind === 'not-modified' ? 'NOT_MODIFIED' : 'UNCHANGED'
-      if (r.kind === 'unchanged') keep.run(r.validators.etag ?? null, r.validators.lastModified ?? null, sub.id, pos)
+      if (r.kind === 'unchanged') keep(pos, r.validators)
       continue
     }
     if (r.kind === 'eligible' && r.v.contentSha512 === best.v.contentSha512) {
       // the same new version (perhaps signed again) on another mirror
       mirrors[pos] = 'UNCHANGED'
-      keep.run(r.validators.etag ?? null, r.validators.lastModified ?? null, sub.id, pos)
+      keep(pos, r.validators)
       continue
     }
     if (r.kind === 'eligible' && compareVersions(r.d.candidate.version, best.d.candidate.version) === 0) {
@@ -120,7 +123,7 @@ export async function updateSubscription(ctx: UpdateContext, sub: SubscriptionMe
       lagging.push({ url: r.url, what: r.kind === 'not-modified' ? `still serves what it served before (304), while ${best.url.url} serves hv:version ${best.d.candidate.version}` : `serves hv:version ${r.kind === 'eligible' ? r.d.candidate.version : sub.version}, while ${best.url.url} serves ${best.d.candidate.version}` })
     }
     // its validators named an older version: its next reply must be a full body, judged again
-    keep.run(null, null, sub.id, pos)
+    setValidators(db, sub.id, pos, null, null)
   }
   const success = best !== undefined || replies.some((r) => r.kind === 'not-modified' || r.kind === 'unchanged')
   for (const f of failures) {
@@ -160,7 +163,7 @@ export async function updateSubscription(ctx: UpdateContext, sub: SubscriptionMe
 /** Fetch, verify and judge one mirror's reply against the stored list; never writes anything. */
 async function askMirror(ctx: UpdateContext, sub: SubscriptionMeta, credentials: ReturnType<typeof credentialsOf>, u: UrlRow, floor: () => ReturnType<typeof recoveryFloor>): Promise<Reply> {
   try {
-    const f = await fetchList(ctx.fetcher, { url: u.url, username: u.username, password: u.password, etag: u.etag, lastModified: u.last_modified }, { limits: ctx.limits, conditional: true })
+    const f = await (ctx.prefetch?.take(sub.id, u) ?? askList(ctx.fetcher, u, ctx.limits))
     if (f.kind === 'unchanged') return { url: u, kind: 'not-modified' }
     const v = await verifyListBytes(f.bytes, { trust: ctx.trust, now: ctx.now, crlCheck: ctx.crlCheck, maxImages: ctx.limits.maxImages })
     toCandidate(v.list) // identifier, version and dates parse (before anything is compared)
@@ -195,7 +198,7 @@ async function accept(ctx: UpdateContext, sub: SubscriptionMeta, r: Extract<Repl
   const { db, report } = ctx
   const { d, v } = r
   db.transaction(() => {
-    db.prepare('UPDATE subscription_url SET etag = NULL, last_modified = NULL WHERE subscription_id = ? AND position <> ?').run(sub.id, r.url.position)
+    dropOtherValidators(db, sub.id, r.url.position)
     applyUpdate(db, sub.id, { candidate: d.candidate, smime: r.bytes, content: v.content, contentSha512: v.contentSha512, signer: v.signer, certificate: v.certificate, newImages: d.newImages, recovered: d.recovered }, r.validators, ctx.now)
   }).immediate()
   // warnings were reported when this version was accepted: an unchanged list stays quiet (cron)

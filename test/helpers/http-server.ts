@@ -52,6 +52,8 @@ export interface TestServer {
   requests: Seen[]
   reset(): void
   stop(): Promise<void>
+  /** TCP connections accepted since the start (issue 6: kept-alive connections are reused) */
+  connections(): number
 }
 
 const etagOf = (r: Route): string | undefined => {
@@ -158,7 +160,9 @@ export async function startServer(opts: { tls?: { key: string | Buffer; cert: st
   const h = handler(routes, requests)
   const server = opts.tls ? https.createServer({ key: opts.tls.key, cert: opts.tls.cert }, h) : http.createServer(h)
   const sockets = new Set<import('node:net').Socket>()
+  let accepted = 0
   server.on('connection', (s) => {
+    accepted++
     sockets.add(s)
     s.on('close', () => sockets.delete(s))
   })
@@ -179,5 +183,6 @@ export async function startServer(opts: { tls?: { key: string | Buffer; cert: st
         for (const s of sockets) s.destroy()
         server.close(() => resolve())
       }),
+    connections: () => accepted,
   }
 }
