@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { needsRegistry, SKOPEO } from '../helpers/registry.js'
-import { type OciBaseline, ociSubscribed } from '../subscriber/oci-world.js'
+import { addPinnedImage, type OciBaseline, ociSubscribed, type Pushed } from '../subscriber/oci-world.js'
 import { type ImageFile, snapshot } from '../subscriber/world.js'
-import type { Pushed } from '../subscriber/oci-world.js'
 
 const skip = needsRegistry(SKOPEO)
 
@@ -13,13 +12,7 @@ describe.skipIf(skip.skip)(`O03 endless blob: a registry (or proxy) serves more 
   let px: Pushed
   beforeAll(async () => {
     b = await ociSubscribed()
-    const { w, ow, images, pushed } = b
-    x = w.image('x.qcow2', 30_000)
-    px = ow.pushImage(x)
-    w.server.remove(x.route)
-    ow.pushList(await w.signed({ id: w.listId, version: '2.0', images: [ow.entry(images[0]!, pushed[0]!), ow.entry(x, px)] }), ['2.0', 'latest'])
-    expect((await w.sync()).code).toBe(0)
-    expect((await w.cli(['sub', 'select', x.id])).code).toBe(0)
+    ;({ x, px } = await addPinnedImage(b, { name: 'x.qcow2', size: 30_000, version: '2.0' }))
   }, 120_000)
   afterAll(async () => b.ow.close())
   afterEach(() => b.ow.clearEvil())

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { needsRegistry, SKOPEO } from '../helpers/registry.js'
-import { type OciBaseline, ociSubscribed } from '../subscriber/oci-world.js'
+import { addPinnedImage, type OciBaseline, ociSubscribed } from '../subscriber/oci-world.js'
 import { snapshot } from '../subscriber/world.js'
 
 const skip = needsRegistry(SKOPEO)
@@ -13,14 +13,8 @@ describe.skipIf(skip.skip)(`O07 an image deleted in the registry ${skip.reason}`
   afterAll(async () => b.ow.close())
 
   it.each(['manifest', 'blob'] as const)('fails that image when its %s is gone (hv:uri gone too), keeps state and the cached images', async (what) => {
-    const { w, ow, images, pushed } = b
-    const x = w.image(`x-${what}.qcow2`, 25_000)
-    const px = ow.pushImage(x)
-    w.server.remove(x.route)
-    const version = what === 'manifest' ? '2.0' : '3.0'
-    ow.pushList(await w.signed({ id: w.listId, version, images: [ow.entry(images[0]!, pushed[0]!), ow.entry(x, px)] }), [version, 'latest'])
-    expect((await w.sync()).code).toBe(0)
-    expect((await w.cli(['sub', 'select', x.id])).code).toBe(0)
+    const { w, ow, images } = b
+    const { px } = await addPinnedImage(b, { name: `x-${what}.qcow2`, size: 25_000, version: what === 'manifest' ? '2.0' : '3.0' })
     if (what === 'manifest') ow.deleteManifest(px.repository, px.digest)
     else {
       const res = await fetch(`http://${ow.reg.host}/v2/${px.repository}/blobs/${px.layer}`, { method: 'DELETE' })

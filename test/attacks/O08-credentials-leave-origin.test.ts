@@ -2,7 +2,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { needsRegistry, SKOPEO } from '../helpers/registry.js'
-import { type OciBaseline, ociSubscribed } from '../subscriber/oci-world.js'
+import { addPinnedImage, type OciBaseline, ociSubscribed } from '../subscriber/oci-world.js'
 import { snapshot } from '../subscriber/world.js'
 
 const skip = needsRegistry(SKOPEO)
@@ -50,17 +50,7 @@ describe.skipIf(skip.skip)(`O08 the registry's credentials leaving its origin ${
   })
 
   /** A new pinned image x (hv:uri gone), in a new list version, selected: its bytes can only come from the registry. */
-  async function pinnedImage() {
-    const { w, ow, images, pushed } = b
-    const x = w.image(`x${n}.qcow2`, 30_000)
-    const px = ow.pushImage(x)
-    w.server.remove(x.route)
-    const version = `${++n}.0`
-    ow.pushList(await w.signed({ id: w.listId, version, images: [ow.entry(images[0]!, pushed[0]!), ow.entry(x, px)] }), [version, 'latest'])
-    expect((await w.sync()).code).toBe(0)
-    expect((await w.cli(['sub', 'select', x.id])).code).toBe(0)
-    return { x, px }
-  }
+  const pinnedImage = () => addPinnedImage(b, { name: `x${n}.qcow2`, size: 30_000, version: `${++n}.0` })
 
   describe('when a blob GET is redirected to storage on another origin (as distribution does to S3)', () => {
     it('fetches the bytes there without the registry\'s Authorization header, and verifies them', async () => {

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { needsRegistry, SKOPEO } from '../helpers/registry.js'
-import { type OciBaseline, ociSubscribed } from '../subscriber/oci-world.js'
+import { addPinnedImage, type OciBaseline, ociSubscribed } from '../subscriber/oci-world.js'
 import { imageEntry, snapshot } from '../subscriber/world.js'
 
 const skip = needsRegistry(SKOPEO)
@@ -38,17 +38,9 @@ describe.skipIf(skip.skip)(`O09 pins that name another host, or are not what the
 
   /** A new image x (hv:uri gone) whose pin names another registry host than the subscription's, published in a new list version and selected. */
   async function pinnedElsewhere() {
-    const { w, ow, images, pushed } = b
-    const x = w.image(`x${n}.qcow2`, 20_000)
-    const px = ow.pushImage(x)
-    w.server.remove(x.route)
-    const version = `${++n}.0`
-    const entry = ow.entry(x, px, { 'vmgit:oci:reference': `${other}/${px.repository}@${px.digest}` })
-    ow.pushList(await w.signed({ id: w.listId, version, images: [ow.entry(images[0]!, pushed[0]!), entry] }), [version, 'latest'])
-    expect((await w.sync()).code).toBe(0)
-    expect((await w.cli(['sub', 'select', x.id])).code).toBe(0)
+    const pinned = await addPinnedImage(b, { name: `x${n}.qcow2`, size: 20_000, version: `${++n}.0`, extra: (px) => ({ 'vmgit:oci:reference': `${other}/${px.repository}@${px.digest}` }) })
     seen.length = 0
-    return { x, px }
+    return pinned
   }
 
   describe.each([

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { needsRegistry, SKOPEO } from '../helpers/registry.js'
-import { type Evil, type OciBaseline, ociSubscribed } from '../subscriber/oci-world.js'
+import { addPinnedImage, type Evil, type OciBaseline, ociSubscribed } from '../subscriber/oci-world.js'
 import { snapshot } from '../subscriber/world.js'
 
 const skip = needsRegistry(SKOPEO)
@@ -69,16 +69,10 @@ describe.skipIf(skip.skip)(`O11 a registry that answers manifest and blob reques
     ['the right length of other bytes', (x) => ({ body: Buffer.alloc(x.length, 0x41) }), '(OCI_BLOB_DIGEST_MISMATCH|IMAGE_CHECKSUM)'],
   ])('when a pinned image\'s blob is answered with %s', (_n, evil, code) => {
     it(`refuses the image (${code}), leaves no partial file and keeps state`, async () => {
-      const { w, ow, images, pushed } = b
+      const { w, ow } = b
       // the image a previous attack withheld is delivered first: each attack is on its own image
       ow.clearEvil()
-      const x = w.image(`x${n}.qcow2`, 12_000)
-      const px = ow.pushImage(x)
-      w.server.remove(x.route)
-      const version = `${++n}.0`
-      ow.pushList(await w.signed({ id: w.listId, version, images: [ow.entry(images[0]!, pushed[0]!), ow.entry(x, px)] }), [version, 'latest'])
-      expect((await w.sync()).code).toBe(0)
-      expect((await w.cli(['sub', 'select', x.id])).code).toBe(0)
+      const { x, px } = await addPinnedImage(b, { name: `x${n}.qcow2`, size: 12_000, version: `${++n}.0` })
       ow.serveEvil(`/v2/${px.repository}/blobs/${px.layer}`, evil(x.bytes))
       const before = snapshot(w)
       const r = await w.sync()

@@ -35,6 +35,17 @@ afterAll(async () => {
 
 const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.manifest, config: { mediaType: MEDIA.empty, digest: sha256(Buffer.from('{}')), size: 2 }, layers: [] }))
 const serve = (body: Buffer, headers: Record<string, string>): Handler => (_q, s) => s.writeHead(200, { 'content-length': String(body.length), ...headers }).end(body)
+/** 64 MiB of spaces as `type`, written as fast as the client reads (a cap must stop it long before the end) */
+const serve64MiB = (type: string): Handler => (_q, s) => {
+  s.writeHead(200, { 'content-type': type })
+  const chunk = Buffer.alloc(1024 * 1024, 0x20)
+  let n = 0
+  const more = (): void => {
+    while (n++ < 64) if (!s.write(chunk)) return void s.once('drain', more)
+    s.end()
+  }
+  more()
+}
 
 async function attempt<T>(f: (c: RegistryClient) => Promise<T>): Promise<unknown> {
   const c = new RegistryClient(host, { env: {} })
@@ -72,16 +83,7 @@ describe('OCI client against a lying registry', () => {
   })
   describe('when a manifest is larger than the cap', () => {
     it('refuses with OCI_MANIFEST_TOO_LARGE before reading it whole', async () => {
-      handler = (_q, s) => {
-        s.writeHead(200, { 'content-type': MEDIA.manifest })
-        const chunk = Buffer.alloc(1024 * 1024, 0x20)
-        let n = 0
-        const more = (): void => {
-          while (n++ < 64) if (!s.write(chunk)) return void s.once('drain', more)
-          s.end()
-        }
-        more()
-      }
+      handler = serve64MiB(MEDIA.manifest)
       expect(await attempt((c) => c.getManifest(repo(), 'latest'))).toMatchObject({ code: 'OCI_MANIFEST_TOO_LARGE' })
     })
   })
@@ -329,16 +331,7 @@ describe('OCI client against a registry whose Content-Length lies', () => {
 
 describe('OCI client against a referrers API that answers without end', () => {
   it('stops at the 4 MiB cap (RESPONSE_TOO_LARGE), never reading it whole', async () => {
-    handler = (_q, s) => {
-      s.writeHead(200, { 'content-type': MEDIA.index })
-      const chunk = Buffer.alloc(1024 * 1024, 0x20)
-      let n = 0
-      const more = (): void => {
-        while (n++ < 64) if (!s.write(chunk)) return void s.once('drain', more)
-        s.end()
-      }
-      more()
-    }
+    handler = serve64MiB(MEDIA.index)
     expect(await attempt((c) => c.referrers(repo(), `sha256:${'d'.repeat(64)}`))).toMatchObject({ code: 'RESPONSE_TOO_LARGE' })
   })
 })

@@ -218,3 +218,22 @@ export async function ociSubscribed(opts: { auth?: RegistryAuth; images?: number
   if (bad) throw new Error(`registry baseline setup failed: ${bad.stderr}`)
   return { ow, w, images, pushed, list }
 }
+
+/**
+ * A new image (its hv:uri gone: only the registry has it), pushed and pinned beside image 0 in list
+ * `version` (tagged `latest`), then synced and selected, so the next sync fetches its bytes from the
+ * registry. `extra` overrides keys of its entry (e.g. a pin naming another host).
+ */
+export async function addPinnedImage(
+  b: OciBaseline,
+  opts: { name: string; size: number; version: string; extra?: (px: Pushed) => Record<string, string | number> },
+): Promise<{ x: ImageFile; px: Pushed }> {
+  const { w, ow, images, pushed } = b
+  const x = w.image(opts.name, opts.size)
+  const px = ow.pushImage(x)
+  w.server.remove(x.route)
+  ow.pushList(await w.signed({ id: w.listId, version: opts.version, images: [ow.entry(images[0]!, pushed[0]!), ow.entry(x, px, opts.extra?.(px))] }), [opts.version, 'latest'])
+  const bad = [await w.sync(), await w.cli(['sub', 'select', x.id])].find((s) => s.code !== 0)
+  if (bad) throw new Error(`adding the pinned image ${opts.name} failed: ${bad.stderr}`)
+  return { x, px }
+}
