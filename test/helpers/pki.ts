@@ -303,3 +303,13 @@ export async function opensslVerify(
 export { subjectHash }
 /** Run a binary and collect stdout (for tests that need other openssl subcommands). */
 export const execText = async (cmd: string, args: string[]): Promise<string> => (await run(cmd, args)).stdout
+
+/** The error code a verification promise rejects with, or 'OK' when it resolves. */
+export async function outcomeCode(p: Promise<unknown>): Promise<string> {
+  try {
+    await p
+  } catch (e) {
+    return (e as { code: string }).code
+  }
+  return 'OK'
+}

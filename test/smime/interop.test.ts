@@ -13,7 +13,7 @@ import { parseSmime, writeSmime } from '../../src/smime/mime.js'
 import { signContent, type Digest } from '../../src/smime/sign.js'
 import { loadTrustStore } from '../../src/smime/trust.js'
 import { verifySmime } from '../../src/smime/verify.js'
-import { makePki, openssl, opensslSign, opensslVerify, type Pki, type PkiCert } from '../helpers/pki.js'
+import { makePki, openssl, opensslSign, opensslVerify, type Pki, type PkiCert, outcomeCode as code } from '../helpers/pki.js'
 
 /** A vmcaster-layout list whose endorser is `who`. */
 const listFor = (who: Pick<PkiCert, 'subject' | 'issuer'>): Buffer => Buffer.from(JSON.stringify({
@@ -24,15 +24,6 @@ const listFor = (who: Pick<PkiCert, 'subject' | 'issuer'>): Buffer => Buffer.fro
     'hv:images': [], 'hv:uri': 'https://example.org/list.smime', 'hv:version': '1',
   },
 }, null, 4))
-
-async function code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p
-  } catch (e) {
-    return (e as { code: string }).code
-  }
-  return 'OK'
-}
 
 describe('interop with openssl', () => {
   let tmp: string

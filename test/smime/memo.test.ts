@@ -13,17 +13,8 @@ import { children, int, readTlv, seq, tlv, toDefinite, whole } from '../../src/s
 import { parseSmime } from '../../src/smime/mime.js'
 import { loadTrustStore } from '../../src/smime/trust.js'
 import { verifyDetached } from '../../src/smime/verify.js'
-import { makePki, opensslSign, type Pki } from '../helpers/pki.js'
+import { makePki, opensslSign, type Pki, outcomeCode as code } from '../helpers/pki.js'
 import { readFileSync } from 'node:fs'
-
-async function code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p
-  } catch (e) {
-    return (e as { code: string }).code
-  }
-  return 'OK'
-}
 
 /** The SignedData fields of a ContentInfo, and a way to put changed fields back. */
 function fieldsOf(der: Buffer): { fields: Buffer[]; rebuild: (f: Buffer[]) => Buffer } {
