@@ -9,13 +9,11 @@
  *   pushList        after the list is signed and uploaded: the list artifact, its version tag,
  *                   `latest`, then a referrer of each image manifest (API or tag schema).
  */
-import { createHash } from 'node:crypto'
-import { createReadStream } from 'node:fs'
-import path from 'node:path'
 import { runGit } from '../git/git.js'
 import type { HepixList, HepixObject } from '../imagelist/types.js'
 import type { Repository } from '../model/types.js'
 import { usageError, VmgitError } from '../util/errors.js'
+import { hashFile } from '../util/hash.js'
 import { EMPTY_CONFIG, EMPTY_DESCRIPTOR, imageManifest, imageTags, LIST_MEDIA_TYPE, listManifest } from './artifact.js'
 import { type Env, MEDIA, RegistryClient, sha256 } from './client.js'
 import { childRepository, formatReference, type OciRepo, parseDestination } from './reference.js'
@@ -62,18 +60,6 @@ export interface ImageArtifact {
   reference: string
 }
 
-async function hashBoth(file: string): Promise<{ sha256: string; sha512: string; size: number }> {
-  const a = createHash('sha256')
-  const b = createHash('sha512')
-  let size = 0
-  for await (const c of createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
-    a.update(c)
-    b.update(c)
-    size += c.length
-  }
-  return { sha256: `sha256:${a.digest('hex')}`, sha512: b.digest('hex'), size }
-}
-
 async function gitLine(dir: string, args: string[]): Promise<string | undefined> {
   try {
     const out = (await runGit(dir, args)).toString('utf8').trim()
@@ -97,6 +83,12 @@ export function publicRemote(remote: string): string {
 }
 
 export interface RegistryPublisherOptions {
+  /**
+   * issue 15 (a pull request is untrusted input): the real path of an image's `source:`, refused
+   * (SOURCE_OUTSIDE_REPOSITORY) outside the repository and its allowed roots: the publish layer's
+   * resolveSource, the same rule the target uploads obey. Never a path joined here.
+   */
+  resolveSource: (source: string, title: string) => Promise<string>
   env?: Env
   client?: RegistryClient
   log?: (line: string) => void
@@ -112,7 +104,7 @@ export class RegistryPublisher {
   constructor(
     readonly settings: RegistrySettings,
     private readonly repo: Repository,
-    private readonly opts: RegistryPublisherOptions = {},
+    private readonly opts: RegistryPublisherOptions,
   ) {
     this.client = opts.client ?? new RegistryClient(settings.dest.registry, { ...(opts.env ? { env: opts.env } : {}) })
     const file = sessionsPath(opts.env ?? process.env)
@@ -138,8 +130,9 @@ export class RegistryPublisher {
     if (!entry?.ok || !entry.source) return undefined
     const img: HepixObject = entry.hepix
     const title = String(img['dc:title'] ?? name)
-    const file = path.resolve(this.repo.dir, entry.source)
-    const d = await hashBoth(file).catch((e: NodeJS.ErrnoException) => {
+    const file = await this.opts.resolveSource(entry.source, title)
+    const d = await hashFile(file, { sha256: true }).catch((e: NodeJS.ErrnoException) => {
+      if (e instanceof VmgitError) throw e
       throw new VmgitError('IMAGE_SOURCE_UNREADABLE', `image "${title}": cannot read its source ${entry.source}: ${e.code ?? e.message}`)
     })
     // content: never push bytes that are not the ones the YAML (and so the signed list) describes
@@ -151,7 +144,7 @@ export class RegistryPublisher {
     const revision = await gitLine(this.repo.dir, ['log', '-1', '--format=%H', '--', entry.file])
     this.source ??= gitLine(this.repo.dir, ['remote', 'get-url', 'origin']).then((u) => (u ? publicRemote(u) : undefined))
     const source = await this.source
-    const layer = { digest: d.sha256, size: d.size }
+    const layer = { digest: `sha256:${d.sha256!}`, size: d.size }
     const manifest = imageManifest({ name, img, layer, ...(revision ? { revision } : {}), ...(source ? { source } : {}) }, tags.version)
     const digest = sha256(manifest)
     return { name, repo, file, layer, manifest, digest, tags, reference: formatReference({ ...repo, digest }) }

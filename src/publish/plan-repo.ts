@@ -33,13 +33,16 @@ function registrySettingsOrIssue(head: RepoSide): RegistrySettings | undefined {
 
 /** Put on each head list the OCI keys publish would sign (hashes the image sources; no network). */
 async function pinHead(head: RepoSide, settings: RegistrySettings, env: NodeJS.ProcessEnv): Promise<void> {
-  const pub = new RegistryPublisher(settings, head.repo, { env })
+  // issue 15: a source outside the repository is never read (sourceIssues reports it per image)
+  const policy = loadSourcePolicy(head.repo, env)
+  const pub = new RegistryPublisher(settings, head.repo, { resolveSource: async (source, title) => resolveSource(await policy, head.repo.dir, source, title), env })
   try {
     for (const [id, { name, list }] of head.side.lists) {
       try {
         RegistryPublisher.annotate(list, await pub.prepare(name))
       } catch (e) {
         if (!(e instanceof VmgitError)) throw e
+        if (e.code === 'SOURCE_OUTSIDE_REPOSITORY') continue
         head.issues.push({ severity: 'error', code: e.code, list: id, message: `list ${name}: ${e.message}` })
       }
     }

@@ -21,7 +21,7 @@ import { publish, type PublishReport } from './publish.js'
 import { committedState, filesFeeding, notCommitted, provenanceKeys, type CommittedState } from './provenance.js'
 import { readBackList } from './readback.js'
 import { PER_LIST_CODES } from '../rules/book.js'
-import { loadSourcePolicy } from './source-root.js'
+import { loadSourcePolicy, resolveSource } from './source-root.js'
 import { RegistryPublisher, registrySettings } from '../oci/publish.js'
 
 export interface PublishRepositoryOptions {
@@ -78,7 +78,10 @@ export async function publishRepository(opts: PublishRepositoryOptions): Promise
   // Ctrl-C / a cancelled CI job: remove this run's temp files before going
   const signals = removeTempsOnSignal()
   const oci = registrySettings(repo.configSrc?.data)
-  const registry = oci ? new RegistryPublisher(oci, repo, { env, ...(opts.log ? { log: opts.log } : {}) }) : undefined
+  // issue 15: one source policy for the target uploads and the registry pushes
+  const policy = loadSourcePolicy(repo, env)
+  const resolve = async (source: string, title: string): Promise<string> => resolveSource(await policy, repo.dir, source, title)
+  const registry = oci ? new RegistryPublisher(oci, repo, { resolveSource: resolve, env, ...(opts.log ? { log: opts.log } : {}) }) : undefined
   try {
     const report = await publish({
       repo,
@@ -90,7 +93,7 @@ export async function publishRepository(opts: PublishRepositoryOptions): Promise
       ...(opts.refreshBeforeMs !== undefined ? { refreshBeforeMs: opts.refreshBeforeMs } : {}),
       resolveTarget: (uri) => targets.require(uri),
       pool,
-      images: new ImageUploader(repo, pool, (uri) => targets.resolve(uri), opts.progress, loadSourcePolicy(repo, env), registry !== undefined),
+      images: new ImageUploader(repo, pool, (uri) => targets.resolve(uri), opts.progress, policy, registry !== undefined),
       ...(registry ? { registry } : {}),
       readBack: (uri, expected) => readBackList(uri, expected),
       log: opts.log,

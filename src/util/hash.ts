@@ -12,16 +12,16 @@ export interface Digest {
   sha256?: string
 }
 
-/** sha512 (lowercase hex, as every HEPiX consumer compares it) and byte size in one streaming pass. */
-export async function hashFile(path: string): Promise<Digest> {
+/**
+ * sha512 (lowercase hex, as every HEPiX consumer compares it) and byte size in one streaming pass,
+ * and the sha256 too when asked (an OCI layer's digest). Only a regular file is read (a FIFO or a
+ * device would never end).
+ */
+export async function hashFile(path: string, opts: { sha256?: boolean } = {}): Promise<Digest> {
   checkRegularFile(path, 'the file')
-  const h = createHash('sha512')
-  let size = 0
-  for await (const chunk of createReadStream(path, { highWaterMark: HASH_CHUNK }) as AsyncIterable<Buffer>) {
-    h.update(chunk)
-    size += chunk.length
-  }
-  return { sha512: h.digest('hex'), size }
+  const d = new StreamingDigest(opts)
+  for await (const chunk of createReadStream(path, { highWaterMark: HASH_CHUNK }) as AsyncIterable<Buffer>) d.update(chunk)
+  return d.digest()
 }
 
 /** Incremental sha512 + size (and sha256 when asked), for hashing while bytes stream elsewhere (downloads, uploads). */

@@ -334,6 +334,41 @@ describe('issue 15: a pull request is untrusted input (image source:)', () => {
     })
   })
 
+  // the registry path reads image sources too: the same rule, before a byte is read or pushed
+  describe('when vmgit.yaml names a registry and the image goes only there (its uri matches no target)', () => {
+    /** alma pushed to a registry only (a registry that refuses connections: nothing may be sent anyway) */
+    const registryOnly = (w: World) => {
+      appendFileSync(path.join(w.repo.dir, 'vmgit.yaml'), 'registry: oci://127.0.0.1:9/egi\n')
+      const f = path.join(w.repo.dir, 'images/alma.yaml')
+      writeFileSync(f, readFileSync(f, 'utf8').replace(/^uri: .*$/m, 'uri: "https://registry-only.example.org/alma-1.0.qcow2"'))
+    }
+
+    it('refuses a source outside the repository with SOURCE_OUTSIDE_REPOSITORY before reading or pushing it', async () => {
+      const w = world()
+      const o = outside()
+      registryOnly(w)
+      pointAlma(w, o.file, readFileSync(o.file))
+      w.commit('pull request')
+      const r = await w.publish(['--json'])
+      expect(r.code, r.stdout + r.stderr).toBe(1)
+      expect(JSON.parse(r.stdout).lists[0].error.code).toBe('SOURCE_OUTSIDE_REPOSITORY')
+    })
+
+    it('plans a pull request whose source is a device (a committed symlink to /dev/zero) without reading it, and reports it', async () => {
+      const w = world()
+      registryOnly(w)
+      symlinkSync('/dev/zero', path.join(w.repo.dir, 'zero.qcow2'))
+      pointAlma(w, 'zero.qcow2', Buffer.alloc(4096))
+      w.commit('pull request')
+      const plan = await runCli(['plan', '--repo', w.repo.dir, '--format', 'json'], { env: NO_CI, timeoutMs: 60_000 })
+      expect(plan.code, plan.stdout + plan.stderr).toBe(1)
+      const issues = JSON.parse(plan.stdout).issues as { code: string }[]
+      expect(issues).toContainEqual(expect.objectContaining({ code: 'SOURCE_OUTSIDE_REPOSITORY', severity: 'error' }))
+      // the size of a file of the runner is never shown to the pull request's author
+      expect(issues.map((i) => i.code)).not.toContain('IMAGE_SOURCE_MISMATCH')
+    })
+  })
+
   describe('source_roots', () => {
     const setup = (onDefault: boolean) => {
       const w = world()
