@@ -13,13 +13,14 @@
 // alternating; the best of each is compared. BENCH_SIZE_MB changes the size (default 1024). Everything
 // lives in a temp dir under BENCH_DIR (default /tmp) and is deleted afterwards. Run after `npm run build`.
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
-import { createHash, randomFillSync, randomUUID } from 'node:crypto'
-import { closeSync, copyFileSync, createReadStream, existsSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs'
+import { createHash, randomUUID } from 'node:crypto'
+import { copyFileSync, createReadStream, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { benchListJson, makeBenchPki, ossl } from './lib/pki.mjs'
+import { writeRandomFile } from './lib/random-file.mjs'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const SIZE = Number(process.env.BENCH_SIZE_MB ?? 1024) * 1024 * 1024
@@ -78,15 +79,7 @@ function pushArtifact(host, repo, tags, layerFile, size, sha256, mediaType) {
 
 console.log(`making a ${SIZE / 1048576} MiB image in ${dir} ...`)
 const image = p('image.qcow2')
-{
-  const fd = openSync(image, 'w')
-  const chunk = Buffer.alloc(8 << 20)
-  for (let done = 0; done < SIZE; done += chunk.length) {
-    randomFillSync(chunk)
-    writeSync(fd, chunk, 0, Math.min(chunk.length, SIZE - done))
-  }
-  closeSync(fd)
-}
+writeRandomFile(image, SIZE)
 const sha512 = await hashFile(image, 'sha512')
 const sha256 = await hashFile(image, 'sha256')
 const reg = await startRegistry()

@@ -7,13 +7,14 @@
 // so neither side can skip or mount the blob. Target: ratio <= 1.1. Run after `npm run build`.
 // BENCH_OCI_MIB changes the size.
 import { execFileSync, spawn } from 'node:child_process'
-import { createHash, randomFillSync } from 'node:crypto'
-import { closeSync, createReadStream, linkSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { createReadStream, linkSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { RegistryClient, sha256 } from '../dist/oci/client.js'
 import { putManifest, uploadBlob } from '../dist/oci/push.js'
+import { writeRandomFile } from './lib/random-file.mjs'
 
 const MiB = 1 << 20
 const SIZE_MIB = Number(process.env.BENCH_OCI_MIB ?? 1024)
@@ -33,10 +34,7 @@ try {
   const host = `127.0.0.1:${port}`
 
   const file = path.join(dir, 'image.qcow2')
-  const fd = openSync(file, 'w')
-  const buf = Buffer.alloc(16 * MiB)
-  for (let i = 0; i < SIZE_MIB / 16; i++) writeSync(fd, randomFillSync(buf))
-  closeSync(fd)
+  writeRandomFile(file, SIZE_MIB * MiB)
   const hashFile = async () => {
     const h = createHash('sha256')
     for await (const c of createReadStream(file, { highWaterMark: MiB })) h.update(c)

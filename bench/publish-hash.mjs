@@ -4,11 +4,11 @@
 // the same OpenSSL sha512 on this CPU. Both read from the page cache (the file is read once
 // first). Target: ratio <= 1.15. Run after `npm run build`. BENCH_HASH_MIB changes the size.
 import { execFileSync } from 'node:child_process'
-import { randomFillSync } from 'node:crypto'
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { updateImage } from '../dist/repo/image.js'
+import { writeRandomFile } from './lib/random-file.mjs'
 
 const MiB = 1 << 20
 const SIZE_MIB = Number(process.env.BENCH_HASH_MIB ?? 1024)
@@ -17,10 +17,7 @@ const RUNS = 3
 const dir = mkdtempSync(path.join(tmpdir(), 'vmgit-bench-hash-'))
 const file = path.join(dir, 'image.raw')
 try {
-  const fd = openSync(file, 'w')
-  const buf = Buffer.alloc(16 * MiB)
-  for (let i = 0; i < SIZE_MIB / 16; i++) writeSync(fd, randomFillSync(buf))
-  closeSync(fd)
+  writeRandomFile(file, SIZE_MIB * MiB)
   execFileSync('cat', [file], { stdio: ['ignore', 'ignore', 'inherit'] }) // warm the page cache
 
   const sha = execFileSync('openssl', ['dgst', '-sha512', '-r', file]).toString().split(' ')[0]

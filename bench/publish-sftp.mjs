@@ -4,12 +4,12 @@
 // throwaway sshd on 127.0.0.1 (Debian openssh-server, started here and stopped by PID).
 // Target: ratio <= 1.2. Run after `npm run build`. BENCH_SFTP_MIB changes the size.
 import { execFileSync, spawn } from 'node:child_process'
-import { randomFillSync } from 'node:crypto'
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { openTransfer } from '../dist/transfer/index.js'
+import { writeRandomFile } from './lib/random-file.mjs'
 
 const MiB = 1 << 20
 const SIZE_MIB = Number(process.env.BENCH_SFTP_MIB ?? 1024)
@@ -35,10 +35,7 @@ try {
   while (!(await canConnect(port))) await new Promise((r) => setTimeout(r, 50))
 
   const file = path.join(dir, 'image.raw')
-  const fd = openSync(file, 'w')
-  const buf = Buffer.alloc(16 * MiB)
-  for (let i = 0; i < SIZE_MIB / 16; i++) writeSync(fd, randomFillSync(buf))
-  closeSync(fd)
+  writeRandomFile(file, SIZE_MIB * MiB)
   execFileSync('cat', [file], { stdio: ['ignore', 'ignore', 'inherit'] })
   const dest = path.join(dir, 'dest')
   mkdirSync(dest)

@@ -11,13 +11,14 @@
 // in /tmp (BENCH_DIR) and deleted afterwards. Needs nginx and openssl. Run after `npm run build`.
 // BENCH_SIZE_MB changes the size (default 512). BENCH_FSYNC=0 measures vmgit without the final fsync.
 import { execSync, spawn, spawnSync } from 'node:child_process'
-import { randomFillSync, randomUUID } from 'node:crypto'
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync, closeSync } from 'node:fs'
+import { randomUUID } from 'node:crypto'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { benchListJson, makeBenchPki, ossl } from './lib/pki.mjs'
+import { writeRandomFile } from './lib/random-file.mjs'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const { Fetcher, DEFAULT_LIMITS } = await import(path.join(root, 'dist/net/http.js'))
@@ -32,15 +33,7 @@ const www = path.join(dir, 'www')
 mkdirSync(www)
 const image = path.join(www, 'image.raw')
 
-function makeImage() {
-  const fd = openSync(image, 'w')
-  const chunk = Buffer.alloc(8 << 20)
-  for (let done = 0; done < SIZE; done += chunk.length) {
-    randomFillSync(chunk)
-    writeSync(fd, chunk, 0, Math.min(chunk.length, SIZE - done))
-  }
-  closeSync(fd)
-}
+const makeImage = () => writeRandomFile(image, SIZE)
 
 // nginx, as a site's mirror would serve it: one process, sendfile, no access log
 const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find(existsSync)
