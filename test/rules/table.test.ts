@@ -109,6 +109,14 @@ async function world(): Promise<World> {
   worlds.push(w)
   return w
 }
+/** A world whose site trusts the endorser and is subscribed to `first`, the list served at its URL. */
+async function subscribed(first: Omit<ListSpec, 'id'>): Promise<World> {
+  const w = await world()
+  await w.publish({ id: w.listId, ...first })
+  expect((await w.trust()).code).toBe(0)
+  expect((await w.cli(['sub', 'add', w.listUrl, '--now', NOW_ISO])).code).toBe(0)
+  return w
+}
 type Bad = (w: World) => Omit<ListSpec, 'id' | 'version' | 'images'>
 
 function signedRuns(bad: Bad): Record<'verify' | 'import' | 'sub add' | 'sync', () => Promise<CliResult>> {
@@ -134,10 +142,7 @@ function signedRuns(bad: Bad): Record<'verify' | 'import' | 'sub add' | 'sync', 
       return w.cli(['sub', 'add', w.listUrl, '--now', NOW_ISO])
     },
     sync: async () => {
-      const w = await world()
-      await w.publish({ id: w.listId, version: '1', images: [] })
-      expect((await w.trust()).code).toBe(0)
-      expect((await w.cli(['sub', 'add', w.listUrl, '--now', NOW_ISO])).code).toBe(0)
+      const w = await subscribed({ version: '1', images: [] })
       const before = w.dump()
       await w.publish({ id: w.listId, version: '2', images: [], ...bad(w) })
       const r = await w.cli(['sync', '--now', NOW_ISO])
@@ -176,10 +181,7 @@ function republishRuns(then: (r: FixtureRepo) => void): Record<'plan' | 'publish
 
 /** sync after a subscription stored `stored`, on `next` served in its place: the stored list is kept. */
 const syncAfter = (stored: Partial<ListSpec>, next: Partial<ListSpec>) => async (): Promise<CliResult> => {
-  const w = await world()
-  await w.publish({ id: w.listId, version: '2', images: [], ...stored })
-  expect((await w.trust()).code).toBe(0)
-  expect((await w.cli(['sub', 'add', w.listUrl, '--now', NOW_ISO])).code).toBe(0)
+  const w = await subscribed({ version: '2', images: [], ...stored })
   const before = w.dump()
   await w.publish({ id: w.listId, version: '2', images: [], ...next })
   const r = await w.cli(['sync', '--now', NOW_ISO])
@@ -238,10 +240,7 @@ function imageRuns(rule: RuleId, bad: (f: ImageFile) => Record<string, string | 
       return r
     },
     sync: async () => {
-      const w = await world()
-      await w.publish({ id: w.listId, version: '1', images: [] })
-      expect((await w.trust()).code).toBe(0)
-      expect((await w.cli(['sub', 'add', w.listUrl, '--now', NOW_ISO])).code).toBe(0)
+      const w = await subscribed({ version: '1', images: [] })
       const before = w.dump()
       await w.publish(spec(w))
       const r = await w.cli(['sync', '--now', NOW_ISO])
